@@ -1,0 +1,95 @@
+#pragma once
+// Plain records the Store persists. No behaviour here: validation and
+// tenancy rules live in core/. Money is integer nano-dollars (1e-9 USD) so
+// that sums are exact; times are Unix milliseconds.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace agentd::store {
+
+using Nanos = int64_t;  // 1e-9 USD
+
+struct Organization {
+  std::string id;    // uuid
+  std::string name;  // unique
+  Nanos credits = 0;
+  int64_t created_ms = 0;
+};
+
+struct ApiKey {
+  std::string id;        // uuid
+  std::string org_id;
+  std::string prefix;    // first characters of the secret, shown in listings, unique
+  std::string hash;      // sha256 hex of the whole secret; the secret itself is never stored
+  bool admin = false;
+  int64_t rpm = 0;          // requests per minute, 0 = unlimited
+  int64_t tpm = 0;          // tokens per minute, 0 = unlimited
+  int64_t concurrency = 0;  // concurrent runs, 0 = unlimited
+  int64_t created_ms = 0;
+  bool revoked = false;
+};
+
+struct Demonstration {
+  std::string input;
+  std::string output;
+};
+
+struct InputDefinition {
+  std::string key;
+  std::string data_type = "text/plain";  // MIME type
+  std::string description;
+  std::string example;
+};
+
+// Everything that shapes a run. One AgentVersion holds one AgentConfig.
+struct AgentConfig {
+  std::string model;  // a model id from the configuration
+  std::string instructions;
+  std::vector<Demonstration> demonstrations;
+  double temperature = 0.7;
+  int64_t max_tokens = 256;
+  std::optional<double> top_p;
+  std::vector<InputDefinition> input_definitions;
+  std::string output_schema_json;  // "" when none; else a JSON object as text
+  std::string engine_config_json;  // Roe engine_config as given (JSON object text), "" when none
+  bool conversation_saving = true;
+};
+
+struct AgentVersion {
+  std::string id;  // uuid
+  std::string agent_id;
+  int64_t number = 1;        // 1, 2, ... per agent
+  std::string version_name;  // free text, e.g. "1.0.0"; defaults to "v<number>"
+  std::string description;
+  int64_t created_ms = 0;
+  AgentConfig config;
+};
+
+struct Agent {
+  std::string id;  // uuid
+  std::string org_id;
+  std::string name;  // normalized lowercase_with_underscores, unique per org
+  std::string description;
+  bool active = true;
+  std::string creator;  // who created it (key prefix or CLI user)
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  std::string current_version_id;
+};
+
+struct AgentQuery {
+  bool include_inactive = true;
+  std::string search;  // case-insensitive substring of name or description; "" = all
+  int64_t offset = 0;
+  int64_t limit = 100;
+};
+
+struct AgentPage {
+  std::vector<Agent> items;
+  int64_t total = 0;  // matching rows before offset/limit
+};
+
+}  // namespace agentd::store

@@ -1,0 +1,73 @@
+#pragma once
+// The Store: every durable record of agentd. Two implementations, SQLite
+// (default, WAL) and PostgreSQL (several instances on one database), chosen
+// by URL in open_store(). Schema migrations are versioned and applied by
+// migrate(), idempotently, on both.
+//
+// Thread-safety: every method may be called concurrently from any thread;
+// implementations serialize or pool connections as they need.
+// Tenancy: methods that take org_id only ever see that organization's rows.
+// Errors: kNotFound for a missing row, kAlreadyExists for a unique-key
+// clash, kUnavailable when the database cannot be reached, kInternal else.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/records.h"
+
+namespace agentd::store {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status migrate() = 0;
+  virtual Status ping() = 0;  // cheap round trip, for /readyz
+  virtual std::string kind() const = 0;  // "sqlite" or "postgresql"
+
+  // Organizations.
+  virtual Status create_org(const Organization& org) = 0;
+  virtual StatusOr<Organization> get_org(const std::string& id) = 0;
+  virtual StatusOr<Organization> get_org_by_name(const std::string& name) = 0;
+  virtual StatusOr<std::vector<Organization>> list_orgs() = 0;
+  // Adds `delta` (may be negative) unconditionally; returns the new balance.
+  virtual StatusOr<Nanos> add_credits(const std::string& org_id, Nanos delta) = 0;
+  // Takes `amount` only if the balance stays >= 0, atomically even across
+  // processes sharing one database; kInsufficientCredits otherwise.
+  virtual StatusOr<Nanos> try_debit(const std::string& org_id, Nanos amount) = 0;
+
+  // API keys.
+  virtual Status create_key(const ApiKey& key) = 0;
+  virtual StatusOr<ApiKey> find_key_by_hash(const std::string& hash) = 0;
+  virtual StatusOr<std::vector<ApiKey>> list_keys(const std::string& org_id) = 0;
+  // Revokes every key whose prefix starts with `prefix`; returns how many.
+  virtual StatusOr<int64_t> revoke_keys(const std::string& prefix) = 0;
+
+  // Agents and their versions. create_agent stores both atomically and sets
+  // agent.current_version_id = version.id.
+  virtual Status create_agent(const Agent& agent, const AgentVersion& version) = 0;
+  virtual StatusOr<Agent> get_agent(const std::string& org_id, const std::string& agent_id) = 0;
+  virtual StatusOr<Agent> get_agent_by_name(const std::string& org_id, const std::string& name) = 0;
+  virtual StatusOr<AgentPage> list_agents(const std::string& org_id, const AgentQuery& query) = 0;
+  // Writes name, description, active, updated_ms, current_version_id.
+  virtual Status update_agent(const Agent& agent) = 0;
+  // Deletes the agent and everything that belongs to it.
+  virtual Status delete_agent(const std::string& org_id, const std::string& agent_id) = 0;
+
+  // Adds a version (number = previous max + 1 is assigned by the caller);
+  // when make_current, also points the agent at it, atomically.
+  virtual Status create_version(const AgentVersion& version, bool make_current) = 0;
+  // Replaces the config/name/description of an existing version.
+  virtual Status update_version(const AgentVersion& version) = 0;
+  virtual StatusOr<AgentVersion> get_version(const std::string& agent_id, const std::string& version_id) = 0;
+  virtual StatusOr<std::vector<AgentVersion>> list_versions(const std::string& agent_id) = 0;  // oldest first
+};
+
+// "sqlite:///abs/path.db", "sqlite://relative.db", "sqlite::memory:",
+// or "postgresql://user[:pass]@host:port/dbname" (also "postgres://").
+// Opens, connects and migrates.
+StatusOr<std::unique_ptr<Store>> open_store(const std::string& url);
+
+}  // namespace agentd::store
