@@ -14,6 +14,7 @@ int& exit_code();
 void register_serve(CLI::App& app);     // serve.cpp
 void register_org(CLI::App& app);       // cmd_org.cpp
 void register_key(CLI::App& app);       // cmd_key.cpp
+void register_agent(CLI::App& app);     // cmd_agent.cpp
 void register_generate(CLI::App& app);  // cmd_generate.cpp
 void register_tokenize(CLI::App& app);  // cmd_tokenize.cpp
 

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   register_serve(app);
   register_org(app);
   register_key(app);
+  register_agent(app);
   register_generate(app);
   register_tokenize(app);
   try {

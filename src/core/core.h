@@ -1,0 +1,44 @@
+#pragma once
+// The core: every rule of agentd that is not HTTP and not SQL. Dialect
+// adapters (api/) and the command line (app/) call it; it calls the Store and
+// the model backends. Owned by `serve` (or a CLI command) for the process
+// lifetime; all services are thread-safe.
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "model/catalog.h"
+#include "store/store.h"
+
+namespace agentd::core {
+
+struct CoreOptions {
+  // Base of the URLs this server hands out (Nugen `endpoint`), e.g.
+  // "http://127.0.0.1:8080". No trailing slash.
+  std::string public_base_url;
+};
+
+class Core {
+ public:
+  // Borrows store, models and clock: they must outlive the Core.
+  Core(store::Store& store, const model::ModelCatalog& models, const Clock& clock, CoreOptions options);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  store::Store& store() { return store_; }
+  const model::ModelCatalog& models() const { return models_; }
+  const Clock& clock() const { return clock_; }
+  const CoreOptions& options() const { return options_; }
+
+  // Services (declared in their own headers) are added here by their owner.
+
+ private:
+  store::Store& store_;
+  const model::ModelCatalog& models_;
+  const Clock& clock_;
+  CoreOptions options_;
+};
+
+}  // namespace agentd::core
