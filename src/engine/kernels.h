@@ -2,9 +2,20 @@
 // Tensor encodings and the kernels that compute with them.
 //
 // A weight row of `n` elements in encoding T is multiplied with an activation
-// row that is first converted to vec_dot_type(T) (Q8_0 for Q4_0/Q5_0/Q5_1/Q8_0,
-// Q8_K for the K-quants, F16 for F16, BF16 for BF16, F32 for F32), as ggml does,
-// so results track llama.cpp's closely.
+// row that is first converted to vec_dot_type(T) (Q8_0 for Q4_0/Q5_0/Q8_0,
+// Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants, F16 for F16, BF16 for BF16, F32
+// for F32), as ggml does, so results track llama.cpp's closely.
+//
+// Encodings: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K as
+// weights; Q8_1 and Q8_K as activation encodings only (quantize/dequantize).
+// Block layouts are ggml's, byte for byte (engine/quants.h). BF16 weights meet
+// BF16 activations (as in ggml); Q4_1/Q5_1 meet Q8_1 (as in ggml).
+//
+// Preconditions (programmer errors, not checked per call): n is a multiple of
+// block_size(type) and every pointer covers row_bytes(type, n) bytes. Callers
+// holding untrusted shapes (GGUF files) check them once with row_bytes() != 0
+// and can_matmul() before computing; functions given an unsupported type do
+// nothing (dot products return 0).
 //
 // Every kernel has a plain scalar reference; SIMD versions (AVX2, AVX-512 with
 // VNNI) are chosen once at run time from the CPU's features and are tested
@@ -23,13 +34,23 @@ enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 Isa detected_isa();     // best the CPU supports
 Isa active_isa();       // what the kernels use now
 void set_active_isa(Isa isa);  // tests and benchmarks; clamps to detected_isa()
+const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
+
+// True if `type` can be a weight in vec_dot/matmul.
+bool can_matmul(TensorType type);
+// Elements per block (1 for F32/F16/BF16); 0 for an unsupported type.
+int64_t block_size(TensorType type);
 
 TensorType vec_dot_type(TensorType weight_type);
-// Bytes of one row of n elements; n must be a multiple of the block size.
+// Bytes of one row of n elements; 0 if the type is unsupported or n is not a
+// multiple of its block size.
 size_t row_bytes(TensorType type, int64_t n);
 
 // Converts n floats to `type` (any supported encoding; used for activations and
-// by make-model) and back.
+// by make-model) and back. Weight quantizers (Q4_0..Q6_K) follow ggml's simple
+// reference quantizers for the 32-blocks and a plain min/max scheme for the
+// K-quants: not ggml's error-minimizing search, but the bytes decode the same
+// in ggml.
 void quantize_row(TensorType type, const float* x, void* dst, int64_t n);
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 
@@ -40,7 +61,8 @@ float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
 // y[i * rows + r] = sum_k W[r][k] * x[i * n + k], for r < rows, i < m.
 // W: `rows` rows of `n` elements in `type`, contiguous. x, y: float, row-major.
 // Activations are converted once per call; rows are split across `pool`'s
-// threads (nullptr: the calling thread only).
+// threads (nullptr: the calling thread only). y must not alias x or w.
+// Uses a per-thread scratch buffer for the converted activations.
 void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float* x, int64_t m, float* y,
             ThreadPool* pool);
 

@@ -1,0 +1,519 @@
+// Kernels: block layouts against hand-made ggml blocks, conversions against
+// the CPU's own F16C instructions, round-trip error bounds, vec_dot against
+// the dot product of dequantized rows, and every SIMD path against the scalar
+// reference on random data.
+
+#include <gtest/gtest.h>
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine/kernels.h"
+#include "engine/quants.h"
+#include "engine/thread_pool.h"
+
+namespace agentd::engine {
+namespace {
+
+constexpr TensorType kWeightTypes[] = {
+    TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,
+    TensorType::kQ5_1, TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K,
+};
+
+std::string type_name(TensorType t) { return "type " + std::to_string(static_cast<int>(t)); }
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& f : v) f = dist(rng);
+  return v;
+}
+
+std::vector<uint8_t> quantize(TensorType type, const std::vector<float>& x) {
+  std::vector<uint8_t> out(row_bytes(type, static_cast<int64_t>(x.size())));
+  quantize_row(type, x.data(), out.data(), static_cast<int64_t>(x.size()));
+  return out;
+}
+
+std::vector<float> dequantize(TensorType type, const std::vector<uint8_t>& q, size_t n) {
+  std::vector<float> out(n);
+  dequantize_row(type, q.data(), out.data(), static_cast<int64_t>(n));
+  return out;
+}
+
+// Restores the detected ISA when a test that switches it ends.
+class IsaGuard {
+ public:
+  IsaGuard() = default;
+  ~IsaGuard() { set_active_isa(detected_isa()); }
+};
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> v;
+  for (int i = 0; i <= static_cast<int>(detected_isa()); ++i) v.push_back(static_cast<Isa>(i));
+  return v;
+}
+
+// ------------------------------------------------------------ conversions
+
+__attribute__((target("f16c"))) float hw_half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+__attribute__((target("f16c"))) uint16_t hw_float_to_half(float f) {
+  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+
+TEST(Kernels, Fp16ToFp32MatchesF16cForEveryHalf) {
+  ASSERT_TRUE(__builtin_cpu_supports("f16c"));
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float ours = fp16_to_fp32(static_cast<Half>(h));
+    const float hw = hw_half_to_float(static_cast<uint16_t>(h));
+    if (std::isnan(hw)) {
+      EXPECT_TRUE(std::isnan(ours)) << h;
+    } else {
+      ASSERT_EQ(float_bits(ours), float_bits(hw)) << "half 0x" << std::hex << h;
+    }
+  }
+}
+
+TEST(Kernels, Fp32ToFp16MatchesF16cRounding) {
+  ASSERT_TRUE(__builtin_cpu_supports("f16c"));
+  std::mt19937 rng(7);
+  std::vector<float> cases = {0.f, -0.f, 1.f, -2.f, 0.1f, 1.f / 3, 65504.f, 65519.f, 65520.f, 1e6f, -1e6f,
+                              5.960464477539063e-8f, 2.98023223876953125e-8f, 2.9802326e-8f, 6.1035156e-5f,
+                              6.1e-5f, 1e-7f, 3e-8f, std::numeric_limits<float>::infinity()};
+  // Random bit patterns across the whole exponent range, plus exact ties.
+  for (int i = 0; i < 200000; ++i) {
+    const uint32_t bits = rng();
+    cases.push_back(bits_float(bits));
+    cases.push_back(bits_float((bits & 0xffffe000u) | 0x1000u));  // halfway between two halves
+  }
+  for (float f : cases) {
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(fp32_to_fp16(f), hw_float_to_half(f)) << "float bits 0x" << std::hex << float_bits(f);
+  }
+  EXPECT_EQ(fp32_to_fp16(1.f), 0x3c00);
+  EXPECT_EQ(fp32_to_fp16(65504.f), 0x7bff);
+  EXPECT_EQ(fp32_to_fp16(-2.f), 0xc000);
+}
+
+TEST(Kernels, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(fp32_to_bf16(1.f), 0x3f80);
+  EXPECT_EQ(fp32_to_bf16(-2.f), 0xc000);
+  EXPECT_EQ(fp32_to_bf16(bits_float(0x3f808000u)), 0x3f80);  // tie, even stays
+  EXPECT_EQ(fp32_to_bf16(bits_float(0x3f818000u)), 0x3f82);  // tie, odd rounds up
+  EXPECT_EQ(fp32_to_bf16(bits_float(0x3f808001u)), 0x3f81);
+  EXPECT_EQ(bf16_to_fp32(0x4049), bits_float(0x40490000u));
+  EXPECT_TRUE(std::isnan(bf16_to_fp32(fp32_to_bf16(std::nanf("")))));
+}
+
+// ------------------------------------------------------------ layouts
+
+TEST(Kernels, Q4_0KnownBlockDecodes) {
+  Q4_0Block b{};
+  b.d = 0x3800;  // 0.5
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  float y[32];
+  dequantize_row(TensorType::kQ4_0, &b, y, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(y[j], (j - 8) * 0.5f) << j;
+    EXPECT_EQ(y[j + 16], (15 - j - 8) * 0.5f) << j;
+  }
+}
+
+TEST(Kernels, Q5_0KnownBlockDecodes) {
+  Q5_0Block b{};
+  b.d = 0x3c00;  // 1.0
+  const uint32_t qh = 0x8000'0001u;  // fifth bit of element 0 and of element 31
+  std::memcpy(b.qh, &qh, 4);
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | (j << 4));
+  float y[32];
+  dequantize_row(TensorType::kQ5_0, &b, y, 32);
+  EXPECT_EQ(y[0], 0.f);           // 16 - 16
+  EXPECT_EQ(y[1], -15.f);         // 1 - 16
+  EXPECT_EQ(y[16], -16.f);        // 0 - 16
+  EXPECT_EQ(y[31], 15.f);         // (15 | 16) - 16
+  EXPECT_EQ(y[30], 14.f - 16.f);  // no fifth bit
+}
+
+TEST(Kernels, Q8_0AndQ4_1KnownBlocksDecode) {
+  Q8_0Block b{};
+  b.d = 0xc000;  // -2
+  for (int j = 0; j < 32; ++j) b.qs[j] = static_cast<int8_t>(j - 16);
+  float y[32];
+  dequantize_row(TensorType::kQ8_0, &b, y, 32);
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(y[j], -2.f * (j - 16));
+
+  Q4_1Block c{};
+  c.d = 0x3400;  // 0.25
+  c.m = 0xbc00;  // -1
+  for (int j = 0; j < 16; ++j) c.qs[j] = static_cast<uint8_t>(j | (3 << 4));
+  dequantize_row(TensorType::kQ4_1, &c, y, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(y[j], 0.25f * j - 1.f);
+    EXPECT_EQ(y[j + 16], 0.25f * 3 - 1.f);
+  }
+}
+
+TEST(Kernels, Q4_KKnownBlockDecodes) {
+  Q4_KBlock b{};
+  b.d = 0x3c00;     // 1
+  b.dmin = 0x3800;  // 0.5
+  // Sub-block j: scale j + 1, min 2j; sub-blocks 4..7 need the high bits.
+  const uint8_t sc[8] = {1, 2, 3, 4, 5, 6, 7, 63};
+  const uint8_t mn[8] = {0, 2, 4, 6, 8, 10, 12, 62};
+  for (int j = 0; j < 4; ++j) {
+    b.scales[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    b.scales[j + 4] = static_cast<uint8_t>((mn[j] & 63) | ((mn[j + 4] >> 4) << 6));
+    b.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4));
+  }
+  for (int l = 0; l < 128; ++l) b.qs[l] = static_cast<uint8_t>((l % 16) | ((15 - l % 16) << 4));
+  std::vector<float> y(256);
+  dequantize_row(TensorType::kQ4_K, &b, y.data(), 256);
+  for (int e = 0; e < 256; ++e) {
+    const int sub = e / 32;
+    const int l = e % 32;
+    const bool high = (e % 64) >= 32;
+    const int q = high ? 15 - (l % 16) : (l % 16);
+    EXPECT_EQ(y[e], 1.f * sc[sub] * q - 0.5f * mn[sub]) << e;
+  }
+}
+
+TEST(Kernels, Q6_KKnownBlockDecodes) {
+  Q6_KBlock b{};
+  b.d = 0x3800;  // 0.5
+  for (int j = 0; j < 16; ++j) b.scales[j] = static_cast<int8_t>(j - 8);
+  // ggml's layout: for the half h and l < 32, element 128h + l takes ql[64h + l]
+  // low / qh[32h + l] bits 0-1, +32 takes ql[64h + l + 32] low / bits 2-3,
+  // +64 takes ql[64h + l] high / bits 4-5, +96 takes ql[64h + l + 32] high / bits 6-7.
+  for (int i = 0; i < 128; ++i) b.ql[i] = static_cast<uint8_t>((i % 16) | (((i + 5) % 16) << 4));
+  for (int i = 0; i < 64; ++i) b.qh[i] = static_cast<uint8_t>(i * 37);
+  std::vector<float> y(256);
+  dequantize_row(TensorType::kQ6_K, &b, y.data(), 256);
+  for (int h = 0; h < 2; ++h) {
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t* ql = b.ql + 64 * h;
+      const uint8_t qh = b.qh[32 * h + l];
+      const int q[4] = {(ql[l] & 0xf) | ((qh & 3) << 4), (ql[l + 32] & 0xf) | (((qh >> 2) & 3) << 4),
+                        (ql[l] >> 4) | (((qh >> 4) & 3) << 4), (ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4)};
+      for (int k = 0; k < 4; ++k) {
+        const int e = 128 * h + 32 * k + l;
+        EXPECT_EQ(y[e], 0.5f * b.scales[e / 16] * (q[k] - 32)) << e;
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------ activations
+
+TEST(Kernels, Q8_0ActivationRoundsHalfToEvenLikeGgmlX86) {
+  std::vector<float> x(32);
+  x[0] = 127.f;  // amax 127: scale exactly 1
+  for (int j = 1; j < 32; ++j) x[j] = static_cast<float>(j) - 0.5f;  // all ties
+  for (Isa isa : available_isas()) {
+    IsaGuard guard;
+    set_active_isa(isa);
+    const auto q = quantize(TensorType::kQ8_0, x);
+    Q8_0Block b;
+    std::memcpy(&b, q.data(), sizeof b);
+    EXPECT_EQ(b.d, fp32_to_fp16(1.f));
+    EXPECT_EQ(b.qs[0], 127);
+    for (int j = 1; j < 32; ++j) {
+      const int want = (j % 2 == 1) ? j - 1 : j;  // 0.5->0, 1.5->2, 2.5->2, ...
+      EXPECT_EQ(b.qs[j], want) << isa_name(isa) << " j=" << j;
+    }
+  }
+}
+
+TEST(Kernels, Q8_KActivationFollowsGgmlReference) {
+  std::vector<float> x(256, 0.f);
+  x[0] = -2.f;  // signed max: scale -127 / -2 = 63.5
+  x[1] = 1.f;   // 63.5 -> 64 (ties to even)
+  x[2] = 2.f;   // 127
+  x[3] = 0.5f / 63.5f;  // 0.5 -> 0
+  x[17] = 1.5f / 63.5f;  // 1.5 -> 2
+  for (Isa isa : available_isas()) {
+    IsaGuard guard;
+    set_active_isa(isa);
+    const auto q = quantize(TensorType::kQ8_K, x);
+    Q8_KBlock b;
+    std::memcpy(&b, q.data(), sizeof b);
+    EXPECT_FLOAT_EQ(b.d, 1.f / 63.5f);
+    EXPECT_EQ(b.qs[0], -127);
+    EXPECT_EQ(b.qs[1], 64);
+    EXPECT_EQ(b.qs[2], 127);
+    EXPECT_EQ(b.qs[3], 0);
+    EXPECT_EQ(b.qs[17], 2);
+    EXPECT_EQ(b.bsums[0], -127 + 64 + 127);
+    EXPECT_EQ(b.bsums[1], 2);
+  }
+  const auto zero = quantize(TensorType::kQ8_K, std::vector<float>(256, 0.f));
+  EXPECT_TRUE(std::all_of(zero.begin(), zero.end(), [](uint8_t c) { return c == 0; }));
+}
+
+// The activation encodings must come out byte-identical on every ISA.
+TEST(Kernels, ActivationQuantizationIsIdenticalOnEveryIsa) {
+  const TensorType types[] = {TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0, TensorType::kQ8_1,
+                              TensorType::kQ8_K};
+  auto x = random_floats(4096, 11, -3.f, 3.f);
+  x[5] = 0.f;
+  std::fill(x.begin() + 256, x.begin() + 512, 0.f);  // an all-zero block
+  for (TensorType t : types) {
+    IsaGuard guard;
+    set_active_isa(Isa::kScalar);
+    const auto ref = quantize(t, x);
+    for (Isa isa : available_isas()) {
+      set_active_isa(isa);
+      EXPECT_EQ(quantize(t, x), ref) << type_name(t) << " on " << isa_name(isa);
+    }
+  }
+}
+
+// ------------------------------------------------------------ round trips
+
+struct RoundTripBound {
+  TensorType type;
+  double max_rms;  // for uniform values in [-1, 1]
+  double max_abs;
+};
+
+TEST(Kernels, RoundTripErrorIsBoundedPerType) {
+  // Bounds from the step size: for uniform [-1, 1] values a b-level grid has
+  // rms error step / sqrt(12); margins cover scale rounding.
+  const RoundTripBound bounds[] = {
+      {TensorType::kF32, 0, 0},         {TensorType::kF16, 3e-4, 5e-4},  {TensorType::kBF16, 2.5e-3, 4e-3},
+      {TensorType::kQ8_0, 3e-3, 5e-3},  {TensorType::kQ8_1, 3e-3, 5e-3}, {TensorType::kQ8_K, 3e-3, 5e-3},
+      {TensorType::kQ4_0, 0.045, 0.13}, {TensorType::kQ4_1, 0.045, 0.075}, {TensorType::kQ5_0, 0.022, 0.07},
+      {TensorType::kQ5_1, 0.022, 0.04}, {TensorType::kQ4_K, 0.05, 0.1},  {TensorType::kQ5_K, 0.025, 0.05},
+      {TensorType::kQ6_K, 0.012, 0.025},
+  };
+  const auto x = random_floats(4096, 3);
+  for (const auto& b : bounds) {
+    const auto y = dequantize(b.type, quantize(b.type, x), x.size());
+    double sq = 0, mx = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double e = std::fabs(static_cast<double>(x[i]) - y[i]);
+      sq += e * e;
+      mx = std::max(mx, e);
+    }
+    const double rms = std::sqrt(sq / static_cast<double>(x.size()));
+    EXPECT_LE(rms, b.max_rms) << type_name(b.type);
+    EXPECT_LE(mx, b.max_abs) << type_name(b.type);
+    if (b.type != TensorType::kF32) {
+      EXPECT_GT(rms, 0) << type_name(b.type);
+    }
+  }
+}
+
+TEST(Kernels, KQuantsKeepOffsetAndScaleOfSkewedData) {
+  // Values in [2, 3] and [-7, -6]: one-sided ranges exercise the mins.
+  auto x = random_floats(512, 5, 2.f, 3.f);
+  for (size_t i = 256; i < 512; ++i) x[i] = x[i] - 9.f;
+  for (TensorType t : {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kQ4_1}) {
+    const auto y = dequantize(t, quantize(t, x), x.size());
+    double mx = 0;
+    for (size_t i = 0; i < x.size(); ++i) mx = std::max(mx, std::fabs(static_cast<double>(x[i]) - y[i]));
+    EXPECT_LE(mx, 0.5) << type_name(t);
+  }
+  // All zeros stay zeros.
+  for (TensorType t : kWeightTypes) {
+    const std::vector<float> z(256, 0.f);
+    const auto y = dequantize(t, quantize(t, z), z.size());
+    for (float v : y) ASSERT_EQ(v, 0.f) << type_name(t);
+  }
+}
+
+// ------------------------------------------------------------ dot products
+
+double dequantized_dot(TensorType t, const std::vector<uint8_t>& wq, const std::vector<uint8_t>& xq, size_t n) {
+  const auto w = dequantize(t, wq, n);
+  const auto x = dequantize(vec_dot_type(t), xq, n);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += static_cast<double>(w[i]) * x[i];
+  if (vec_dot_type(t) == TensorType::kQ8_1) {
+    // ggml's Q8_1 stores sum(x) of each block rounded to fp16 (s), and the
+    // weight's offset m meets that rounded sum rather than the exact one.
+    const size_t w_block = t == TensorType::kQ4_1 ? sizeof(Q4_1Block) : sizeof(Q5_1Block);
+    for (size_t b = 0; b < n / 32; ++b) {
+      Half m;  // second field of Q4_1Block and Q5_1Block
+      std::memcpy(&m, wq.data() + b * w_block + sizeof(Half), sizeof m);
+      Q8_1Block xb;
+      std::memcpy(&xb, xq.data() + b * sizeof(Q8_1Block), sizeof xb);
+      double exact_sum = 0;
+      for (size_t i = 0; i < 32; ++i) exact_sum += x[32 * b + i];
+      s += static_cast<double>(fp16_to_fp32(m)) * (fp16_to_fp32(xb.s) - exact_sum);
+    }
+  }
+  return s;
+}
+
+TEST(Kernels, VecDotEqualsDotOfDequantizedRows) {
+  for (Isa isa : available_isas()) {
+    IsaGuard guard;
+    set_active_isa(isa);
+    for (TensorType t : kWeightTypes) {
+      for (int64_t n : {256, 768, 4096}) {
+        const auto w = random_floats(static_cast<size_t>(n), 100 + static_cast<uint32_t>(n));
+        const auto x = random_floats(static_cast<size_t>(n), 200 + static_cast<uint32_t>(n), -2.f, 2.f);
+        const auto wq = quantize(t, w);
+        const auto xq = quantize(vec_dot_type(t), x);
+        const double want = dequantized_dot(t, wq, xq, static_cast<size_t>(n));
+        const float got = vec_dot(t, n, wq.data(), xq.data());
+        // Terms are up to 2 in size; float accumulation over n of them.
+        EXPECT_NEAR(got, want, 2e-6 * static_cast<double>(n) + 1e-4 * std::fabs(want))
+            << type_name(t) << " n=" << n << " " << isa_name(isa);
+      }
+    }
+  }
+}
+
+TEST(Kernels, QuantizedDotTracksFloatDot) {
+  // The end-to-end error of quantizing both sides stays within the type's precision.
+  const int64_t n = 4096;
+  const auto w = random_floats(n, 41);
+  const auto x = random_floats(n, 42);
+  double exact = 0, scale = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    exact += static_cast<double>(w[i]) * x[i];
+    scale += std::fabs(static_cast<double>(w[i]) * x[i]);
+  }
+  for (TensorType t : kWeightTypes) {
+    const auto wq = quantize(t, w);
+    const auto xq = quantize(vec_dot_type(t), x);
+    EXPECT_NEAR(vec_dot(t, n, wq.data(), xq.data()), exact, 0.02 * scale) << type_name(t);
+  }
+}
+
+// Every SIMD kernel against the scalar one, through matmul, on odd row
+// counts and several widths; only float summation order may differ.
+TEST(Kernels, SimdMatmulMatchesScalar) {
+  ASSERT_GE(detected_isa(), Isa::kAvx2) << "this machine should have AVX2";
+  const int64_t rows = 7;
+  for (TensorType t : kWeightTypes) {
+    for (int64_t n : {32, 64, 96, 256, 768, 4096}) {
+      if (n % block_size(t) != 0) continue;
+      const auto w = random_floats(static_cast<size_t>(rows * n), 300 + static_cast<uint32_t>(n), -1.5f, 1.5f);
+      std::vector<uint8_t> wq(row_bytes(t, n) * rows);
+      for (int64_t r = 0; r < rows; ++r) quantize_row(t, w.data() + r * n, wq.data() + r * row_bytes(t, n), n);
+      const int64_t m = 3;
+      const auto x = random_floats(static_cast<size_t>(m * n), 400 + static_cast<uint32_t>(n), -2.f, 2.f);
+      // Bound: |sum| of products of the dequantized values, times float epsilon growth.
+      std::vector<float> wd(static_cast<size_t>(n));
+      std::vector<float> xd(static_cast<size_t>(n));
+      std::vector<double> abs_sum(static_cast<size_t>(rows * m));
+      std::vector<uint8_t> xq(row_bytes(vec_dot_type(t), n));
+      for (int64_t i = 0; i < m; ++i) {
+        quantize_row(vec_dot_type(t), x.data() + i * n, xq.data(), n);
+        dequantize_row(vec_dot_type(t), xq.data(), xd.data(), n);
+        for (int64_t r = 0; r < rows; ++r) {
+          dequantize_row(t, wq.data() + r * row_bytes(t, n), wd.data(), n);
+          double s = 0;
+          for (int64_t k = 0; k < n; ++k) s += std::fabs(static_cast<double>(wd[k]) * xd[k]);
+          abs_sum[static_cast<size_t>(i * rows + r)] = s;
+        }
+      }
+      IsaGuard guard;
+      set_active_isa(Isa::kScalar);
+      std::vector<float> ref(static_cast<size_t>(rows * m));
+      matmul(t, wq.data(), rows, n, x.data(), m, ref.data(), nullptr);
+      for (Isa isa : available_isas()) {
+        if (isa == Isa::kScalar) continue;
+        set_active_isa(isa);
+        ASSERT_EQ(active_isa(), isa);
+        std::vector<float> got(ref.size());
+        matmul(t, wq.data(), rows, n, x.data(), m, got.data(), nullptr);
+        for (size_t k = 0; k < ref.size(); ++k) {
+          EXPECT_NEAR(got[k], ref[k], 1e-6 * abs_sum[k] + 1e-6)
+              << type_name(t) << " n=" << n << " " << isa_name(isa) << " out " << k;
+        }
+      }
+    }
+  }
+}
+
+TEST(Kernels, MatmulWithPoolEqualsVecDotPerElement) {
+  ThreadPool pool(3);
+  for (TensorType t : {TensorType::kQ4_0, TensorType::kQ6_K, TensorType::kF16, TensorType::kF32}) {
+    const int64_t n = 512, rows = 37;
+    const size_t rb = row_bytes(t, n);
+    std::vector<uint8_t> wq(rb * rows);
+    const auto w = random_floats(static_cast<size_t>(rows * n), 9);
+    for (int64_t r = 0; r < rows; ++r) quantize_row(t, w.data() + r * n, wq.data() + r * rb, n);
+    for (int64_t m : {1, 2, 5}) {
+      const auto x = random_floats(static_cast<size_t>(m * n), 10 + static_cast<uint32_t>(m));
+      std::vector<float> y1(static_cast<size_t>(m * rows)), y2(y1.size());
+      matmul(t, wq.data(), rows, n, x.data(), m, y1.data(), &pool);
+      matmul(t, wq.data(), rows, n, x.data(), m, y2.data(), nullptr);
+      std::vector<uint8_t> xq(row_bytes(vec_dot_type(t), n));
+      for (int64_t i = 0; i < m; ++i) {
+        quantize_row(vec_dot_type(t), x.data() + i * n, xq.data(), n);
+        for (int64_t r = 0; r < rows; ++r) {
+          const float want = vec_dot(t, n, wq.data() + r * rb, xq.data());
+          ASSERT_EQ(y1[static_cast<size_t>(i * rows + r)], want) << type_name(t);
+          ASSERT_EQ(y2[static_cast<size_t>(i * rows + r)], want) << type_name(t);
+        }
+      }
+    }
+  }
+}
+
+TEST(Kernels, ShapeChecks) {
+  EXPECT_EQ(row_bytes(TensorType::kQ4_0, 64), 36u);
+  EXPECT_EQ(row_bytes(TensorType::kQ4_K, 512), 288u);
+  EXPECT_EQ(row_bytes(TensorType::kQ6_K, 256), 210u);
+  EXPECT_EQ(row_bytes(TensorType::kQ8_K, 256), 292u);
+  EXPECT_EQ(row_bytes(TensorType::kF16, 3), 6u);
+  EXPECT_EQ(row_bytes(TensorType::kQ4_0, 33), 0u);
+  EXPECT_EQ(row_bytes(TensorType::kQ4_K, 128), 0u);
+  EXPECT_EQ(row_bytes(TensorType::kQ2_K, 256), 0u);
+  EXPECT_FALSE(can_matmul(TensorType::kQ2_K));
+  EXPECT_FALSE(can_matmul(TensorType::kQ8_K));
+  for (TensorType t : kWeightTypes) EXPECT_TRUE(can_matmul(t)) << type_name(t);
+  EXPECT_EQ(vec_dot_type(TensorType::kQ5_1), TensorType::kQ8_1);
+  EXPECT_EQ(vec_dot_type(TensorType::kQ5_K), TensorType::kQ8_K);
+}
+
+// ------------------------------------------------------------ thread pool
+
+TEST(ThreadPool, CoversEveryIndexOnceWithGrain) {
+  ThreadPool pool(4);
+  for (int64_t n : {1, 3, 4, 17, 1000}) {
+    for (int64_t grain : {1, 16}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool.parallel_for(n, grain, [&](int64_t b, int64_t e) {
+        EXPECT_EQ(b % grain, 0);
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+      });
+      for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+    }
+  }
+}
+
+TEST(ThreadPool, NestedCallsRunInlineAndSeveralCallersShareThePool) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  pool.parallel_for(4, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      pool.parallel_for(10, [&](int64_t b2, int64_t e2) { total += e2 - b2; });
+    }
+  });
+  EXPECT_EQ(total.load(), 40);
+
+  std::atomic<int64_t> sum{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 3; ++c) {
+    callers.emplace_back([&] {
+      for (int k = 0; k < 50; ++k) pool.parallel_for(100, [&](int64_t b, int64_t e) { sum += e - b; });
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(sum.load(), 3 * 50 * 100);
+}
+
+}  // namespace
+}  // namespace agentd::engine
