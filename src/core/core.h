@@ -8,6 +8,9 @@
 #include <string>
 
 #include "common/clock.h"
+#include "core/agents.h"
+#include "core/auth.h"
+#include "core/orgs.h"
 #include "model/catalog.h"
 #include "store/store.h"
 
@@ -17,6 +20,10 @@ struct CoreOptions {
   // Base of the URLs this server hands out (Nugen `endpoint`), e.g.
   // "http://127.0.0.1:8080". No trailing slash.
   std::string public_base_url;
+  // Name of the organization whose admin keys manage every organization
+  // through /admin/ (config [server] admin_org). "" = none: an admin key
+  // then manages its own organization only.
+  std::string admin_org;
 };
 
 class Core {
@@ -33,12 +40,18 @@ class Core {
   const CoreOptions& options() const { return options_; }
 
   // Services (declared in their own headers) are added here by their owner.
+  OrgService& orgs() { return orgs_; }
+  AgentService& agents() { return agents_; }
+  const Authenticator& auth() const { return auth_; }
 
  private:
   store::Store& store_;
   const model::ModelCatalog& models_;
   const Clock& clock_;
   CoreOptions options_;
+  OrgService orgs_;
+  AgentService agents_;
+  Authenticator auth_;
 };
 
 }  // namespace agentd::core

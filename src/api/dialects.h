@@ -1,0 +1,15 @@
+#pragma once
+// Internal to api/: each dialect file registers its own routes. Handlers
+// borrow `core`, which must outlive the router.
+
+#include "core/core.h"
+#include "http/router.h"
+
+namespace agentd::api {
+
+void register_nugen_v3(http::Router& router, core::Core& core);    // nugen_v3.cpp   /api/v3/agents...
+void register_runagent_v1(http::Router& router, core::Core& core); // runagent_v1.cpp /v1/agents, /v1/agents/{id}...
+void register_roe_v1(http::Router& router, core::Core& core);      // roe_v1.cpp     /v1/agents/.../
+void register_admin(http::Router& router, core::Core& core);       // admin.cpp      /admin/...
+
+}  // namespace agentd::api

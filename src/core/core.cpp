@@ -1,0 +1,16 @@
+#include "core/core.h"
+
+namespace agentd::core {
+
+Core::Core(store::Store& store, const model::ModelCatalog& models, const Clock& clock, CoreOptions options)
+    : store_(store),
+      models_(models),
+      clock_(clock),
+      options_(std::move(options)),
+      orgs_(store, clock),
+      agents_(store, models, clock),
+      auth_(store, options_.admin_org) {}
+
+Core::~Core() = default;
+
+}  // namespace agentd::core
