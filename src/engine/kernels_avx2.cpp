@@ -1,5 +1,349 @@
-// placeholder
+// AVX2 + FMA + F16C kernels. Compiled with those flags (see CMakeLists.txt)
+// and installed only when the CPU has them; everything here has internal
+// linkage so no code built for AVX2 can be shared with scalar callers.
+//
+// Integer parts of the quantized dot products are exact; for the K-quants the
+// per-super-block integer sums are combined with the scales exactly as the
+// scalar reference does, so those results are bit-identical to it. The 32-
+// element formats accumulate per-block floats in vector lanes, as ggml does,
+// so only the float summation order differs.
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
 #include "engine/kernels_internal.h"
+#include "engine/quants.h"
+
 namespace agentd::engine::detail {
-void fill_avx2_kernels(KernelTable&) {}
+namespace {
+
+inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline float half_to_float(Half h) { return _cvtsh_ss(h); }
+
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high ones
+// (the element order of Q4_0/Q5_0 blocks).
+inline __m256i unpack_nibbles_32(const uint8_t* p) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// 32 bits -> 32 bytes, 0xff where the bit is set (bit k -> byte k).
+inline __m256i expand_bits_32(uint32_t bits) {
+  const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// Sum of products of signed bytes, as 8 int32 lanes (each the sum of 4
+// neighbours). |a| must not be 128 (true for every quantizer here).
+inline __m256i dot_i8_pairs(__m256i a, __m256i b) {
+  const __m256i abs_a = _mm256_sign_epi8(a, a);
+  const __m256i b_signed = _mm256_sign_epi8(b, a);
+  const __m256i pairs = _mm256_maddubs_epi16(abs_a, b_signed);
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+// ------------------------------------------------------------ conversions
+
+void quantize_f16(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<Half*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), h);
+  }
+  for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+// 32 floats -> int8 scaled by 127/amax, round half to even; returns d.
+inline float quantize_block_8bit(const float* x, int8_t* q) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 v[4];
+  __m256 amax = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_loadu_ps(x + 8 * k);
+    amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float max_abs = _mm_cvtss_f32(m4);
+  const float d = max_abs / 127.f;
+  const __m256 id = _mm256_set1_ps(max_abs != 0.f ? 127.f / max_abs : 0.f);
+  __m256i iv[4];
+  for (int k = 0; k < 4; ++k) {
+    const __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    iv[k] = _mm256_cvtps_epi32(r);
+  }
+  // packs interleave 128-bit lanes; the permute restores element order.
+  const __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]);
+  const __m256i p16b = _mm256_packs_epi32(iv[2], iv[3]);
+  const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+  const __m256i ordered = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), ordered);
+  return d;
+}
+
+void quantize_q8_0(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<Q8_0Block*>(dst);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) y[i].d = fp32_to_fp16(quantize_block_8bit(x + i * kQK8_0, y[i].qs));
+}
+
+void quantize_q8_1(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<Q8_1Block*>(dst);
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    const float d = quantize_block_8bit(x + i * kQK8_1, y[i].qs);
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+    const int32_t sum = hsum_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+    y[i].d = fp32_to_fp16(d);
+    y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
+  }
+}
+
+// ------------------------------------------------------------ float rows
+
+float dot_f32(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const float*>(w);
+  const auto* b = static_cast<const float*>(x);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
+  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+inline __m256 load_f16x8(const Half* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+float dot_f16(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Half*>(w);
+  const auto* b = static_cast<const Half*>(x);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm256_fmadd_ps(load_f16x8(a + i + 8 * k), load_f16x8(b + i + 8 * k), acc[k]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc[0]);
+  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += half_to_float(a[i]) * half_to_float(b[i]);
+  return sum;
+}
+
+inline __m256 load_bf16x8(const BHalf* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+float dot_bf16(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BHalf*>(w);
+  const auto* b = static_cast<const BHalf*>(x);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc[0] = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc[0]);
+    acc[1] = _mm256_fmadd_ps(load_bf16x8(a + i + 8), load_bf16x8(b + i + 8), acc[1]);
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc[0]);
+  float sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+  for (; i < n; ++i) sum += bf16_to_fp32(a[i]) * bf16_to_fp32(b[i]);
+  return sum;
+}
+
+// ------------------------------------------------------------ 32-element blocks
+
+float dot_q8_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q8_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qa, qb)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+float dot_q4_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q4_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  const __m256i eight = _mm256_set1_epi8(8);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+    const __m256i qa = _mm256_sub_epi8(unpack_nibbles_32(a[i].qs), eight);
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qa, qb)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+float dot_q5_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q5_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+    uint32_t qh;
+    std::memcpy(&qh, a[i].qh, sizeof qh);
+    const __m256i high = _mm256_and_si256(expand_bits_32(qh), sixteen);
+    const __m256i qa = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_32(a[i].qs), high), sixteen);
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qa, qb)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+// ------------------------------------------------------------ K-quants
+
+// Scales and mins of a Q4_K/Q5_K block, and the min correction
+// sum_j m_j * (sum of the activations of sub-block j) as an exact integer.
+inline int32_t k_scales_and_mins(const uint8_t* packed, const int16_t* bsums, uint8_t* sc) {
+  int32_t mins = 0;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t m;
+    k_scale_min(j, packed, &sc[j], &m);
+    mins += m * (bsums[2 * j] + bsums[2 * j + 1]);
+  }
+  return mins;
+}
+
+float dot_q4_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q4_KBlock*>(w);
+  const auto* b = static_cast<const Q8_KBlock*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8];
+    const int32_t mins = k_scales_and_mins(a[i].scales, b[i].bsums, sc);
+    __m256i acc = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * g));
+      const __m256i q_lo = _mm256_and_si256(raw, low4);
+      const __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+      const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g));
+      const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g + 32));
+      const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, x_lo), _mm256_set1_epi16(sc[2 * g]));
+      const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, x_hi), _mm256_set1_epi16(sc[2 * g + 1]));
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+    }
+    const int32_t scaled = hsum_epi32(acc);
+    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
+           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+  }
+  return sum;
+}
+
+float dot_q5_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q5_KBlock*>(w);
+  const auto* b = static_cast<const Q8_KBlock*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8];
+    const int32_t mins = k_scales_and_mins(a[i].scales, b[i].bsums, sc);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+    __m256i acc = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * g));
+      // Bit 2g of qh[l] -> bit 4 of element l; bit 2g+1 -> bit 4 of element 32 + l.
+      const __m256i h_lo = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * g), 4), sixteen);
+      const __m256i h_hi = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * g + 1), 4), sixteen);
+      const __m256i q_lo = _mm256_or_si256(_mm256_and_si256(raw, low4), h_lo);
+      const __m256i q_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), low4), h_hi);
+      const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g));
+      const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g + 32));
+      const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, x_lo), _mm256_set1_epi16(sc[2 * g]));
+      const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, x_hi), _mm256_set1_epi16(sc[2 * g + 1]));
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
+    }
+    const int32_t scaled = hsum_epi32(acc);
+    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
+           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+  }
+  return sum;
+}
+
+// q - 32 is folded out: sum sc_j * (sum q*x - 32 * bsum_j), q in 0..63 so
+// maddubs (unsigned x signed) applies directly.
+float dot_q6_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q6_KBlock*>(w);
+  const auto* b = static_cast<const Q8_KBlock*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i three = _mm256_set1_epi8(3);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int32_t offset = 0;
+    for (int j = 0; j < 16; ++j) offset += a[i].scales[j] * b[i].bsums[j];
+    __m256i acc = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = a[i].ql + 64 * half;
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * half));
+      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
+                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
+      for (int k = 0; k < 4; ++k) {
+        const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
+        const __m256i q = _mm256_or_si256(lows[k], hi);
+        const int e = 128 * half + 32 * k;  // first element of these 32
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + e));
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(a[i].scales[e / 16 + 1]),
+                                               _mm_set1_epi16(a[i].scales[e / 16]));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), scale));
+      }
+    }
+    const int32_t isum = hsum_epi32(acc) - 32 * offset;
+    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+}  // namespace
+
+void fill_avx2_kernels(KernelTable& t) {
+  t.dot_f32 = dot_f32;
+  t.dot_f16 = dot_f16;
+  t.dot_bf16 = dot_bf16;
+  t.dot_q8_0 = dot_q8_0;
+  t.dot_q4_0 = dot_q4_0;
+  t.dot_q5_0 = dot_q5_0;
+  t.dot_q4_k = dot_q4_k;
+  t.dot_q5_k = dot_q5_k;
+  t.dot_q6_k = dot_q6_k;
+  t.quantize_f16 = quantize_f16;
+  t.quantize_q8_0 = quantize_q8_0;
+  t.quantize_q8_1 = quantize_q8_1;
+}
+
 }  // namespace agentd::engine::detail

@@ -1,5 +1,323 @@
-// placeholder
+// AVX-512 (F, BW, VL, DQ, VNNI, BF16) kernels. Installed over the AVX2 table
+// only when the CPU has all of those; internal linkage throughout, for the
+// same reason as kernels_avx2.cpp.
+//
+// vpdpbusd multiplies unsigned by signed bytes and accumulates into int32
+// lanes. Offset encodings (Q4_0: q - 8, Q5_0: q - 16) use the unsigned q
+// directly and subtract offset * sum(x); Q8_0 moves the weight's sign onto
+// the activation. Q6_K subtracts 32 * bsums as the AVX2 kernel does. As
+// there, K-quant results are bit-identical to the scalar reference.
+
+// GCC 12 reports its own _mm512_undefined_* idiom (self-initialized
+// variables inside avx512fintrin.h) as uninitialized once inlined at -O3;
+// the warnings point into the header, so they are silenced around it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstdint>
+#include <cstring>
+
 #include "engine/kernels_internal.h"
+#include "engine/quants.h"
+
 namespace agentd::engine::detail {
-void fill_avx512_kernels(KernelTable&) {}
+namespace {
+
+inline float half_to_float(Half h) { return _cvtsh_ss(h); }
+
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Two 32-byte rows into one register: a in the low half, b in the high half.
+inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
+
+// Per-lane scale for two 32-element blocks: d0 in lanes 0-7, d1 in 8-15.
+inline __m512 two_scales(float d0, float d1) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1), 1);
+}
+
+// 16 bytes of nibbles -> 32 bytes, low nibbles then high (Q4_0/Q5_0 order).
+inline __m256i unpack_nibbles_32(const uint8_t* p) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+}
+
+// ------------------------------------------------------------ float rows
+
+float dot_f32(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const float*>(w);
+  const auto* b = static_cast<const float*>(x);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16 * k), _mm512_loadu_ps(b + i + 16 * k), acc[k]);
+    }
+  }
+  for (; i + 16 <= n; i += 16) acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc[0]);
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    acc[1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc[1]);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+inline __m512 load_f16x16(const Half* p) { return _mm512_cvtph_ps(load256(p)); }
+
+float dot_f16(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Half*>(w);
+  const auto* b = static_cast<const Half*>(x);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm512_fmadd_ps(load_f16x16(a + i + 16 * k), load_f16x16(b + i + 16 * k), acc[k]);
+    }
+  }
+  for (; i + 16 <= n; i += 16) acc[0] = _mm512_fmadd_ps(load_f16x16(a + i), load_f16x16(b + i), acc[0]);
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 va = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i));
+    const __m512 vb = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i));
+    acc[1] = _mm512_fmadd_ps(va, vb, acc[1]);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+// vdpbf16ps: pairs of bf16 products accumulated into float lanes.
+float dot_bf16(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BHalf*>(w);
+  const auto* b = static_cast<const BHalf*>(x);
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_loadu_si512(a + i), (__m512bh)_mm512_loadu_si512(b + i));
+    acc[1] = _mm512_dpbf16_ps(acc[1], (__m512bh)_mm512_loadu_si512(a + i + 32),
+                              (__m512bh)_mm512_loadu_si512(b + i + 32));
+  }
+  if (i < n) {
+    const int64_t left = n - i;  // < 64
+    const __mmask32 m0 = left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
+    acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_maskz_loadu_epi16(m0, a + i),
+                              (__m512bh)_mm512_maskz_loadu_epi16(m0, b + i));
+    if (left > 32) {
+      const __mmask32 m1 = static_cast<__mmask32>((1ull << (left - 32)) - 1u);
+      acc[1] = _mm512_dpbf16_ps(acc[1], (__m512bh)_mm512_maskz_loadu_epi16(m1, a + i + 32),
+                                (__m512bh)_mm512_maskz_loadu_epi16(m1, b + i + 32));
+    }
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+}
+
+// ------------------------------------------------------------ 32-element blocks
+
+// Q8_0 x Q8_0, two blocks per step: |w| (unsigned) times x with w's sign.
+float dot_q8_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q8_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  const int64_t nb = n / kQK8_0;
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const __m512i qa = join(load256(a[i].qs), load256(a[i + 1].qs));
+    const __m512i qb = join(load256(b[i].qs), load256(b[i + 1].qs));
+    const __m512i qb_signed = _mm512_mask_sub_epi8(qb, _mm512_movepi8_mask(qa), _mm512_setzero_si512(), qb);
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qa), qb_signed);
+    const __m512 d = two_scales(half_to_float(a[i].d) * half_to_float(b[i].d),
+                                half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);
+  }
+  if (i < nb) {
+    // Odd block count: the last block alone, the upper half zeroed.
+    const __m512i qa = _mm512_zextsi256_si512(load256(a[i].qs));
+    const __m512i qb = _mm512_zextsi256_si512(load256(b[i].qs));
+    const __m512i qb_signed = _mm512_mask_sub_epi8(qb, _mm512_movepi8_mask(qa), _mm512_setzero_si512(), qb);
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qa), qb_signed);
+    const __m512 d = _mm512_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+// Shared by Q4_0 and Q5_0: unsigned weights qa (two blocks), offset subtracted
+// through sum(x) computed with the same instruction.
+inline __m512i offset_dot(__m512i qa, __m512i qb, __m512i offset) {
+  const __m512i raw = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa, qb);
+  const __m512i corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, qb);
+  return _mm512_sub_epi32(raw, corr);
+}
+
+float dot_q4_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q4_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  const int64_t nb = n / kQK4_0;
+  const __m512i eight = _mm512_set1_epi8(8);
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const __m512i qa = join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs));
+    const __m512i qb = join(load256(b[i].qs), load256(b[i + 1].qs));
+    const __m512 d = two_scales(half_to_float(a[i].d) * half_to_float(b[i].d),
+                                half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(offset_dot(qa, qb, eight)), acc);
+  }
+  if (i < nb) {
+    // Odd block count: the last block alone, the upper half zeroed.
+    const __m512i qa = _mm512_zextsi256_si512(unpack_nibbles_32(a[i].qs));
+    const __m512i qb = _mm512_zextsi256_si512(load256(b[i].qs));
+    const __m512 d = _mm512_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(offset_dot(qa, qb, eight)), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+float dot_q5_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q5_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  const int64_t nb = n / kQK5_0;
+  const __m512i sixteen = _mm512_set1_epi8(16);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nb; i += 2) {
+    const bool pair = i + 1 < nb;
+    uint32_t qh0, qh1 = 0;
+    std::memcpy(&qh0, a[i].qh, sizeof qh0);
+    if (pair) std::memcpy(&qh1, a[i + 1].qh, sizeof qh1);
+    // Bit k of qh is bit 4 of element k, which sits in byte k of its block.
+    const __mmask64 high = static_cast<__mmask64>(qh0) | (static_cast<__mmask64>(qh1) << 32);
+    const __m512i low = pair ? join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs))
+                             : _mm512_zextsi256_si512(unpack_nibbles_32(a[i].qs));
+    const __m512i qa = _mm512_mask_add_epi8(low, high, low, sixteen);
+    const __m512i qb = pair ? join(load256(b[i].qs), load256(b[i + 1].qs)) : _mm512_zextsi256_si512(load256(b[i].qs));
+    const float d0 = half_to_float(a[i].d) * half_to_float(b[i].d);
+    const float d1 = pair ? half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d) : 0.f;
+    acc = _mm512_fmadd_ps(two_scales(d0, d1), _mm512_cvtepi32_ps(offset_dot(qa, qb, sixteen)), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+// ------------------------------------------------------------ K-quants
+
+// Sub-block scales as int32 lanes: lanes 0-7 get s0, lanes 8-15 get s1.
+inline __m512i two_int_scales(int s0, int s1) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(s0)), _mm256_set1_epi32(s1), 1);
+}
+
+inline int32_t k_scales_and_mins(const uint8_t* packed, const int16_t* bsums, uint8_t* sc) {
+  int32_t mins = 0;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t m;
+    k_scale_min(j, packed, &sc[j], &m);
+    mins += m * (bsums[2 * j] + bsums[2 * j + 1]);
+  }
+  return mins;
+}
+
+float dot_q4_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q4_KBlock*>(w);
+  const auto* b = static_cast<const Q8_KBlock*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8];
+    const int32_t mins = k_scales_and_mins(a[i].scales, b[i].bsums, sc);
+    __m512i acc = _mm512_setzero_si512();
+    for (int g = 0; g < 4; ++g) {
+      // Elements 64g .. 64g+63: low nibbles then high nibbles of 32 bytes.
+      const __m256i raw = load256(a[i].qs + 32 * g);
+      const __m512i q = join(_mm256_and_si256(raw, low4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
+      const __m512i xv = _mm512_loadu_si512(b[i].qs + 64 * g);
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
+      acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, two_int_scales(sc[2 * g], sc[2 * g + 1])));
+    }
+    const int32_t scaled = _mm512_reduce_add_epi32(acc);
+    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
+           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+  }
+  return sum;
+}
+
+float dot_q5_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q5_KBlock*>(w);
+  const auto* b = static_cast<const Q8_KBlock*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8];
+    const int32_t mins = k_scales_and_mins(a[i].scales, b[i].bsums, sc);
+    const __m256i qh = load256(a[i].qh);
+    __m512i acc = _mm512_setzero_si512();
+    for (int g = 0; g < 4; ++g) {
+      const __m256i raw = load256(a[i].qs + 32 * g);
+      const __m256i h_lo = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * g), 4), sixteen);
+      const __m256i h_hi = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * g + 1), 4), sixteen);
+      const __m512i q = join(_mm256_or_si256(_mm256_and_si256(raw, low4), h_lo),
+                             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), low4), h_hi));
+      const __m512i xv = _mm512_loadu_si512(b[i].qs + 64 * g);
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
+      acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, two_int_scales(sc[2 * g], sc[2 * g + 1])));
+    }
+    const int32_t scaled = _mm512_reduce_add_epi32(acc);
+    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
+           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+  }
+  return sum;
+}
+
+float dot_q6_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q6_KBlock*>(w);
+  const auto* b = static_cast<const Q8_KBlock*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i three = _mm256_set1_epi8(3);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int32_t offset = 0;
+    for (int j = 0; j < 16; ++j) offset += a[i].scales[j] * b[i].bsums[j];
+    // One int32 scale per lane: 16 elements (a sub-block) span 4 lanes.
+    const __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
+    const __m512i lane_sub_block = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512i acc = _mm512_setzero_si512();
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = a[i].ql + 64 * half;
+      const __m256i qh = load256(a[i].qh + 32 * half);
+      const __m256i ql0 = load256(ql);
+      const __m256i ql1 = load256(ql + 32);
+      const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
+                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
+      for (int k = 0; k < 4; k += 2) {
+        const __m256i hi0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
+        const __m256i hi1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 2), three), 4);
+        const __m512i q = join(_mm256_or_si256(lows[k], hi0), _mm256_or_si256(lows[k + 1], hi1));
+        const int e = 128 * half + 32 * k;  // first of these 64 elements: sub-blocks e/16 .. e/16 + 3
+        const __m512i xv = _mm512_loadu_si512(b[i].qs + e);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
+        // Lanes 4s..4s+3 belong to sub-block e/16 + s.
+        const __m512i scales =
+            _mm512_permutexvar_epi32(_mm512_add_epi32(lane_sub_block, _mm512_set1_epi32(e / 16)), sc32);
+        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, scales));
+      }
+    }
+    const int32_t isum = _mm512_reduce_add_epi32(acc) - 32 * offset;
+    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+}  // namespace
+
+void fill_avx512_kernels(KernelTable& t) {
+  t.dot_f32 = dot_f32;
+  t.dot_f16 = dot_f16;
+  t.dot_bf16 = dot_bf16;
+  t.dot_q8_0 = dot_q8_0;
+  t.dot_q4_0 = dot_q4_0;
+  t.dot_q5_0 = dot_q5_0;
+  t.dot_q4_k = dot_q4_k;
+  t.dot_q5_k = dot_q5_k;
+  t.dot_q6_k = dot_q6_k;
+}
+
 }  // namespace agentd::engine::detail
