@@ -1,0 +1,58 @@
+#pragma once
+// The key/value cache of one sequence: for every layer, the rotated keys and
+// the values of every position seen so far, in F16 (as llama.cpp keeps them,
+// so attention rounds the same way). A cache outlives a single call: a session
+// keeps it and the next turn only processes its new tokens. The token ids are
+// kept beside the entries so a caller can find a shared prefix and truncate().
+//
+// Ownership: a KvCache owns its buffers. Thread-safety: none; one sequence is
+// advanced by one forward() at a time (forward() may read and write several
+// caches, each from one thread per layer step).
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/quants.h"
+
+namespace agentd::engine {
+
+class KvCache {
+ public:
+  // n_layer layers of kv_dim (= n_head_kv * head_dim) values per position, for
+  // at most max_tokens positions. Memory grows as positions are added.
+  KvCache(int64_t n_layer, int64_t kv_dim, int64_t max_tokens);
+
+  int64_t size() const { return static_cast<int64_t>(tokens_.size()); }  // positions filled
+  int64_t max_tokens() const { return max_tokens_; }
+  int64_t kv_dim() const { return kv_dim_; }
+  int64_t n_layer() const { return n_layer_; }
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+
+  // Drops positions n.. (n <= size()), e.g. to reuse a shared prompt prefix.
+  void truncate(int64_t n);
+  void clear() { truncate(0); }
+
+  // --- used by Model::forward ---
+  // Makes room for `n` more positions after size(); the caller fills them
+  // with key()/value() and then commit()s the tokens.
+  void reserve_more(int64_t n);
+  Half* key(int64_t layer, int64_t pos) { return &k_[layer][pos * kv_dim_]; }
+  Half* value(int64_t layer, int64_t pos) { return &v_[layer][pos * kv_dim_]; }
+  const Half* key(int64_t layer, int64_t pos) const { return &k_[layer][pos * kv_dim_]; }
+  const Half* value(int64_t layer, int64_t pos) const { return &v_[layer][pos * kv_dim_]; }
+  void commit(std::span<const int32_t> tokens);
+
+  // Bytes held by the cache's buffers.
+  size_t memory_bytes() const;
+
+ private:
+  int64_t n_layer_;
+  int64_t kv_dim_;
+  int64_t max_tokens_;
+  std::vector<int32_t> tokens_;
+  std::vector<std::vector<Half>> k_;  // [layer][pos * kv_dim + i]
+  std::vector<std::vector<Half>> v_;
+};
+
+}  // namespace agentd::engine
