@@ -222,6 +222,42 @@ float dot_q5_0(int64_t n, const void* w, const void* x) {
   return hsum_ps(acc);
 }
 
+// Q4_1/Q5_1 x Q8_1: q is unsigned, so maddubs applies directly; the offset
+// meets the activation block's stored sum s.
+float dot_q4_1(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q4_1Block*>(w);
+  const auto* b = static_cast<const Q8_1Block*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0;
+  for (int64_t i = 0; i < n / kQK4_1; ++i) {
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_nibbles_32(a[i].qs), qb), _mm256_set1_epi16(1));
+    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
+    offsets += half_to_float(a[i].m) * half_to_float(b[i].s);
+  }
+  return hsum_ps(acc) + offsets;
+}
+
+float dot_q5_1(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q5_1Block*>(w);
+  const auto* b = static_cast<const Q8_1Block*>(x);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0;
+  for (int64_t i = 0; i < n / kQK5_1; ++i) {
+    uint32_t qh;
+    std::memcpy(&qh, a[i].qh, sizeof qh);
+    const __m256i qa = _mm256_or_si256(unpack_nibbles_32(a[i].qs), _mm256_and_si256(expand_bits_32(qh), sixteen));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(qa, qb), _mm256_set1_epi16(1));
+    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
+    offsets += half_to_float(a[i].m) * half_to_float(b[i].s);
+  }
+  return hsum_ps(acc) + offsets;
+}
+
 // ------------------------------------------------------------ K-quants
 
 // Scales and mins of a Q4_K/Q5_K block, and the min correction
@@ -338,6 +374,8 @@ void fill_avx2_kernels(KernelTable& t) {
   t.dot_q8_0 = dot_q8_0;
   t.dot_q4_0 = dot_q4_0;
   t.dot_q5_0 = dot_q5_0;
+  t.dot_q4_1 = dot_q4_1;
+  t.dot_q5_1 = dot_q5_1;
   t.dot_q4_k = dot_q4_k;
   t.dot_q5_k = dot_q5_k;
   t.dot_q6_k = dot_q6_k;
