@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/gguf.h"
 #include "engine/kernels.h"
 #include "engine/quants.h"
 #include "engine/thread_pool.h"
@@ -476,6 +477,78 @@ TEST(Kernels, ShapeChecks) {
   for (TensorType t : kWeightTypes) EXPECT_TRUE(can_matmul(t)) << type_name(t);
   EXPECT_EQ(vec_dot_type(TensorType::kQ5_1), TensorType::kQ8_1);
   EXPECT_EQ(vec_dot_type(TensorType::kQ5_K), TensorType::kQ8_K);
+}
+
+// ------------------------------------------------------------ ggml's own bytes
+
+// The shared tiny-random model exists in F16, Q8_0, Q4_0 and Q4_K_M (Q4_K +
+// Q6_K), all written by llama.cpp's quantizer from the same weights. Decoding
+// each quantized tensor with our dequantizers must reproduce the F16 tensor
+// up to that encoding's precision; a wrong nibble order, scale packing or bit
+// position would make the error as large as the weights themselves.
+TEST(Kernels, DequantizesLlamaCppQuantizedModelsToTheF16Weights) {
+  const std::string dir = std::string(AGENTD_TESTDATA_DIR) + "/models/";
+  auto f16 = GgufFile::open(dir + "tiny-random-F16.gguf");
+  ASSERT_TRUE(f16.is_ok()) << f16.status().message();
+  struct Expect {
+    const char* file;
+    TensorType type;
+    double max_rel_rms;  // rms(error) / rms(weights) over a tensor
+  };
+  const Expect files[] = {
+      {"tiny-random-Q8_0.gguf", TensorType::kQ8_0, 0.01},
+      {"tiny-random-Q4_0.gguf", TensorType::kQ4_0, 0.1},
+      {"tiny-random-Q4_K_M.gguf", TensorType::kQ4_K, 0.085},
+      {"tiny-random-Q4_K_M.gguf", TensorType::kQ6_K, 0.025},
+  };
+  for (const Expect& e : files) {
+    auto q = GgufFile::open(dir + e.file);
+    ASSERT_TRUE(q.is_ok()) << q.status().message();
+    int checked = 0;
+    for (const GgufTensorInfo& t : (*q)->tensors()) {
+      if (t.type != e.type) continue;
+      const GgufTensorInfo* ref = (*f16)->find_tensor(t.name);
+      ASSERT_NE(ref, nullptr) << t.name;
+      ASSERT_EQ(ref->n_elements, t.n_elements) << t.name;
+      if (ref->type != TensorType::kF16 && ref->type != TensorType::kF32) continue;
+      const int64_t n = static_cast<int64_t>(t.dims[0]);
+      const int64_t rows = static_cast<int64_t>(t.n_elements) / n;
+      // At most 64 rows per tensor keeps the test fast.
+      const int64_t step = std::max<int64_t>(1, rows / 64);
+      std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+      double err = 0, norm = 0;
+      for (int64_t r = 0; r < rows; r += step) {
+        dequantize_row(t.type, t.data + row_bytes(t.type, n) * static_cast<size_t>(r), a.data(), n);
+        dequantize_row(ref->type, ref->data + row_bytes(ref->type, n) * static_cast<size_t>(r), b.data(), n);
+        for (int64_t k = 0; k < n; ++k) {
+          const double d = static_cast<double>(a[static_cast<size_t>(k)]) - b[static_cast<size_t>(k)];
+          err += d * d;
+          norm += static_cast<double>(b[static_cast<size_t>(k)]) * b[static_cast<size_t>(k)];
+        }
+      }
+      ASSERT_GT(norm, 0) << t.name;
+      EXPECT_LE(std::sqrt(err / norm), e.max_rel_rms) << e.file << " " << t.name;
+      if (checked == 0) {
+        // ggml-made blocks through every ISA's dot product: 9 rows, 2 activations.
+        const int64_t mrows = std::min<int64_t>(rows, 9), m = 2;
+        const auto x = random_floats(static_cast<size_t>(n * m), 77);
+        IsaGuard guard;
+        set_active_isa(Isa::kScalar);
+        std::vector<float> ref(static_cast<size_t>(mrows * m));
+        matmul(t.type, t.data, mrows, n, x.data(), m, ref.data(), nullptr);
+        for (Isa isa : available_isas()) {
+          set_active_isa(isa);
+          std::vector<float> got(ref.size());
+          matmul(t.type, t.data, mrows, n, x.data(), m, got.data(), nullptr);
+          for (size_t k = 0; k < ref.size(); ++k) {
+            EXPECT_NEAR(got[k], ref[k], 1e-4 * (std::fabs(ref[k]) + 1.f)) << t.name << " " << isa_name(isa);
+          }
+        }
+      }
+      ++checked;
+    }
+    EXPECT_GT(checked, 0) << e.file << " has no tensor of type " << type_name(e.type);
+  }
 }
 
 // ------------------------------------------------------------ thread pool
