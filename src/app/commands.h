@@ -17,5 +17,7 @@ void register_key(CLI::App& app);       // cmd_key.cpp
 void register_agent(CLI::App& app);     // cmd_agent.cpp
 void register_generate(CLI::App& app);  // cmd_generate.cpp
 void register_tokenize(CLI::App& app);  // cmd_tokenize.cpp
+void register_make_model(CLI::App& app);  // cmd_make_model.cpp
+void register_bench(CLI::App& app);     // cmd_bench.cpp
 
 }  // namespace agentd::app

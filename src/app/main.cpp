@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   register_agent(app);
   register_generate(app);
   register_tokenize(app);
+  register_make_model(app);
+  register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
