@@ -69,6 +69,14 @@ bool is_any_of(std::string_view text, std::initializer_list<std::string_view> na
   return std::find(names.begin(), names.end(), text) != names.end();
 }
 
+// Every token text the special-token heuristics look for starts with one of
+// these bytes; testing it first keeps loading large vocabularies fast.
+bool may_be_special_name(std::string_view text) {
+  if (text.size() < 3) return false;
+  const char c = text[0];
+  return c == '<' || c == '[' || c == '_' || c == '\xE2';
+}
+
 }  // namespace
 
 Tokenizer::~Tokenizer() = default;
@@ -247,7 +255,12 @@ void Tokenizer::detect_special_tokens(const GgufFile& file) {
   // control; llama.cpp recognises them by their text. Iterating the hash map
   // (same order as llama.cpp's) decides which one wins when several match.
   const auto mark_control = [&](int32_t id) { tokens_[id].attr |= kAttrControl; };
+  // One pass over the map (in its order) to collect the few candidates.
+  std::vector<std::pair<std::string_view, int32_t>> candidates;
   for (const auto& [text, id] : token_to_id_) {
+    if (may_be_special_name(text)) candidates.emplace_back(text, id);
+  }
+  for (const auto& [text, id] : candidates) {
     if (eot_id_ < 0 && is_any_of(text, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
                                         "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
                                         "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
@@ -299,7 +312,7 @@ void Tokenizer::detect_special_tokens(const GgufFile& file) {
   for (int32_t id : {fim_pad_id_, fim_rep_id_, fim_sep_id_}) {
     if (id >= 0) eog_ids_.insert(id);
   }
-  for (const auto& [text, id] : token_to_id_) {
+  for (const auto& [text, id] : candidates) {
     if (is_any_of(text, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
                          "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
                          "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
@@ -309,7 +322,7 @@ void Tokenizer::detect_special_tokens(const GgufFile& file) {
     }
   }
   // gpt-oss: these always render.
-  for (const auto& [text, id] : token_to_id_) {
+  for (const auto& [text, id] : candidates) {
     if (is_any_of(text, {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"})) tokens_[id].attr = kAttrUserDefined;
   }
   for (int32_t id : {eos_id_, eot_id_, eom_id_}) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -293,6 +295,43 @@ TEST(Tokenizer, LongWhitespaceRunsAreHandled) {
   EXPECT_EQ(tok->decode(ids), text);
   EXPECT_EQ(ids.back(), 18435);  // "ĠHello"
 }
+
+// The models' golden files hold the prompt ids llama.cpp produced (BOS added,
+// special tokens parsed), for a 512-entry vocabulary and Llama's 32000-entry one.
+class ModelPromptTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ModelPromptTest, PromptIdsMatchLlamaCpp) {
+  const std::string dir = std::string(AGENTD_TESTDATA_DIR) + "/models/";
+  auto file = GgufFile::open(dir + GetParam() + ".gguf");
+  ASSERT_TRUE(file.is_ok()) << file.status().to_string();
+  auto tok = Tokenizer::from_gguf(**file);
+  ASSERT_TRUE(tok.is_ok()) << tok.status().to_string();
+  std::istringstream lines(read_file(dir + GetParam() + ".golden.jsonl"));
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    const boost::json::object obj = boost::json::parse(line).as_object();
+    const std::string prompt(obj.at("prompt").as_string());
+    std::vector<int32_t> expected;
+    for (const auto& v : obj.at("prompt_ids").as_array()) expected.push_back(static_cast<int32_t>(v.as_int64()));
+    const std::vector<int32_t> ids = (*tok)->encode(prompt, true, true);
+    EXPECT_EQ(ids, expected) << prompt;
+    // Without the BOS the text decodes back exactly.
+    EXPECT_EQ((*tok)->decode(std::vector<int32_t>(ids.begin() + 1, ids.end())), prompt);
+    ++n;
+  }
+  EXPECT_GE(n, 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ModelPromptTest, ::testing::Values("stories260K", "tiny-random-Q8_0"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string n = info.param;
+                           for (char& c : n) {
+                             if (c == '-') c = '_';
+                           }
+                           return n;
+                         });
 
 // --- malformed metadata -------------------------------------------------
 
