@@ -10,8 +10,12 @@ namespace json = boost::json;
 // The array of objects in `text`, or kDataLoss naming `what`.
 StatusOr<json::array> parse_array(std::string_view text, const char* what) {
   if (text.empty()) return json::array();  // rows written before a column existed
+  // We wrote this text ourselves; strings that were not valid UTF-8 went in
+  // as raw bytes (SQLite keeps them) and must come back the same way.
+  json::parse_options options;
+  options.allow_invalid_utf8 = true;
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = json::parse(text, ec, json::storage_ptr(), options);
   if (ec) return Status::data_loss(std::string("stored ") + what + " are not valid JSON: " + ec.message());
   json::array* arr = v.if_array();
   if (arr == nullptr) return Status::data_loss(std::string("stored ") + what + " are not a JSON array");

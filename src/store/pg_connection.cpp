@@ -76,6 +76,7 @@ StatusOr<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string&
 }
 
 StatusOr<PgResult> PgConnection::exec(std::string_view sql, const PgParams& params) {
+  if (params.has_nul()) return Status::invalid_argument("text values must not contain NUL characters");
   std::string text(sql);
   std::vector<const char*> values;
   values.reserve(params.values().size());
@@ -93,6 +94,7 @@ StatusOr<PgResult> PgConnection::exec(std::string_view sql, const PgParams& para
   msg = "PostgreSQL: " + msg;
   if (code == "23505") return Status::already_exists(std::move(msg));
   if (code == "23503") return Status::not_found(std::move(msg));
+  if (code.starts_with("22")) return Status::invalid_argument(std::move(msg));
   if (code.starts_with("08") || code.starts_with("57P0")) return Status::unavailable(std::move(msg));
   return Status::internal(std::move(msg));
 }

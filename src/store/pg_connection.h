@@ -24,6 +24,9 @@ namespace agentd::store {
 class PgParams {
  public:
   PgParams& add(std::string_view v) {
+    // PostgreSQL text cannot hold NUL, and libpq would silently cut the value
+    // there; exec() refuses such parameters instead.
+    if (v.find('\0') != std::string_view::npos) has_nul_ = true;
     values_.emplace_back(std::string(v));
     return *this;
   }
@@ -41,9 +44,11 @@ class PgParams {
   PgParams& add(std::optional<double> v);
 
   const std::vector<std::optional<std::string>>& values() const { return values_; }
+  bool has_nul() const { return has_nul_; }
 
  private:
   std::vector<std::optional<std::string>> values_;
+  bool has_nul_ = false;
 };
 
 class PgResult {
@@ -81,8 +86,9 @@ class PgConnection {
   ~PgConnection() { PQfinish(conn_); }
 
   // Runs one statement. SQLSTATE classes map to codes: 23505 unique ->
-  // kAlreadyExists, 23503 foreign key -> kNotFound, 08xxx / 57P0x and a lost
-  // connection -> kUnavailable, others -> kInternal.
+  // kAlreadyExists, 23503 foreign key -> kNotFound, 22xxx (bad data, e.g.
+  // invalid UTF-8) and a NUL in a text parameter -> kInvalidArgument, 08xxx /
+  // 57P0x and a lost connection -> kUnavailable, others -> kInternal.
   StatusOr<PgResult> exec(std::string_view sql, const PgParams& params = PgParams());
   // True once the connection to the server is gone.
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }

@@ -428,7 +428,10 @@ Status PostgresStore::update_agent(const Agent& agent) {
   return run(Mode::kWriteTx, [&](PgConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(PgResult own,
                             db.exec("SELECT 1 FROM agent_versions v JOIN agents a ON a.id = v.agent_id "
-                                    "WHERE v.id = $1 AND a.id = $2 AND a.org_id = $3",
+                                    "WHERE v.id = $1 AND a.id = $2 AND a.org_id = $3 "
+                                    // Holds the version until COMMIT, so it cannot vanish
+                                    // between this check and the UPDATE.
+                                    "FOR SHARE OF v",
                                     PgParams().add(agent.current_version_id).add(agent.id).add(agent.org_id)));
     if (own.rows() == 0) {
       AGENTD_ASSIGN_OR_RETURN(PgResult found, db.exec("SELECT 1 FROM agents WHERE id = $1 AND org_id = $2",

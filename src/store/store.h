@@ -33,16 +33,21 @@ class Store {
   virtual StatusOr<Organization> get_org_by_name(const std::string& name) = 0;
   virtual StatusOr<std::vector<Organization>> list_orgs() = 0;
   // Adds `delta` (may be negative) unconditionally; returns the new balance.
+  // kInvalidArgument (balance untouched) if the sum would leave int64.
   virtual StatusOr<Nanos> add_credits(const std::string& org_id, Nanos delta) = 0;
   // Takes `amount` only if the balance stays >= 0, atomically even across
   // processes sharing one database; kInsufficientCredits otherwise.
+  // kInvalidArgument for a negative amount.
   virtual StatusOr<Nanos> try_debit(const std::string& org_id, Nanos amount) = 0;
 
   // API keys.
   virtual Status create_key(const ApiKey& key) = 0;
+  // Revoked keys are found too (revoked = true): refusing them is the caller's call.
   virtual StatusOr<ApiKey> find_key_by_hash(const std::string& hash) = 0;
   virtual StatusOr<std::vector<ApiKey>> list_keys(const std::string& org_id) = 0;
-  // Revokes every key whose prefix starts with `prefix`; returns how many.
+  // Revokes every key whose prefix starts with `prefix`; returns how many
+  // were newly revoked (already revoked ones are not counted). An empty
+  // prefix is kInvalidArgument, never "revoke all".
   virtual StatusOr<int64_t> revoke_keys(const std::string& prefix) = 0;
 
   // Agents and their versions. create_agent stores both atomically and sets
@@ -50,14 +55,20 @@ class Store {
   virtual Status create_agent(const Agent& agent, const AgentVersion& version) = 0;
   virtual StatusOr<Agent> get_agent(const std::string& org_id, const std::string& agent_id) = 0;
   virtual StatusOr<Agent> get_agent_by_name(const std::string& org_id, const std::string& name) = 0;
+  // Oldest first (created_ms, then id). A limit above 1000 is cut to 1000;
+  // a negative offset or limit is kInvalidArgument.
   virtual StatusOr<AgentPage> list_agents(const std::string& org_id, const AgentQuery& query) = 0;
   // Writes name, description, active, updated_ms, current_version_id.
+  // current_version_id must name one of this agent's versions
+  // (kInvalidArgument otherwise); a name taken in the org is kAlreadyExists.
   virtual Status update_agent(const Agent& agent) = 0;
   // Deletes the agent and everything that belongs to it.
   virtual Status delete_agent(const std::string& org_id, const std::string& agent_id) = 0;
 
   // Adds a version (number = previous max + 1 is assigned by the caller);
-  // when make_current, also points the agent at it, atomically.
+  // when make_current, also points the agent at it, atomically, and moves
+  // the agent's updated_ms up to the version's created_ms.
+  // kNotFound for an unknown agent, kAlreadyExists for a taken number.
   virtual Status create_version(const AgentVersion& version, bool make_current) = 0;
   // Replaces the config/name/description of an existing version.
   virtual Status update_version(const AgentVersion& version) = 0;

@@ -845,6 +845,40 @@ TEST_P(StoreTest, VersionsListMakeCurrentAndUpdate) {
   EXPECT_EQ(got->current_version_id, v1);
 }
 
+// Untrusted text with a NUL byte or invalid UTF-8 is either stored exactly
+// (SQLite) or refused as bad input (PostgreSQL) -- never cut short or
+// reported as an internal error.
+TEST_P(StoreTest, OddTextIsKeptExactlyOrRefused) {
+  Organization org = add_org("acme");
+  Agent a = add_agent(org.id, "texty");
+  const std::string cases[] = {std::string("before\0after", 12), std::string("bad \xff\xfe utf8")};
+  int number = 2;
+  for (const std::string& text : cases) {
+    AgentVersion v = make_version(a.id, number++);
+    v.config.instructions = text;
+    v.config.demonstrations = {{text, text}};
+    v.config.input_definitions = {{"k", "text/plain", text, text}};
+    Status s = store_->create_version(v, false);
+    if (GetParam() == Backend::kPostgres) {
+      EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.to_string();
+      continue;
+    }
+    ASSERT_OK(P(s));
+    auto got = store_->get_version(a.id, v.id);
+    ASSERT_OK(P(got));
+    EXPECT_EQ(got->config.instructions, text);
+    ASSERT_EQ(got->config.demonstrations.size(), 1u);
+    EXPECT_EQ(got->config.demonstrations[0].input, text);
+    EXPECT_EQ(got->config.demonstrations[0].output, text);
+    ASSERT_EQ(got->config.input_definitions.size(), 1u);
+    EXPECT_EQ(got->config.input_definitions[0].example, text);
+  }
+  // The agent itself is untouched either way.
+  auto got = store_->get_agent(org.id, a.id);
+  ASSERT_OK(P(got));
+  EXPECT_EQ(got->current_version_id, a.current_version_id);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param == Backend::kSqlite ? std::string("SQLite") : std::string("PostgreSQL");
