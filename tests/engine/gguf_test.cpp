@@ -4,6 +4,7 @@
 // clean errors or clean success, never a crash.
 
 #include "engine/gguf.h"
+#include "engine/model.h"
 
 #include <gtest/gtest.h>
 
@@ -222,6 +223,198 @@ TEST(GgufTest, TruncatedModelNamesTheProblem) {
   ASSERT_FALSE(h.is_ok());
   EXPECT_NE(h.status().message().find("truncated"), std::string::npos) << h.status().message();
 }
+
+// ---------------------------------------------------------------- mutations
+
+// Where the fields of a GGUF header sit, found by walking it independently
+// of the reader under test.
+struct FieldMap {
+  std::vector<size_t> counts;        // u64 counts and lengths (n_tensors, n_kv, string/array lengths)
+  std::vector<size_t> value_types;   // u32 metadata value and array element types
+  std::vector<size_t> tensor_types;  // u32 tensor types
+  std::vector<size_t> n_dims;        // u32
+  std::vector<size_t> dims;          // u64
+  std::vector<size_t> offsets;       // u64 tensor data offsets
+  size_t header_end = 0;
+};
+
+FieldMap map_fields(const std::string& img) {
+  FieldMap m;
+  size_t pos = 8;
+  auto u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, img.data() + at, 4);
+    return v;
+  };
+  auto u64 = [&](size_t at) {
+    uint64_t v;
+    std::memcpy(&v, img.data() + at, 8);
+    return v;
+  };
+  auto skip_string = [&]() {
+    m.counts.push_back(pos);
+    pos += 8 + u64(pos);
+  };
+  const uint64_t n_tensors = u64(pos);
+  m.counts.push_back(pos);
+  const uint64_t n_kv = u64(pos + 8);
+  m.counts.push_back(pos + 8);
+  pos += 16;
+  const size_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+  for (uint64_t i = 0; i < n_kv; ++i) {
+    skip_string();
+    const uint32_t t = u32(pos);
+    m.value_types.push_back(pos);
+    pos += 4;
+    if (t == 8) {
+      skip_string();
+    } else if (t == 9) {
+      const uint32_t et = u32(pos);
+      m.value_types.push_back(pos);
+      const uint64_t n = u64(pos + 4);
+      m.counts.push_back(pos + 4);
+      pos += 12;
+      if (et == 8) {
+        // Only the first few string lengths: enough targets, fewer copies.
+        for (uint64_t j = 0; j < n; ++j) {
+          if (j < 3) {
+            skip_string();
+          } else {
+            pos += 8 + u64(pos);
+          }
+        }
+      } else {
+        pos += n * sizes[et];
+      }
+    } else {
+      pos += sizes[t];
+    }
+  }
+  for (uint64_t i = 0; i < n_tensors; ++i) {
+    skip_string();
+    const uint32_t nd = u32(pos);
+    m.n_dims.push_back(pos);
+    pos += 4;
+    for (uint32_t d = 0; d < nd; ++d) m.dims.push_back(pos + 8 * d);
+    pos += 8 * nd;
+    m.tensor_types.push_back(pos);
+    m.offsets.push_back(pos + 4);
+    pos += 12;
+  }
+  m.header_end = pos;
+  return m;
+}
+
+// Parses the image; when it parses, loads it as a model; when that loads,
+// runs two tokens through it. Everything must end in a Status.
+void must_not_crash(std::string img, const std::string& what, int* parsed, int* loaded) {
+  auto f = GgufFile::from_bytes(std::move(img));
+  if (!f.is_ok()) {
+    EXPECT_FALSE(f.status().message().empty()) << what;
+    return;
+  }
+  ++*parsed;
+  auto m = Model::from_gguf(std::move(f).value());
+  if (!m.is_ok()) {
+    EXPECT_FALSE(m.status().message().empty()) << what;
+    return;
+  }
+  ++*loaded;
+  auto cache = (*m)->new_cache(4);
+  const std::vector<int32_t> ids = {1, 2};
+  std::vector<float> logits;
+  SequenceBatch sb{cache.get(), ids, false};
+  (void)(*m)->forward({&sb, 1}, logits, nullptr);
+}
+
+template <typename T>
+std::string with(const std::string& img, size_t at, T v) {
+  std::string out = img;
+  std::memcpy(out.data() + at, &v, sizeof(T));
+  return out;
+}
+
+// Samples at most `n` of the positions (evenly spread), to bound the copies
+// of large files.
+std::vector<size_t> sample(const std::vector<size_t>& v, size_t n) {
+  if (v.size() <= n) return v;
+  std::vector<size_t> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(v[i * v.size() / n]);
+  return out;
+}
+
+// max_per_kind bounds how many fields of each kind are mutated.
+void mutate_model(const std::string& name, int random_flips, int truncations, size_t max_per_kind) {
+  const std::string img = read_file(kModels + name + ".gguf");
+  ASSERT_GT(img.size(), 1000u);
+  FieldMap fm = map_fields(img);
+  for (auto* v : {&fm.counts, &fm.value_types, &fm.tensor_types, &fm.n_dims, &fm.dims, &fm.offsets}) {
+    *v = sample(*v, max_per_kind);
+  }
+  std::mt19937_64 rng(0x5eed);
+  int parsed = 0, loaded = 0, cases = 0;
+  auto run = [&](std::string m, const std::string& what) {
+    ++cases;
+    must_not_crash(std::move(m), name + ": " + what, &parsed, &loaded);
+  };
+
+  // Truncations: at every kind of field, plus random points in the data.
+  std::vector<size_t> cuts = {0, 3, 4, 7, 8, 15, 16, 23, 24, fm.header_end, img.size() - 1};
+  for (size_t v : fm.counts) cuts.push_back(v + 3);
+  for (size_t v : fm.dims) cuts.push_back(v + 5);
+  for (int i = 0; i < truncations; ++i) cuts.push_back(rng() % img.size());
+  for (size_t c : cuts) {
+    if (c < img.size()) run(img.substr(0, c), "truncated at " + std::to_string(c));
+  }
+  // Huge or zero counts and lengths.
+  for (size_t at : fm.counts) {
+    for (uint64_t v : {~uint64_t{0}, uint64_t{1} << 62, uint64_t{1} << 32, uint64_t{img.size()}}) {
+      run(with(img, at, v), "count at " + std::to_string(at) + " = " + std::to_string(v));
+    }
+  }
+  // Bad value types and tensor types.
+  for (size_t at : fm.value_types) {
+    for (uint32_t v : {9u, 13u, 0xFFFFFFFFu, 8u}) run(with(img, at, v), "value type at " + std::to_string(at));
+  }
+  for (size_t at : fm.tensor_types) {
+    for (uint32_t v : {4u, 5u, 9u, 15u, 39u, 1000u, 0xFFFFFFFFu, 0u, 14u}) {
+      run(with(img, at, v), "tensor type at " + std::to_string(at) + " = " + std::to_string(v));
+    }
+  }
+  // Dimensions: zero, huge, overflowing products; dimension counts.
+  for (size_t at : fm.dims) {
+    for (uint64_t v : {uint64_t{0}, ~uint64_t{0}, uint64_t{1} << 40, uint64_t{1} << 31, uint64_t{7}}) {
+      run(with(img, at, v), "dim at " + std::to_string(at));
+    }
+  }
+  for (size_t at : fm.n_dims) {
+    for (uint32_t v : {0u, 5u, 0xFFFFFFFFu}) run(with(img, at, v), "n_dims at " + std::to_string(at));
+  }
+  // Offsets past the end, misaligned, overflowing.
+  for (size_t at : fm.offsets) {
+    for (uint64_t v : {uint64_t{img.size()}, ~uint64_t{0} - 31, uint64_t{1}, uint64_t{img.size()} & ~uint64_t{31}}) {
+      run(with(img, at, v), "offset at " + std::to_string(at));
+    }
+  }
+  // Random flips, mostly in the header where they change meaning.
+  for (int i = 0; i < random_flips; ++i) {
+    std::string m = img;
+    const int n = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < n; ++k) {
+      const size_t at = (i % 8 == 7) ? rng() % img.size() : rng() % fm.header_end;
+      m[at] = static_cast<char>(m[at] ^ static_cast<char>(1 + rng() % 255));
+    }
+    run(std::move(m), "random flips #" + std::to_string(i));
+  }
+  // The unmutated file must still load (the harness can tell success).
+  int p0 = 0, l0 = 0;
+  must_not_crash(img, name, &p0, &l0);
+  EXPECT_EQ(l0, 1) << name;
+  std::printf("%s: %d mutations, %d parsed, %d loaded as a model\n", name.c_str(), cases, parsed, loaded);
+}
+
+TEST(GgufMutationTest, Stories260K) { mutate_model("stories260K", 400, 150, 1000); }
+TEST(GgufMutationTest, TinyRandomQ4_K_M) { mutate_model("tiny-random-Q4_K_M", 40, 10, 5); }
 
 }  // namespace
 }  // namespace agentd::engine
