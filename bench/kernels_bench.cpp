@@ -66,6 +66,20 @@ void run_matmul(benchmark::State& state, TensorType type, Isa isa) {
   set_active_isa(detected_isa());
 }
 
+// Cost of one parallel_for round trip with trivial work: the floor under
+// every threaded matmul call.
+void parallel_for_overhead(benchmark::State& state) {
+  ThreadPool pool(static_cast<int>(state.range(0)));
+  std::vector<int64_t> sink(64);
+  for (auto _ : state) {
+    pool.parallel_for(64, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) sink[static_cast<size_t>(i)] += i;
+    });
+  }
+  benchmark::DoNotOptimize(sink.data());
+}
+BENCHMARK(parallel_for_overhead)->Arg(1)->Arg(2)->Arg(4)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 int register_all() {
   const Isa isas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};
   for (const Case& c : kCases) {

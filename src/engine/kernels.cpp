@@ -728,6 +728,10 @@ std::vector<uint8_t>& activation_scratch() {
   return buf;
 }
 
+// Below this many multiply-adds a call stays on the calling thread: waking
+// the pool costs microseconds, more than small matrices take.
+constexpr int64_t kMinParallelWork = int64_t{1} << 17;
+
 // Weight rows processed together: each is used against every activation row
 // while it is in L1/L2 (a 4096-wide Q4_0 row is 2.3 KB).
 constexpr int64_t kRowBlock = 16;
@@ -839,7 +843,7 @@ void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float
     auto convert = [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) quantize_row(act_type, x + i * n, out + x_stride * i, n);
     };
-    if (pool != nullptr && m > 1) {
+    if (pool != nullptr && m > 1 && n * m >= kMinParallelWork) {
       pool->parallel_for(m, convert);
     } else {
       convert(0, m);
@@ -860,7 +864,7 @@ void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float
       }
     }
   };
-  if (pool != nullptr) {
+  if (pool != nullptr && rows * n * m >= kMinParallelWork) {
     pool->parallel_for(rows, kRowBlock, rows_task);
   } else {
     rows_task(0, rows);

@@ -61,7 +61,9 @@ float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
 // y[i * rows + r] = sum_k W[r][k] * x[i * n + k], for r < rows, i < m.
 // W: `rows` rows of `n` elements in `type`, contiguous. x, y: float, row-major.
 // Activations are converted once per call; rows are split across `pool`'s
-// threads (nullptr: the calling thread only). y must not alias x or w.
+// threads (nullptr: the calling thread only; small products stay there too).
+// Each output is one vec_dot, so results do not depend on the thread count.
+// y must not alias x or w.
 // Uses a per-thread scratch buffer for the converted activations.
 void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float* x, int64_t m, float* y,
             ThreadPool* pool);

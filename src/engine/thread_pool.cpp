@@ -4,8 +4,31 @@
 
 namespace agentd::engine {
 namespace {
+
 // The pool whose job the current thread is running, if any (nesting guard).
 thread_local const ThreadPool* tls_running_pool = nullptr;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Polls `done` for up to `budget`; true if it became true.
+template <typename Pred>
+bool spin_until(Pred done, std::chrono::microseconds budget) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      if (i % 16 == 15) std::this_thread::yield(); else cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -16,7 +39,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -37,19 +60,26 @@ void ThreadPool::run_chunk(int index) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    {
+    auto has_news = [&] {
+      return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_acquire);
+    };
+    if (!spin_until(has_news, kSpin)) {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      if (index >= n_chunks_) continue;  // this job has fewer chunks than threads
+      work_cv_.wait(lock, has_news);
     }
-    tls_running_pool = this;
-    run_chunk(index);
-    tls_running_pool = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = generation_.load(std::memory_order_acquire);
+    if (index < n_chunks_) {  // a job may have fewer chunks than threads
+      tls_running_pool = this;
+      run_chunk(index);
+      tls_running_pool = nullptr;
+    }
+    // Every worker acknowledges every job, so none can still be reading the
+    // job fields when the next caller rewrites them.
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Taking the lock orders this notify after a sleeping caller's check.
+      { std::lock_guard<std::mutex> lock(mu_); }
+      done_cv_.notify_one();
     }
   }
 }
@@ -64,21 +94,26 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     return;
   }
   std::lock_guard<std::mutex> call_lock(call_mu_);
+  // No worker reads the job fields now: the previous job ended with
+  // pending_ == 0, and idle workers only look at generation_.
+  fn_ = &fn;
+  n_ = n;
+  grain_ = grain;
+  n_chunks_ = chunks;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);  // all workers; the caller runs chunk 0
   {
     std::lock_guard<std::mutex> lock(mu_);
-    fn_ = &fn;
-    n_ = n;
-    grain_ = grain;
-    n_chunks_ = chunks;
-    pending_ = chunks - 1;  // workers 1..chunks-1; the caller runs chunk 0
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   work_cv_.notify_all();
   tls_running_pool = this;
   run_chunk(0);
   tls_running_pool = nullptr;
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  auto all_done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(all_done, kSpin)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, all_done);
+  }
   fn_ = nullptr;
 }
 

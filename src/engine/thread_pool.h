@@ -3,12 +3,19 @@
 // attention heads). The thread that calls parallel_for takes part, so a pool
 // of n threads starts n - 1 workers.
 //
+// Latency matters more than throughput here: a decode step issues hundreds
+// of short parallel_for calls. Idle workers therefore spin for a short while
+// (kSpin) on the job counter before they sleep on a condition variable, and
+// the caller spins the same way while it waits for the last chunk.
+//
 // Thread-safety: parallel_for may be called from any thread; concurrent calls
 // on one pool are serialized. A parallel_for issued from inside a running
 // parallel_for body (on any of the pool's threads) runs inline on that
 // thread, so nesting cannot deadlock. The destructor must not race with a
 // parallel_for.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -38,8 +45,10 @@ class ThreadPool {
   }
 
  private:
+  // How long an idle thread polls before it blocks.
+  static constexpr std::chrono::microseconds kSpin{50};
+
   void worker_loop(int index);
-  // Range of chunk `index` out of n_chunks_ for the current job.
   void run_chunk(int index);
 
   const int n_threads_;
@@ -47,15 +56,16 @@ class ThreadPool {
 
   std::mutex call_mu_;  // serializes parallel_for callers
 
+  // Job publication: the caller writes the job fields, then bumps
+  // generation_ (release) under mu_; workers read generation_ (acquire) and
+  // then the fields. pending_ counts workers that have not yet finished
+  // (or, without a chunk of their own, acknowledged) the current job.
   std::mutex mu_;
-  std::condition_variable work_cv_;  // workers wait here for a new generation
-  std::condition_variable done_cv_;  // the caller waits here for pending_ == 0
-  // Guarded by mu_:
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int pending_ = 0;  // workers still running the current job
-  // Current job; written under mu_ before generation_ is bumped, read by
-  // workers after they observe the new generation under mu_.
+  std::condition_variable work_cv_;  // sleeping workers wait for a new generation
+  std::condition_variable done_cv_;  // a sleeping caller waits for pending_ == 0
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;

@@ -440,7 +440,7 @@ TEST(Kernels, SimdMatmulMatchesScalar) {
 TEST(Kernels, MatmulWithPoolEqualsVecDotPerElement) {
   ThreadPool pool(3);
   for (TensorType t : {TensorType::kQ4_0, TensorType::kQ6_K, TensorType::kF16, TensorType::kF32}) {
-    const int64_t n = 512, rows = 37;
+    const int64_t n = 512, rows = 301;  // enough work to engage the pool
     const size_t rb = row_bytes(t, n);
     std::vector<uint8_t> wq(rb * rows);
     const auto w = random_floats(static_cast<size_t>(rows * n), 9);
