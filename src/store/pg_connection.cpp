@@ -95,6 +95,8 @@ StatusOr<PgResult> PgConnection::exec(std::string_view sql, const PgParams& para
   if (code == "23505") return Status::already_exists(std::move(msg));
   if (code == "23503") return Status::not_found(std::move(msg));
   if (code.starts_with("22")) return Status::invalid_argument(std::move(msg));
+  if (code == "57014") return Status::deadline_exceeded(std::move(msg));  // statement_timeout
+  if (code == "55P03") return Status::deadline_exceeded(std::move(msg));  // lock_timeout
   if (code.starts_with("08") || code.starts_with("57P0")) return Status::unavailable(std::move(msg));
   return Status::internal(std::move(msg));
 }

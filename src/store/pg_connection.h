@@ -87,8 +87,9 @@ class PgConnection {
 
   // Runs one statement. SQLSTATE classes map to codes: 23505 unique ->
   // kAlreadyExists, 23503 foreign key -> kNotFound, 22xxx (bad data, e.g.
-  // invalid UTF-8) and a NUL in a text parameter -> kInvalidArgument, 08xxx /
-  // 57P0x and a lost connection -> kUnavailable, others -> kInternal.
+  // invalid UTF-8) and a NUL in a text parameter -> kInvalidArgument, 57014
+  // (statement timeout) -> kDeadlineExceeded, 08xxx / 57P0x and a lost
+  // connection -> kUnavailable, others -> kInternal.
   StatusOr<PgResult> exec(std::string_view sql, const PgParams& params = PgParams());
   // True once the connection to the server is gone.
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }

@@ -144,7 +144,17 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::open(const PostgresOptio
 PostgresStore::PostgresStore(Key, PostgresOptions options)
     : options_(std::move(options)),
       pool_(options_.pool_size, std::chrono::milliseconds(options_.pool_wait_ms),
-            [this]() { return PgConnection::connect(options_.url, options_.connect_timeout_s); }) {}
+            [this]() { return connect(); }) {}
+
+StatusOr<std::unique_ptr<PgConnection>> PostgresStore::connect() const {
+  AGENTD_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn,
+                          PgConnection::connect(options_.url, options_.connect_timeout_s));
+  // No request waits on the database without bound, not even behind a lock.
+  AGENTD_RETURN_IF_ERROR(conn->exec("SELECT set_config('statement_timeout', $1, false)",
+                                    PgParams().add(std::to_string(options_.statement_timeout_ms)))
+                             .status());
+  return conn;
+}
 
 Status PostgresStore::run(Mode mode, const Work& work) {
   for (int attempt = 0;; ++attempt) {

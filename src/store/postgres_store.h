@@ -29,6 +29,7 @@ struct PostgresOptions {
   size_t pool_size = 8;            // connections at most
   int connect_timeout_s = 5;       // unless the URL sets connect_timeout
   int pool_wait_ms = 10000;        // wait for a free connection, then kUnavailable
+  int statement_timeout_ms = 30000;  // a statement (or lock wait) longer than this fails
 };
 
 class PostgresStore final : public Store {
@@ -78,6 +79,7 @@ class PostgresStore final : public Store {
     kReadTx,       // BEGIN READ ONLY REPEATABLE READ ... COMMIT, for a consistent set of reads
     kWriteTx,      // BEGIN ... COMMIT
   };
+  StatusOr<std::unique_ptr<PgConnection>> connect() const;
   Status run(Mode mode, const Work& work);
   Status run_once(PgConnection& conn, Mode mode, const Work& work, bool& commit_sent);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "common/ids.h"
 #include "store/migrations.h"
+#include "store/postgres_store.h"
 #include "store/store.h"
 
 namespace agentd::store {
@@ -986,6 +988,44 @@ TEST(PostgresStore, ReconnectsAfterConnectionsAreKilled) {
     ASSERT_TRUE(debit.is_ok()) << debit.status().to_string();
     EXPECT_EQ(*debit, 6);
     EXPECT_TRUE(store.ping().is_ok());
+  }
+  pg_query(base, "DROP SCHEMA " + schema + " CASCADE");
+}
+
+// A debit stuck behind another process's row lock gives up after the
+// statement timeout instead of holding the request forever.
+TEST(PostgresStore, StatementTimeoutBoundsLockWaits) {
+  std::string base = pg_base_url();
+  if (base.empty()) FAIL() << kNoPgMessage;
+  std::string schema = "t_" + random_hex(8);
+  ASSERT_EQ(pg_query(base, "CREATE SCHEMA " + schema).rfind("ERROR", 0), std::string::npos);
+  std::string url = base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+  {
+    PostgresOptions options;
+    options.url = url;
+    options.statement_timeout_ms = 300;
+    auto opened = PostgresStore::open(options);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    PostgresStore& store = **opened;
+    ASSERT_TRUE(store.migrate().is_ok());
+    Organization org{new_uuid(), "acme", 10, 1};
+    ASSERT_TRUE(store.create_org(org).is_ok());
+
+    PGconn* holder = PQconnectdb(url.c_str());
+    ASSERT_EQ(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    PQclear(PQexec(holder, ("SELECT credits FROM organizations WHERE id = '" + org.id + "' FOR UPDATE").c_str()));
+    auto start = std::chrono::steady_clock::now();
+    auto r = store.try_debit(org.id, 1);
+    auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().to_string();
+    EXPECT_LT(waited, std::chrono::seconds(5));
+    PQclear(PQexec(holder, "ROLLBACK"));
+    PQfinish(holder);
+
+    auto after = store.try_debit(org.id, 1);  // the lock is gone: works again
+    ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+    EXPECT_EQ(*after, 9);
   }
   pg_query(base, "DROP SCHEMA " + schema + " CASCADE");
 }
