@@ -1,0 +1,89 @@
+#pragma once
+// ModelBackend: how the core runs a model, wherever it runs. Two kinds:
+// the local engine (a GGUF file in this process; local_backend.h) and an
+// OpenAI-compatible upstream provider over HTTP (openai_backend.h). The core
+// never sees tokens, templates or HTTP: it hands over chat messages and
+// parameters and gets text and counts back.
+//
+// Thread-safety: every method may be called from any number of threads at
+// once; a backend queues or batches work as it needs.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "model/catalog.h"
+
+namespace agentd::model {
+
+struct Message {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+struct GenerationParams {
+  int64_t max_tokens = 256;
+  double temperature = 0.7;
+  std::optional<double> top_p;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;  // never part of the text returned
+};
+
+struct GenerationRequest {
+  std::vector<Message> messages;
+  GenerationParams params;
+  // Identity of the conversation (organization, agent, session) when there is
+  // one: a local backend keeps that sequence's KV cache between turns so the
+  // next turn only processes its new tokens. "" = no reuse.
+  std::string cache_key;
+  std::string request_id;  // for logs and upstream X-Request-ID
+};
+
+struct Generation {
+  std::string text;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // prompt tokens reused from a kept cache
+  std::string finish_reason;         // "stop" (EOS or a stop string) or "length"
+  // Mean log-probability of the generated tokens, when the backend knows it
+  // (local engine always; upstream when it returns logprobs). exp() of it is
+  // the geometric-mean probability run-agent.ai reports as `confidence`.
+  std::optional<double> mean_logprob;
+};
+
+// Receives each piece of final text as it is generated; returning false
+// cancels the generation (the client went away).
+using ChunkCallback = std::function<bool(std::string_view text)>;
+
+class ModelBackend {
+ public:
+  virtual ~ModelBackend() = default;
+  virtual const ModelSpec& spec() const = 0;
+
+  // How many tokens `messages` take as a prompt (with the chat template and
+  // the generation prompt), for context truncation and credit reservation.
+  // Upstream backends estimate; the real count comes back in Generation.
+  virtual StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) = 0;
+
+  // Runs one generation. Errors: kInvalidArgument (prompt longer than the
+  // context: the message states both numbers; bad parameters), kUnavailable
+  // (queue full, upstream unreachable: retryable), kDeadlineExceeded,
+  // kCancelled (the callback returned false), kInternal.
+  virtual StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) = 0;
+};
+
+// Owns one backend per model in the catalog. Local models are loaded at
+// start (a file that cannot be loaded is an error naming it).
+class BackendRegistry {
+ public:
+  virtual ~BackendRegistry() = default;
+  // nullptr when the catalog has no such model.
+  virtual ModelBackend* find(const std::string& model_id) = 0;
+};
+
+}  // namespace agentd::model
