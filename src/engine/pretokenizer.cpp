@@ -170,6 +170,12 @@ StatusOr<PreTokenizerSpec> pre_tokenizer_spec(std::string_view pre_name) {
                            "' (tokenizer.ggml.pre)");
 }
 
+std::vector<std::string_view> pre_tokenizer_names() {
+  std::vector<std::string_view> names;
+  for (const NameEntry& e : kNames) names.push_back(e.name);
+  return names;
+}
+
 struct PreTokenizer::Compiled {
   pcre2_code* code = nullptr;
   ~Compiled() {

@@ -31,6 +31,8 @@ struct PreTokenizerSpec {
 // Looks up the spec for a `tokenizer.ggml.pre` value; an empty name is the
 // default pre-tokenizer (as llama.cpp, which warns). NotFound for unknown names.
 StatusOr<PreTokenizerSpec> pre_tokenizer_spec(std::string_view pre_name);
+// Every `tokenizer.ggml.pre` value pre_tokenizer_spec() knows.
+std::vector<std::string_view> pre_tokenizer_names();
 
 class PreTokenizer {
  public:

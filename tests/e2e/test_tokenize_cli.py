@@ -45,13 +45,13 @@ class TokenizeCliTest(unittest.TestCase):
         texts = ["    Hello\n    Hello",
                  "\u043d\u0435\u0449\u043e \u043d\u0430 \u0411\u044a\u043b\u0433\u0430\u0440\u0441\u043a\u0438",
                  "3333333", "Hello, y'all! How are you \U0001F601 ?\u6211\u60f3\u5728apple\u5de5\u4f5c1314151\u5929\uff5e"]
-        for name in ["llama-spm", "gpt-2", "deepseek-llm", "falcon", "bert-bge"]:
+        for name in ["llama-spm", "gpt-2", "deepseek-llm", "bert-bge"]:
             self.check_vocab(name, texts)
 
     def test_strings_of_one_vocab(self):
         name = "starcoder"
         model = os.path.join(VOCAB, f"ggml-vocab-{name}.gguf")
-        for text, ids in cases(name)[::4]:  # the C++ tests check all of them
+        for text, ids in cases(name)[::6]:  # the C++ tests check all of them
             with self.subTest(text=text):
                 r = tokenize(model, text)
                 self.assertEqual(r.returncode, 0, r.stderr.decode())

@@ -333,6 +333,62 @@ INSTANTIATE_TEST_SUITE_P(Models, ModelPromptTest, ::testing::Values("stories260K
                            return n;
                          });
 
+// --- pre-tokenizers without a vocabulary in testdata ----------------------
+
+TEST(PreTokenizer, EveryKnownNameCompiles) {
+  for (std::string_view name : pre_tokenizer_names()) {
+    auto spec = pre_tokenizer_spec(name);
+    ASSERT_TRUE(spec.is_ok()) << name;
+    auto pre = PreTokenizer::create(*spec);
+    ASSERT_TRUE(pre.is_ok()) << name << ": " << pre.status().to_string();
+    // Splitting loses no byte, whatever the script.
+    const std::string text = "Hello, y'all! 3333333 \xE6\x88\x91\xE6\x83\xB3 \xD0\xBD\xD0\xB5\n\n\t x";
+    std::string joined;
+    for (const std::string& w : (*pre)->split(text)) {
+      for (uint32_t cpt : utf8::decode(w)) {
+        const int b = byte_unicode::decode_cpt(cpt);
+        ASSERT_GE(b, 0) << name;
+        joined.push_back(static_cast<char>(b));
+      }
+    }
+    EXPECT_EQ(joined, text) << name;
+  }
+  EXPECT_FALSE(pre_tokenizer_spec("no-such-pre").is_ok());
+  EXPECT_TRUE(pre_tokenizer_spec("").is_ok());  // missing: the default, as llama.cpp
+}
+
+// Raw (not byte-encoded) words of `text` under pre-tokenizer `name`.
+std::vector<std::string> raw_words(std::string_view name, std::string_view text) {
+  auto spec = pre_tokenizer_spec(name);
+  EXPECT_TRUE(spec.is_ok());
+  if (!spec.is_ok()) return {};
+  spec->byte_encode = false;
+  auto pre = PreTokenizer::create(*spec);
+  EXPECT_TRUE(pre.is_ok());
+  if (!pre.is_ok()) return {};
+  return (*pre)->split(text);
+}
+
+using Words = std::vector<std::string>;
+
+TEST(PreTokenizer, DigitGroupingFollowsTheModelFamily) {
+  // Llama 3 groups digits by three, Qwen2 and SmolLM (StarCoder rules) split
+  // every digit, GPT-2 keeps a run of digits whole.
+  EXPECT_EQ(raw_words("llama-bpe", "3333333"), (Words{"333", "333", "3"}));
+  EXPECT_EQ(raw_words("qwen2", "2024"), (Words{"2", "0", "2", "4"}));
+  EXPECT_EQ(raw_words("smollm", " 42"), (Words{" ", "4", "2"}));
+  EXPECT_EQ(raw_words("gpt-2", " 2024"), (Words{" 2024"}));
+}
+
+TEST(PreTokenizer, ContractionsAndWhitespace) {
+  EXPECT_EQ(raw_words("llama3", "I'M here\n\n  ok"), (Words{"I", "'M", " here", "\n\n", " ", " ok"}));
+  EXPECT_EQ(raw_words("qwen2", "we'LL go"), (Words{"we", "'LL", " go"}));
+  // GPT-2's contractions are lower case only.
+  EXPECT_EQ(raw_words("gpt-2", "we'LL"), (Words{"we", "'", "LL"}));
+  // Trailing spaces stay together; before a word one space goes with it.
+  EXPECT_EQ(raw_words("gpt-2", "a   b  "), (Words{"a", "  ", " b", "  "}));
+}
+
 // --- malformed metadata -------------------------------------------------
 
 // Minimal GGUF v3 writer for metadata-only files.
