@@ -5,11 +5,14 @@
 // Store's own answers would be circular.
 
 #include <libpq-fe.h>
+#include <spawn.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -100,6 +103,41 @@ std::string sqlite_query(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
   return out;
 }
+
+// Child mode: when this binary is started with AGENTD_STORE_CHILD_URL set,
+// it is the second process of TwoProcessesDebitConcurrently. It opens its
+// own Store, prints "ready", waits for a line on stdin, debits
+// AGENTD_STORE_CHILD_ORG by 1 up to AGENTD_STORE_CHILD_TRIES times, prints
+// how many succeeded and exits before GoogleTest starts.
+const bool kIsDebitChild = [] {
+  const char* url = std::getenv("AGENTD_STORE_CHILD_URL");
+  if (url == nullptr) return false;
+  const char* org = std::getenv("AGENTD_STORE_CHILD_ORG");
+  const char* tries = std::getenv("AGENTD_STORE_CHILD_TRIES");
+  auto store = open_store(url);
+  if (org == nullptr || tries == nullptr || !store.is_ok()) {
+    std::printf("error %s\n", store.status().to_string().c_str());
+    std::fflush(stdout);
+    std::_Exit(2);
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char go[16];
+  if (std::fgets(go, sizeof(go), stdin) == nullptr) std::_Exit(3);
+  int ok = 0, other = 0;
+  for (int i = 0, n = std::atoi(tries); i < n; ++i) {
+    auto r = (*store)->try_debit(org, 1);
+    if (r.is_ok()) {
+      ++ok;
+    } else if (r.status().code() != StatusCode::kInsufficientCredits) {
+      ++other;
+    }
+  }
+  std::printf("%d %d\n", ok, other);
+  std::fflush(stdout);
+  store = Status::cancelled("closing");  // close connections before exiting
+  std::_Exit(0);
+}();
 
 class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -442,6 +480,75 @@ TEST_P(StoreTest, TwoInstancesDebitConcurrently) {
   auto got = second->get_org(org.id);
   ASSERT_OK(P(got));
   EXPECT_EQ(got->credits, expected % 100);
+}
+
+// Two real processes on one database: the second is this test binary
+// started again in child mode. Together they ask for more than the balance;
+// exactly the balance is handed out.
+TEST_P(StoreTest, TwoProcessesDebitConcurrently) {
+  constexpr int kStart = 600, kChildTries = 350, kThreads = 3, kPerThread = 120;
+  Organization org = add_org("acme", kStart);
+  int to_child[2], from_child[2];
+  ASSERT_EQ(pipe(to_child), 0);
+  ASSERT_EQ(pipe(from_child), 0);
+  std::string env_url = "AGENTD_STORE_CHILD_URL=" + url_;
+  std::string env_org = "AGENTD_STORE_CHILD_ORG=" + org.id;
+  std::string env_tries = "AGENTD_STORE_CHILD_TRIES=" + std::to_string(kChildTries);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(env_url.data());
+  envp.push_back(env_org.data());
+  envp.push_back(env_tries.data());
+  envp.push_back(nullptr);
+  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  char* argv[] = {self.data(), nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+  posix_spawn_file_actions_addclose(&actions, to_child[1]);
+  posix_spawn_file_actions_addclose(&actions, from_child[0]);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, self.c_str(), &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(to_child[0]);
+  close(from_child[1]);
+  ASSERT_EQ(rc, 0);
+  FILE* child_out = fdopen(from_child[0], "r");
+  char line[256] = {};
+  ASSERT_NE(std::fgets(line, sizeof(line), child_out), nullptr);
+  ASSERT_EQ(std::string(line), "ready\n");
+
+  // Start both sides together.
+  ASSERT_EQ(write(to_child[1], "go\n", 3), 3);
+  close(to_child[1]);
+  std::atomic<int> ok{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = store_->try_debit(org.id, 1);
+        if (r.is_ok()) {
+          ++ok;
+        } else if (r.status().code() != StatusCode::kInsufficientCredits) {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_NE(std::fgets(line, sizeof(line), child_out), nullptr);
+  fclose(child_out);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  int child_ok = -1, child_other = -1;
+  ASSERT_EQ(std::sscanf(line, "%d %d", &child_ok, &child_other), 2) << line;
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(child_other, 0);
+  EXPECT_EQ(ok.load() + child_ok, kStart);
+  std::printf("debits granted: %d in this process, %d in the child\n", ok.load(), child_ok);
+  EXPECT_EQ(raw_query(url_, "SELECT credits FROM organizations WHERE id = '" + org.id + "'"), "0");
 }
 
 // ---- API keys ----
