@@ -1,6 +1,7 @@
 #include "store/sqlite_store.h"
 
 #include <chrono>
+#include <filesystem>
 #include <limits>
 #include <set>
 #include <utility>
@@ -145,22 +146,31 @@ StatusOr<std::optional<int64_t>> org_credits(SqliteConnection& db, const std::st
 
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& options) {
   if (options.path.empty()) return Status::invalid_argument("SQLite database path is empty");
-  bool memory = options.path == ":memory:";
+  SqliteOptions opts = options;
+  bool memory = opts.path == ":memory:";
+  if (!memory) {
+    // Reader connections open later; pin the file now in case the working
+    // directory changes in between.
+    std::error_code ec;
+    std::filesystem::path abs = std::filesystem::absolute(opts.path, ec);
+    if (ec) return Status::invalid_argument("bad SQLite database path '" + opts.path + "': " + ec.message());
+    opts.path = abs.string();
+  }
   AGENTD_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> writer,
-                          SqliteConnection::open(options.path, false, options.busy_timeout_ms));
+                          SqliteConnection::open(opts.path, false, opts.busy_timeout_ms));
   if (!memory) {
     // WAL is a property of the file: set once, every later connection uses it.
     AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, writer->prepare("PRAGMA journal_mode = WAL"));
     AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row || st.column_text(0) != "wal") {
-      return Status::unavailable("cannot switch SQLite database '" + options.path + "' to WAL mode");
+      return Status::unavailable("cannot switch SQLite database '" + opts.path + "' to WAL mode");
     }
     // In WAL mode NORMAL loses no committed data on a crash of the process,
     // only possibly the last transactions on power loss; it saves an fsync
     // per commit.
     AGENTD_RETURN_IF_ERROR(writer->exec("PRAGMA synchronous = NORMAL"));
   }
-  return std::make_unique<SqliteStore>(Key(), options, std::move(writer));
+  return std::make_unique<SqliteStore>(Key(), std::move(opts), std::move(writer));
 }
 
 SqliteStore::SqliteStore(Key, SqliteOptions options, std::unique_ptr<SqliteConnection> writer)

@@ -1010,8 +1010,15 @@ TEST(OpenStore, SqliteFileUsesWalAndRelativePaths) {
   std::filesystem::current_path(dir);
   {
     auto s = open_store("sqlite://relative.db");
+    std::filesystem::current_path(old_cwd);
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
     EXPECT_EQ((*s)->kind(), "sqlite");
+    // The file stays the one it named when opened, though the working
+    // directory has changed since (reads use connections opened later).
+    Organization org{new_uuid(), "acme", 1, 1};
+    ASSERT_TRUE((*s)->create_org(org).is_ok());
+    auto got = (*s)->get_org(org.id);
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   }
   std::filesystem::current_path(old_cwd);
   EXPECT_TRUE(std::filesystem::exists(dir + "/relative.db"));
