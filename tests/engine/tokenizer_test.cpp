@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include <cstring>
+#include <random>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -325,6 +326,47 @@ TEST_P(ModelPromptTest, PromptIdsMatchLlamaCpp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ModelPromptTest, ::testing::Values("stories260K", "tiny-random-Q8_0"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string n = info.param;
+                           for (char& c : n) {
+                             if (c == '-') c = '_';
+                           }
+                           return n;
+                         });
+
+// Random inputs (ASCII, whitespace runs, multi-byte characters, invalid
+// bytes, special-token texts): ids stay in range, nothing crashes, and
+// SentencePiece's byte fallback gives valid text back exactly.
+class RandomInputTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RandomInputTest, IdsInRangeAndSpmRoundTrips) {
+  const std::string name = GetParam();
+  const auto tok = load_tokenizer(name);
+  ASSERT_NE(tok, nullptr);
+  std::mt19937 rng(1234);
+  const std::vector<std::string> atoms = {"a", "Z", "9", " ", "  ", "\n", "\t", "'s", ".", "\xC3\xA9", "\xE4\xB8\xAD",
+                                          "\xF0\x9F\x98\x81", "\xFF", "\xC3", "\x80", std::string(1, '\0'), "<s>",
+                                          "<|endoftext|>", "[CLS]", "\xE2\x80\x8D", "\xCC\x81"};
+  for (int iter = 0; iter < 150; ++iter) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 24);
+    for (int i = 0; i < n; ++i) text += atoms[rng() % atoms.size()];
+    for (bool parse_special : {false, true}) {
+      const std::vector<int32_t> ids = tok->encode(text, true, parse_special);
+      for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok->n_vocab()) << name << " id " << id;
+      // (Invalid UTF-8 is cut into symbols by lead bytes, as llama.cpp does,
+      // which can swallow a following '▁': only valid text round-trips.)
+      const bool valid = utf8::sanitize(text) == text;
+      if (tok->type() == VocabType::kSpm && !parse_special && valid) {
+        EXPECT_EQ(tok->decode(std::vector<int32_t>(ids.begin() + 1, ids.end())), text) << name;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocab, RandomInputTest,
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "starcoder", "falcon", "deepseek-llm",
+                                           "deepseek-coder", "mpt", "refact", "bert-bge"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
                            for (char& c : n) {
