@@ -21,9 +21,46 @@
 #include "engine/thread_pool.h"
 
 namespace agentd::engine {
+
+// An empty asm statement the optimizer cannot see through: it keeps a
+// product from being fused with the following add even if this file is ever
+// built with FMA enabled.
+#define AGENTD_NO_FUSE(v) asm("" : "+x"(v))
+
+float detail::accumulate_blocks(float sum, const float* scale, const int32_t* isum, const float* offset,
+                                int count) {
+  for (int i = 0; i < count; ++i) {
+    float term = scale[i] * static_cast<float>(isum[i]);
+    AGENTD_NO_FUSE(term);
+    if (offset != nullptr) term += offset[i];
+    sum += term;
+  }
+  return sum;
+}
+
 namespace {
 
 using detail::KernelTable;
+
+// A K-quant super-block's contribution (see kernels_internal.h).
+void add_block(float& sum, float scale, int32_t isum, float offset = 0.f) {
+  sum = detail::accumulate_blocks(sum, &scale, &isum, &offset, 1);
+}
+
+// The 8 accumulators of the 32-element formats (see kernels_internal.h).
+class BlockLanes {
+ public:
+  void add(int64_t block, float scale, int32_t isum, float offset = 0.f) {
+    float term = scale * static_cast<float>(isum);
+    AGENTD_NO_FUSE(term);
+    term += offset;
+    acc_[block % detail::kBlockLanes] += term;
+  }
+  float total() const { return ((acc_[0] + acc_[4]) + (acc_[2] + acc_[6])) + ((acc_[1] + acc_[5]) + (acc_[3] + acc_[7])); }
+
+ private:
+  float acc_[detail::kBlockLanes] = {};
+};
 
 // ---------------------------------------------------------------- F32/F16/BF16
 
@@ -114,13 +151,13 @@ void dequantize_row_q8_1(const void* src, float* y, int64_t n) {
 float dot_q8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q8_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  float sum = 0;
+  BlockLanes lanes;
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
     int isum = 0;
     for (int j = 0; j < kQK8_0; ++j) isum += a[i].qs[j] * b[i].qs[j];
-    sum += fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d) * static_cast<float>(isum);
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum);
   }
-  return sum;
+  return lanes.total();
 }
 
 // ---------------------------------------------------------------- Q8_K
@@ -204,16 +241,16 @@ void dequantize_row_q4_0(const void* src, float* y, int64_t n) {
 float dot_q4_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  float sum = 0;
+  BlockLanes lanes;
   for (int64_t i = 0; i < n / kQK4_0; ++i) {
     int isum = 0;
     for (int j = 0; j < kQK4_0 / 2; ++j) {
       isum += ((a[i].qs[j] & 0xf) - 8) * b[i].qs[j];
       isum += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + kQK4_0 / 2];
     }
-    sum += fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d) * static_cast<float>(isum);
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum);
   }
-  return sum;
+  return lanes.total();
 }
 
 void quantize_row_q4_1(const float* x, void* dst, int64_t n) {
@@ -250,17 +287,16 @@ void dequantize_row_q4_1(const void* src, float* y, int64_t n) {
 float dot_q4_1(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_1Block*>(w);
   const auto* b = static_cast<const Q8_1Block*>(x);
-  float sum = 0;
+  BlockLanes lanes;
   for (int64_t i = 0; i < n / kQK4_1; ++i) {
     int isum = 0;
     for (int j = 0; j < kQK4_1 / 2; ++j) {
       isum += (a[i].qs[j] & 0xf) * b[i].qs[j];
       isum += (a[i].qs[j] >> 4) * b[i].qs[j + kQK4_1 / 2];
     }
-    sum += fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d) * static_cast<float>(isum) +
-           fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum, fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s));
   }
-  return sum;
+  return lanes.total();
 }
 
 // ---------------------------------------------------------------- Q5_0 / Q5_1
@@ -305,7 +341,7 @@ void dequantize_row_q5_0(const void* src, float* y, int64_t n) {
 float dot_q5_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  float sum = 0;
+  BlockLanes lanes;
   for (int64_t i = 0; i < n / kQK5_0; ++i) {
     const uint32_t qh = load_qh(a[i].qh);
     int isum = 0;
@@ -314,9 +350,9 @@ float dot_q5_0(int64_t n, const void* w, const void* x) {
       const int q1 = (a[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
       isum += (q0 - 16) * b[i].qs[j] + (q1 - 16) * b[i].qs[j + kQK5_0 / 2];
     }
-    sum += fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d) * static_cast<float>(isum);
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum);
   }
-  return sum;
+  return lanes.total();
 }
 
 void quantize_row_q5_1(const float* x, void* dst, int64_t n) {
@@ -360,7 +396,7 @@ void dequantize_row_q5_1(const void* src, float* y, int64_t n) {
 float dot_q5_1(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_1Block*>(w);
   const auto* b = static_cast<const Q8_1Block*>(x);
-  float sum = 0;
+  BlockLanes lanes;
   for (int64_t i = 0; i < n / kQK5_1; ++i) {
     const uint32_t qh = load_qh(a[i].qh);
     int isum = 0;
@@ -369,10 +405,9 @@ float dot_q5_1(int64_t n, const void* w, const void* x) {
       const int q1 = (a[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
       isum += q0 * b[i].qs[j] + q1 * b[i].qs[j + kQK5_1 / 2];
     }
-    sum += fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d) * static_cast<float>(isum) +
-           fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum, fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s));
   }
-  return sum;
+  return lanes.total();
 }
 
 // ---------------------------------------------------------------- Q4_K / Q5_K
@@ -479,8 +514,7 @@ float dot_q4_k(int64_t n, const void* w, const void* x) {
       scaled += sc0 * s0 + sc1 * s1;
       mins += m0 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m1 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
     }
-    sum += fp16_to_fp32(a[i].d) * b[i].d * static_cast<float>(scaled) -
-           fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    add_block(sum, fp16_to_fp32(a[i].d) * b[i].d, scaled, -(fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins)));
   }
   return sum;
 }
@@ -542,8 +576,7 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
       scaled += sc0 * s0 + sc1 * s1;
       mins += m0 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m1 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
     }
-    sum += fp16_to_fp32(a[i].d) * b[i].d * static_cast<float>(scaled) -
-           fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    add_block(sum, fp16_to_fp32(a[i].d) * b[i].d, scaled, -(fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins)));
   }
   return sum;
 }
@@ -619,7 +652,7 @@ float dot_q6_k(int64_t n, const void* w, const void* x) {
       for (int l = 0; l < 16; ++l) s += (q6_k_value(a[i], 16 * j + l) - 32) * b[i].qs[16 * j + l];
       isum += a[i].scales[j] * s;
     }
-    sum += fp16_to_fp32(a[i].d) * b[i].d * static_cast<float>(isum);
+    add_block(sum, fp16_to_fp32(a[i].d) * b[i].d, isum);
   }
   return sum;
 }

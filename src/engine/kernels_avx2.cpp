@@ -1,12 +1,13 @@
 // AVX2 + FMA + F16C kernels. Compiled with those flags (see CMakeLists.txt)
 // and installed only when the CPU has them; everything here has internal
-// linkage so no code built for AVX2 can be shared with scalar callers.
+// linkage (no std:: templates either) so no code built for AVX2 can be
+// shared with scalar callers.
 //
-// Integer parts of the quantized dot products are exact; for the K-quants the
-// per-super-block integer sums are combined with the scales exactly as the
-// scalar reference does, so those results are bit-identical to it. The 32-
-// element formats accumulate per-block floats in vector lanes, as ggml does,
-// so only the float summation order differs.
+// Quantized dot products compute each block's integer sum exactly and pass
+// the float part to detail::accumulate_blocks, as the scalar reference does,
+// so their results are bit-identical to it on every instruction set. Float
+// rows (F32/F16/BF16) accumulate in vector lanes; only there does the
+// summation order differ from the reference.
 
 #include <immintrin.h>
 
@@ -58,6 +59,46 @@ inline __m256i dot_i8_pairs(__m256i a, __m256i b) {
   const __m256i b_signed = _mm256_sign_epi8(b, a);
   const __m256i pairs = _mm256_maddubs_epi16(abs_a, b_signed);
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+// The totals of 8 vectors of 8 int32 lanes, in order: {sum(v[0]), ..., sum(v[7])}.
+inline __m256i reduce8_epi32(const __m256i* v) {
+  const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]);
+  const __m256i h23 = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]);
+  const __m256i h67 = _mm256_hadd_epi32(v[6], v[7]);
+  const __m256i q0 = _mm256_hadd_epi32(h01, h23);  // per 128-bit half: partial sums of v0..v3
+  const __m256i q1 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
+// Keeps the optimizer from fusing a product with the following add.
+#define AGENTD_NO_FUSE(v) asm("" : "+x"(v))
+
+// Sum over nb 32-element blocks: block(b, &scale, &offset) returns block b's
+// 8 partial integer sums and its float scale (and offset, if kOffset). Eight
+// blocks at a time, their totals land in one lane each of the accumulator,
+// exactly as kernels_internal.h prescribes.
+template <bool kOffset, typename BlockFn>
+float sum_blocks(int64_t nb, BlockFn block) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; i += kBlockLanes) {
+    const int count = nb - i < kBlockLanes ? static_cast<int>(nb - i) : kBlockLanes;
+    __m256i v[kBlockLanes];
+    alignas(32) float scale[kBlockLanes];
+    alignas(32) float offset[kBlockLanes];
+    for (int k = 0; k < count; ++k) v[k] = block(i + k, &scale[k], &offset[k]);
+    for (int k = count; k < kBlockLanes; ++k) {
+      v[k] = _mm256_setzero_si256();
+      scale[k] = 0.f;
+      offset[k] = 0.f;
+    }
+    __m256 term = _mm256_mul_ps(_mm256_load_ps(scale), _mm256_cvtepi32_ps(reduce8_epi32(v)));
+    AGENTD_NO_FUSE(term);
+    if (kOffset) term = _mm256_add_ps(term, _mm256_load_ps(offset));
+    acc = _mm256_add_ps(acc, term);
+  }
+  return hsum_ps(acc);
 }
 
 // ------------------------------------------------------------ conversions
@@ -181,45 +222,39 @@ float dot_bf16(int64_t n, const void* w, const void* x) {
 float dot_q8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q8_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+  return sum_blocks<false>(n / kQK8_0, [&](int64_t i, float* scale, float*) {
+    *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
     const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qa, qb)), acc);
-  }
-  return hsum_ps(acc);
+    return dot_i8_pairs(qa, qb);
+  });
 }
 
 float dot_q4_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
   const __m256i eight = _mm256_set1_epi8(8);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+  return sum_blocks<false>(n / kQK4_0, [&](int64_t i, float* scale, float*) {
+    *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
     const __m256i qa = _mm256_sub_epi8(unpack_nibbles_32(a[i].qs), eight);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qa, qb)), acc);
-  }
-  return hsum_ps(acc);
+    return dot_i8_pairs(qa, qb);
+  });
 }
 
 float dot_q5_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
   const __m256i sixteen = _mm256_set1_epi8(16);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+  return sum_blocks<false>(n / kQK5_0, [&](int64_t i, float* scale, float*) {
+    *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
     uint32_t qh;
     std::memcpy(&qh, a[i].qh, sizeof qh);
     const __m256i high = _mm256_and_si256(expand_bits_32(qh), sixteen);
     const __m256i qa = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_32(a[i].qs), high), sixteen);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qa, qb)), acc);
-  }
-  return hsum_ps(acc);
+    return dot_i8_pairs(qa, qb);
+  });
 }
 
 // Q4_1/Q5_1 x Q8_1: q is unsigned, so maddubs applies directly; the offset
@@ -227,35 +262,27 @@ float dot_q5_0(int64_t n, const void* w, const void* x) {
 float dot_q4_1(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_1Block*>(w);
   const auto* b = static_cast<const Q8_1Block*>(x);
-  __m256 acc = _mm256_setzero_ps();
-  float offsets = 0;
-  for (int64_t i = 0; i < n / kQK4_1; ++i) {
+  return sum_blocks<true>(n / kQK4_1, [&](int64_t i, float* scale, float* offset) {
+    *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
+    *offset = half_to_float(a[i].m) * half_to_float(b[i].s);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_nibbles_32(a[i].qs), qb), _mm256_set1_epi16(1));
-    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
-    offsets += half_to_float(a[i].m) * half_to_float(b[i].s);
-  }
-  return hsum_ps(acc) + offsets;
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_nibbles_32(a[i].qs), qb), _mm256_set1_epi16(1));
+  });
 }
 
 float dot_q5_1(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_1Block*>(w);
   const auto* b = static_cast<const Q8_1Block*>(x);
   const __m256i sixteen = _mm256_set1_epi8(16);
-  __m256 acc = _mm256_setzero_ps();
-  float offsets = 0;
-  for (int64_t i = 0; i < n / kQK5_1; ++i) {
+  return sum_blocks<true>(n / kQK5_1, [&](int64_t i, float* scale, float* offset) {
+    *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
+    *offset = half_to_float(a[i].m) * half_to_float(b[i].s);
     uint32_t qh;
     std::memcpy(&qh, a[i].qh, sizeof qh);
     const __m256i qa = _mm256_or_si256(unpack_nibbles_32(a[i].qs), _mm256_and_si256(expand_bits_32(qh), sixteen));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(qa, qb), _mm256_set1_epi16(1));
-    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
-    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
-    offsets += half_to_float(a[i].m) * half_to_float(b[i].s);
-  }
-  return hsum_ps(acc) + offsets;
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(qa, qb), _mm256_set1_epi16(1));
+  });
 }
 
 // ------------------------------------------------------------ K-quants
@@ -292,8 +319,9 @@ float dot_q4_k(int64_t n, const void* w, const void* x) {
       acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
     }
     const int32_t scaled = hsum_epi32(acc);
-    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
-           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    const float scale = half_to_float(a[i].d) * b[i].d;
+    const float offset = -(half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins));
+    sum = accumulate_blocks(sum, &scale, &scaled, &offset, 1);
   }
   return sum;
 }
@@ -323,8 +351,9 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
       acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
     }
     const int32_t scaled = hsum_epi32(acc);
-    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
-           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    const float scale = half_to_float(a[i].d) * b[i].d;
+    const float offset = -(half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins));
+    sum = accumulate_blocks(sum, &scale, &scaled, &offset, 1);
   }
   return sum;
 }
@@ -360,7 +389,8 @@ float dot_q6_k(int64_t n, const void* w, const void* x) {
       }
     }
     const int32_t isum = hsum_epi32(acc) - 32 * offset;
-    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(isum);
+    const float scale = half_to_float(a[i].d) * b[i].d;
+    sum = accumulate_blocks(sum, &scale, &isum, nullptr, 1);
   }
   return sum;
 }

@@ -1,12 +1,14 @@
 // AVX-512 (F, BW, VL, DQ, VNNI, BF16) kernels. Installed over the AVX2 table
-// only when the CPU has all of those; internal linkage throughout, for the
-// same reason as kernels_avx2.cpp.
+// only when the CPU has all of those; internal linkage throughout (and no
+// std:: templates), for the same reason as kernels_avx2.cpp.
 //
 // vpdpbusd multiplies unsigned by signed bytes and accumulates into int32
 // lanes. Offset encodings (Q4_0: q - 8, Q5_0: q - 16) use the unsigned q
 // directly and subtract offset * sum(x); Q8_0 moves the weight's sign onto
 // the activation. Q6_K subtracts 32 * bsums as the AVX2 kernel does. As
-// there, K-quant results are bit-identical to the scalar reference.
+// there, each block's integer sum is exact and the float part goes through
+// detail::accumulate_blocks, so results are bit-identical to the scalar
+// reference.
 
 // GCC 12 reports its own _mm512_undefined_* idiom (self-initialized
 // variables inside avx512fintrin.h) as uninitialized once inlined at -O3;
@@ -32,11 +34,6 @@ inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<co
 
 // Two 32-byte rows into one register: a in the low half, b in the high half.
 inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
-
-// Per-lane scale for two 32-element blocks: d0 in lanes 0-7, d1 in 8-15.
-inline __m512 two_scales(float d0, float d1) {
-  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1), 1);
-}
 
 // 16 bytes of nibbles -> 32 bytes, low nibbles then high (Q4_0/Q5_0 order).
 inline __m256i unpack_nibbles_32(const uint8_t* p) {
@@ -113,35 +110,77 @@ float dot_bf16(int64_t n, const void* w, const void* x) {
 
 // ------------------------------------------------------------ 32-element blocks
 
-// Q8_0 x Q8_0, two blocks per step: |w| (unsigned) times x with w's sign.
+// The totals of 8 vectors of 8 int32 lanes, in order (as in kernels_avx2.cpp).
+inline __m256i reduce8_epi32(const __m256i* v) {
+  const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]);
+  const __m256i h23 = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]);
+  const __m256i h67 = _mm256_hadd_epi32(v[6], v[7]);
+  const __m256i q0 = _mm256_hadd_epi32(h01, h23);
+  const __m256i q1 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
+inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Keeps the optimizer from fusing a product with the following add.
+#define AGENTD_NO_FUSE(v) asm("" : "+x"(v))
+
+// Sum over nb 32-element blocks, two per 512-bit step: pair(b, both, scale)
+// returns the int32 partial sums of block b (lanes 0-7) and, if `both`,
+// block b + 1 (lanes 8-15), and fills their float scales. Eight blocks at a
+// time, their totals land in one lane each of the accumulator, exactly as
+// kernels_internal.h prescribes.
+template <typename PairFn>
+float sum_block_pairs(int64_t nb, PairFn pair) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; i += kBlockLanes) {
+    const int count = nb - i < kBlockLanes ? static_cast<int>(nb - i) : kBlockLanes;
+    __m256i v[kBlockLanes];
+    alignas(32) float scale[kBlockLanes];
+    for (int k = 0; k < kBlockLanes; k += 2) {
+      if (k < count) {
+        const __m512i p = pair(i + k, k + 1 < count, &scale[k]);
+        v[k] = _mm512_castsi512_si256(p);
+        v[k + 1] = _mm512_extracti64x4_epi64(p, 1);
+        if (k + 1 >= count) scale[k + 1] = 0.f;
+      } else {
+        v[k] = v[k + 1] = _mm256_setzero_si256();
+        scale[k] = scale[k + 1] = 0.f;
+      }
+    }
+    __m256 term = _mm256_mul_ps(_mm256_load_ps(scale), _mm256_cvtepi32_ps(reduce8_epi32(v)));
+    AGENTD_NO_FUSE(term);
+    acc = _mm256_add_ps(acc, term);
+  }
+  return hsum_ps(acc);
+}
+
+// 32 bytes of block b and, if `both`, of block b + 1; zeros otherwise.
+inline __m512i load_pair(const int8_t* first, const int8_t* second, bool both) {
+  return both ? join(load256(first), load256(second)) : _mm512_zextsi256_si512(load256(first));
+}
+
+// Q8_0 x Q8_0: |w| (unsigned) times x with w's sign.
 float dot_q8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q8_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  const int64_t nb = n / kQK8_0;
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m512i qa = join(load256(a[i].qs), load256(a[i + 1].qs));
-    const __m512i qb = join(load256(b[i].qs), load256(b[i + 1].qs));
+  return sum_block_pairs(n / kQK8_0, [&](int64_t i, bool both, float* scale) {
+    scale[0] = half_to_float(a[i].d) * half_to_float(b[i].d);
+    if (both) scale[1] = half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d);
+    const __m512i qa = load_pair(a[i].qs, both ? a[i + 1].qs : nullptr, both);
+    const __m512i qb = load_pair(b[i].qs, both ? b[i + 1].qs : nullptr, both);
     const __m512i qb_signed = _mm512_mask_sub_epi8(qb, _mm512_movepi8_mask(qa), _mm512_setzero_si512(), qb);
-    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qa), qb_signed);
-    const __m512 d = two_scales(half_to_float(a[i].d) * half_to_float(b[i].d),
-                                half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);
-  }
-  if (i < nb) {
-    // Odd block count: the last block alone, the upper half zeroed.
-    const __m512i qa = _mm512_zextsi256_si512(load256(a[i].qs));
-    const __m512i qb = _mm512_zextsi256_si512(load256(b[i].qs));
-    const __m512i qb_signed = _mm512_mask_sub_epi8(qb, _mm512_movepi8_mask(qa), _mm512_setzero_si512(), qb);
-    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qa), qb_signed);
-    const __m512 d = _mm512_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qa), qb_signed);
+  });
 }
 
-// Shared by Q4_0 and Q5_0: unsigned weights qa (two blocks), offset subtracted
+// Shared by Q4_0 and Q5_0: unsigned weights qa, the offset subtracted
 // through sum(x) computed with the same instruction.
 inline __m512i offset_dot(__m512i qa, __m512i qb, __m512i offset) {
   const __m512i raw = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa, qb);
@@ -152,49 +191,35 @@ inline __m512i offset_dot(__m512i qa, __m512i qb, __m512i offset) {
 float dot_q4_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  const int64_t nb = n / kQK4_0;
   const __m512i eight = _mm512_set1_epi8(8);
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m512i qa = join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs));
-    const __m512i qb = join(load256(b[i].qs), load256(b[i + 1].qs));
-    const __m512 d = two_scales(half_to_float(a[i].d) * half_to_float(b[i].d),
-                                half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(offset_dot(qa, qb, eight)), acc);
-  }
-  if (i < nb) {
-    // Odd block count: the last block alone, the upper half zeroed.
-    const __m512i qa = _mm512_zextsi256_si512(unpack_nibbles_32(a[i].qs));
-    const __m512i qb = _mm512_zextsi256_si512(load256(b[i].qs));
-    const __m512 d = _mm512_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(offset_dot(qa, qb, eight)), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+  return sum_block_pairs(n / kQK4_0, [&](int64_t i, bool both, float* scale) {
+    scale[0] = half_to_float(a[i].d) * half_to_float(b[i].d);
+    if (both) scale[1] = half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d);
+    const __m512i qa = both ? join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs))
+                            : _mm512_zextsi256_si512(unpack_nibbles_32(a[i].qs));
+    const __m512i qb = load_pair(b[i].qs, both ? b[i + 1].qs : nullptr, both);
+    return offset_dot(qa, qb, eight);
+  });
 }
 
 float dot_q5_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  const int64_t nb = n / kQK5_0;
   const __m512i sixteen = _mm512_set1_epi8(16);
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i += 2) {
-    const bool pair = i + 1 < nb;
+  return sum_block_pairs(n / kQK5_0, [&](int64_t i, bool both, float* scale) {
+    scale[0] = half_to_float(a[i].d) * half_to_float(b[i].d);
+    if (both) scale[1] = half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d);
     uint32_t qh0, qh1 = 0;
     std::memcpy(&qh0, a[i].qh, sizeof qh0);
-    if (pair) std::memcpy(&qh1, a[i + 1].qh, sizeof qh1);
+    if (both) std::memcpy(&qh1, a[i + 1].qh, sizeof qh1);
     // Bit k of qh is bit 4 of element k, which sits in byte k of its block.
     const __mmask64 high = static_cast<__mmask64>(qh0) | (static_cast<__mmask64>(qh1) << 32);
-    const __m512i low = pair ? join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs))
+    const __m512i low = both ? join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs))
                              : _mm512_zextsi256_si512(unpack_nibbles_32(a[i].qs));
     const __m512i qa = _mm512_mask_add_epi8(low, high, low, sixteen);
-    const __m512i qb = pair ? join(load256(b[i].qs), load256(b[i + 1].qs)) : _mm512_zextsi256_si512(load256(b[i].qs));
-    const float d0 = half_to_float(a[i].d) * half_to_float(b[i].d);
-    const float d1 = pair ? half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d) : 0.f;
-    acc = _mm512_fmadd_ps(two_scales(d0, d1), _mm512_cvtepi32_ps(offset_dot(qa, qb, sixteen)), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+    const __m512i qb = load_pair(b[i].qs, both ? b[i + 1].qs : nullptr, both);
+    return offset_dot(qa, qb, sixteen);
+  });
 }
 
 // ------------------------------------------------------------ K-quants
@@ -232,8 +257,9 @@ float dot_q4_k(int64_t n, const void* w, const void* x) {
       acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, two_int_scales(sc[2 * g], sc[2 * g + 1])));
     }
     const int32_t scaled = _mm512_reduce_add_epi32(acc);
-    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
-           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    const float scale = half_to_float(a[i].d) * b[i].d;
+    const float offset = -(half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins));
+    sum = accumulate_blocks(sum, &scale, &scaled, &offset, 1);
   }
   return sum;
 }
@@ -260,8 +286,9 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
       acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, two_int_scales(sc[2 * g], sc[2 * g + 1])));
     }
     const int32_t scaled = _mm512_reduce_add_epi32(acc);
-    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(scaled) -
-           half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    const float scale = half_to_float(a[i].d) * b[i].d;
+    const float offset = -(half_to_float(a[i].dmin) * b[i].d * static_cast<float>(mins));
+    sum = accumulate_blocks(sum, &scale, &scaled, &offset, 1);
   }
   return sum;
 }
@@ -301,7 +328,8 @@ float dot_q6_k(int64_t n, const void* w, const void* x) {
       }
     }
     const int32_t isum = _mm512_reduce_add_epi32(acc) - 32 * offset;
-    sum += half_to_float(a[i].d) * b[i].d * static_cast<float>(isum);
+    const float scale = half_to_float(a[i].d) * b[i].d;
+    sum = accumulate_blocks(sum, &scale, &isum, nullptr, 1);
   }
   return sum;
 }

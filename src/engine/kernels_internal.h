@@ -36,6 +36,23 @@ struct KernelTable {
   QuantizeFn quantize_q8_k = nullptr;
 };
 
+// The float part of the quantized dot products is fixed here, so that every
+// instruction set rounds identically and results are bit-identical to the
+// scalar reference (each block's integer sum is exact everywhere):
+//
+// 32-element formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0): block b adds
+//   term = scale_b * isum_b + offset_b   (two roundings, never a fused FMA)
+// to accumulator b % 8 of 8 float accumulators starting at +0; the result is
+//   ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)),
+// i.e. exactly what an 8-lane vector accumulator and the usual horizontal
+// sum compute. offset_b is 0 for formats without one.
+constexpr int kBlockLanes = 8;
+
+// K-quants: super-blocks are added one after another:
+//   sum + (scale[0] * isum[0] + offset[0]) + (scale[1] * isum[1] + offset[1]) + ...
+// (offset nullptr: none). Defined in kernels.cpp and called by every ISA.
+float accumulate_blocks(float sum, const float* scale, const int32_t* isum, const float* offset, int count);
+
 void fill_avx2_kernels(KernelTable& table);
 void fill_avx512_kernels(KernelTable& table);
 
