@@ -567,7 +567,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
       break;
     }
     case VocabType::kWpm: {
-      if (add_special) out.push_back(bos_id_);
+      if (add_special && bos_id_ >= 0) out.push_back(bos_id_);  // [CLS]
       for (const Fragment& f : frags) {
         if (f.token >= 0) {
           out.push_back(f.token);
@@ -575,7 +575,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
           encode_wpm(text.substr(f.offset, f.length), out);
         }
       }
-      if (add_special) out.push_back(sep_id_);
+      if (add_special && sep_id_ >= 0) out.push_back(sep_id_);  // [SEP]
       break;
     }
   }

@@ -164,7 +164,7 @@ void Tokenizer::encode_wpm(std::string_view text, std::vector<int32_t>& out) con
         break;
       }
     }
-    if (out.size() == start) out.push_back(unk_id_);
+    if (out.size() == start && unk_id_ >= 0) out.push_back(unk_id_);
   }
 }
 

@@ -255,6 +255,15 @@ TEST(Tokenizer, BpeSpecialTokensAndBos) {
   EXPECT_EQ(coder->token_to_piece(32014), "");
 }
 
+TEST(Tokenizer, WordPieceAddsClsAndSep) {
+  const auto tok = load_tokenizer("bert-bge");
+  ASSERT_NE(tok, nullptr);
+  EXPECT_EQ(tok->type(), VocabType::kWpm);
+  const auto cases = load_cases("bert-bge");
+  EXPECT_EQ(tok->encode("Hello world", true, false), concat(concat({101}, reference_ids(cases, "Hello world")), {102}));
+  EXPECT_EQ(tok->encode("[CLS]Hello world", false, true), concat({101}, reference_ids(cases, "Hello world")));
+}
+
 TEST(Tokenizer, InvalidUtf8NeverFails) {
   const auto spm = load_tokenizer("llama-spm");
   ASSERT_NE(spm, nullptr);
