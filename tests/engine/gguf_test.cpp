@@ -413,7 +413,7 @@ void mutate_model(const std::string& name, int random_flips, int truncations, si
   std::printf("%s: %d mutations, %d parsed, %d loaded as a model\n", name.c_str(), cases, parsed, loaded);
 }
 
-TEST(GgufMutationTest, Stories260K) { mutate_model("stories260K", 400, 150, 1000); }
+TEST(GgufMutationTest, Stories260K) { mutate_model("stories260K", 250, 60, 16); }
 TEST(GgufMutationTest, TinyRandomQ4_K_M) { mutate_model("tiny-random-Q4_K_M", 40, 10, 5); }
 
 }  // namespace
