@@ -184,7 +184,12 @@ Status Model::load_weights() {
     const GgufTensorInfo* t = nullptr;
     AGENTD_RETURN_IF_ERROR(
         tensor(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, &t, optional));
-    if (t != nullptr) out = Matrix{t->type, t->data, rows, cols};
+    if (t == nullptr) return Status::ok();
+    if (!can_matmul(t->type)) {
+      return Status::unimplemented(what + ": tensor '" + name + "' has type " +
+                                   std::string(tensor_type_traits(t->type)->name) + ", which the kernels cannot multiply");
+    }
+    out = Matrix{t->type, t->data, rows, cols};
     return Status::ok();
   };
   // Small vectors (norms, biases) are converted to float once.

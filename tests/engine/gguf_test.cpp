@@ -377,7 +377,7 @@ void mutate_model(const std::string& name, int random_flips, int truncations, si
     for (uint32_t v : {9u, 13u, 0xFFFFFFFFu, 8u}) run(with(img, at, v), "value type at " + std::to_string(at));
   }
   for (size_t at : fm.tensor_types) {
-    for (uint32_t v : {4u, 5u, 9u, 15u, 39u, 1000u, 0xFFFFFFFFu, 0u, 14u}) {
+    for (uint32_t v : {4u, 5u, 9u, 11u, 15u, 39u, 1000u, 0xFFFFFFFFu, 0u, 14u}) {
       run(with(img, at, v), "tensor type at " + std::to_string(at) + " = " + std::to_string(v));
     }
   }
