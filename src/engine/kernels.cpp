@@ -81,27 +81,30 @@ void dequantize_row_bf16(const void* src, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_fp32(x[i]);
 }
 
-// Float dot products accumulate in double, as ggml's scalar code does.
+// Float rows: 32 interleaved FMA accumulators and a fixed reduction
+// (kernels_internal.h), which the SIMD kernels reproduce exactly.
+template <typename T, typename Widen>
+float dot_float_lanes(int64_t n, const void* w, const void* x, Widen widen) {
+  const auto* a = static_cast<const T*>(w);
+  const auto* b = static_cast<const T*>(x);
+  float acc[detail::kFloatLanes] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    float& lane = acc[i % detail::kFloatLanes];
+    lane = std::fma(widen(a[i]), widen(b[i]), lane);
+  }
+  float t[8];
+  for (int j = 0; j < 8; ++j) t[j] = (acc[j] + acc[j + 8]) + (acc[j + 16] + acc[j + 24]);
+  return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+}
+
 float dot_f32(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const float*>(w);
-  const auto* b = static_cast<const float*>(x);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
-  return static_cast<float>(sum);
+  return dot_float_lanes<float>(n, w, x, [](float v) { return v; });
 }
 float dot_f16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Half*>(w);
-  const auto* b = static_cast<const Half*>(x);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(fp16_to_fp32(a[i])) * fp16_to_fp32(b[i]);
-  return static_cast<float>(sum);
+  return dot_float_lanes<Half>(n, w, x, [](Half v) { return fp16_to_fp32(v); });
 }
 float dot_bf16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BHalf*>(w);
-  const auto* b = static_cast<const BHalf*>(x);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(bf16_to_fp32(a[i])) * bf16_to_fp32(b[i]);
-  return static_cast<float>(sum);
+  return dot_float_lanes<BHalf>(n, w, x, [](BHalf v) { return bf16_to_fp32(v); });
 }
 
 // ---------------------------------------------------------------- Q8_0 / Q8_1
@@ -688,7 +691,7 @@ Isa detect() {
   if (!avx2) return Isa::kScalar;
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+                      __builtin_cpu_supports("avx512vnni");
   return avx512 ? Isa::kAvx512 : Isa::kAvx2;
 }
 

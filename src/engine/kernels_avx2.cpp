@@ -161,40 +161,30 @@ void quantize_q8_1(const float* x, void* dst, int64_t n) {
 
 // ------------------------------------------------------------ float rows
 
-float dot_f32(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const float*>(w);
-  const auto* b = static_cast<const float*>(x);
+// Float rows with the lane layout of kernels_internal.h: accumulator k holds
+// lanes 8k .. 8k+7. A tail shorter than 32 is widened into a zero-padded
+// buffer and run through one more step (0 * 0 + acc leaves acc unchanged).
+template <typename T, typename Widen8, typename Widen1>
+float dot_float_rows(int64_t n, const T* a, const T* b, Widen8 widen8, Widen1 widen1) {
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
-    }
+  for (; i + kFloatLanes <= n; i += kFloatLanes) {
+    for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(widen8(a + i + 8 * k), widen8(b + i + 8 * k), acc[k]);
   }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
-  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+  if (i < n) {
+    alignas(32) float ta[kFloatLanes] = {};
+    alignas(32) float tb[kFloatLanes] = {};
+    for (int64_t j = 0; i + j < n; ++j) {
+      ta[j] = widen1(a[i + j]);
+      tb[j] = widen1(b[i + j]);
+    }
+    for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(_mm256_load_ps(ta + 8 * k), _mm256_load_ps(tb + 8 * k), acc[k]);
+  }
+  return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
 inline __m256 load_f16x8(const Half* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-float dot_f16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Half*>(w);
-  const auto* b = static_cast<const Half*>(x);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm256_fmadd_ps(load_f16x8(a + i + 8 * k), load_f16x8(b + i + 8 * k), acc[k]);
-    }
-  }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc[0]);
-  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += half_to_float(a[i]) * half_to_float(b[i]);
-  return sum;
 }
 
 inline __m256 load_bf16x8(const BHalf* p) {
@@ -202,19 +192,19 @@ inline __m256 load_bf16x8(const BHalf* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
+float dot_f32(int64_t n, const void* w, const void* x) {
+  return dot_float_rows(
+      n, static_cast<const float*>(w), static_cast<const float*>(x), [](const float* p) { return _mm256_loadu_ps(p); },
+      [](float v) { return v; });
+}
+
+float dot_f16(int64_t n, const void* w, const void* x) {
+  return dot_float_rows(n, static_cast<const Half*>(w), static_cast<const Half*>(x), load_f16x8, half_to_float);
+}
+
 float dot_bf16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BHalf*>(w);
-  const auto* b = static_cast<const BHalf*>(x);
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc[0] = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc[0]);
-    acc[1] = _mm256_fmadd_ps(load_bf16x8(a + i + 8), load_bf16x8(b + i + 8), acc[1]);
-  }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc[0]);
-  float sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
-  for (; i < n; ++i) sum += bf16_to_fp32(a[i]) * bf16_to_fp32(b[i]);
-  return sum;
+  return dot_float_rows(n, static_cast<const BHalf*>(w), static_cast<const BHalf*>(x), load_bf16x8,
+                        [](BHalf v) { return bf16_to_fp32(v); });
 }
 
 // ------------------------------------------------------------ 32-element blocks

@@ -1,4 +1,4 @@
-// AVX-512 (F, BW, VL, DQ, VNNI, BF16) kernels. Installed over the AVX2 table
+// AVX-512 (F, BW, VL, DQ, VNNI) kernels. Installed over the AVX2 table
 // only when the CPU has all of those; internal linkage throughout (and no
 // std:: templates), for the same reason as kernels_avx2.cpp.
 //
@@ -43,69 +43,53 @@ inline __m256i unpack_nibbles_32(const uint8_t* p) {
 
 // ------------------------------------------------------------ float rows
 
-float dot_f32(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const float*>(w);
-  const auto* b = static_cast<const float*>(x);
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16 * k), _mm512_loadu_ps(b + i + 16 * k), acc[k]);
-    }
-  }
-  for (; i + 16 <= n; i += 16) acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc[0]);
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
-    acc[1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc[1]);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
 }
 
-inline __m512 load_f16x16(const Half* p) { return _mm512_cvtph_ps(load256(p)); }
+// Float rows with the lane layout of kernels_internal.h: z0 holds lanes
+// 0-15, z1 lanes 16-31. load16(p, mask) widens up to 16 elements (zeros
+// where the mask is clear), so the tail runs through the same step.
+template <typename T, typename Load16>
+float dot_float_rows(int64_t n, const T* a, const T* b, Load16 load16) {
+  __m512 z0 = _mm512_setzero_ps();
+  __m512 z1 = _mm512_setzero_ps();
+  const __mmask16 all = 0xffff;
+  int64_t i = 0;
+  for (; i + kFloatLanes <= n; i += kFloatLanes) {
+    z0 = _mm512_fmadd_ps(load16(a + i, all), load16(b + i, all), z0);
+    z1 = _mm512_fmadd_ps(load16(a + i + 16, all), load16(b + i + 16, all), z1);
+  }
+  if (i < n) {
+    const int64_t left = n - i;  // 1..31
+    const __mmask16 m0 = left >= 16 ? all : static_cast<__mmask16>((1u << left) - 1u);
+    const __mmask16 m1 = left > 16 ? static_cast<__mmask16>((1u << (left - 16)) - 1u) : __mmask16{0};
+    z0 = _mm512_fmadd_ps(load16(a + i, m0), load16(b + i, m0), z0);
+    if (m1 != 0) z1 = _mm512_fmadd_ps(load16(a + i + 16, m1), load16(b + i + 16, m1), z1);
+  }
+  const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(z0), _mm512_extractf32x8_ps(z0, 1)),
+                                 _mm256_add_ps(_mm512_castps512_ps256(z1), _mm512_extractf32x8_ps(z1, 1)));
+  return hsum_ps(t);
+}
+
+float dot_f32(int64_t n, const void* w, const void* x) {
+  return dot_float_rows(n, static_cast<const float*>(w), static_cast<const float*>(x),
+                        [](const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); });
+}
 
 float dot_f16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Half*>(w);
-  const auto* b = static_cast<const Half*>(x);
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm512_fmadd_ps(load_f16x16(a + i + 16 * k), load_f16x16(b + i + 16 * k), acc[k]);
-    }
-  }
-  for (; i + 16 <= n; i += 16) acc[0] = _mm512_fmadd_ps(load_f16x16(a + i), load_f16x16(b + i), acc[0]);
-  if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
-    const __m512 va = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i));
-    const __m512 vb = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i));
-    acc[1] = _mm512_fmadd_ps(va, vb, acc[1]);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  return dot_float_rows(n, static_cast<const Half*>(w), static_cast<const Half*>(x),
+                        [](const Half* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); });
 }
 
-// vdpbf16ps: pairs of bf16 products accumulated into float lanes.
 float dot_bf16(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BHalf*>(w);
-  const auto* b = static_cast<const BHalf*>(x);
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_loadu_si512(a + i), (__m512bh)_mm512_loadu_si512(b + i));
-    acc[1] = _mm512_dpbf16_ps(acc[1], (__m512bh)_mm512_loadu_si512(a + i + 32),
-                              (__m512bh)_mm512_loadu_si512(b + i + 32));
-  }
-  if (i < n) {
-    const int64_t left = n - i;  // < 64
-    const __mmask32 m0 = left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
-    acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_maskz_loadu_epi16(m0, a + i),
-                              (__m512bh)_mm512_maskz_loadu_epi16(m0, b + i));
-    if (left > 32) {
-      const __mmask32 m1 = static_cast<__mmask32>((1ull << (left - 32)) - 1u);
-      acc[1] = _mm512_dpbf16_ps(acc[1], (__m512bh)_mm512_maskz_loadu_epi16(m1, a + i + 32),
-                                (__m512bh)_mm512_maskz_loadu_epi16(m1, b + i + 32));
-    }
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+  return dot_float_rows(n, static_cast<const BHalf*>(w), static_cast<const BHalf*>(x), [](const BHalf* p, __mmask16 m) {
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  });
 }
 
 // ------------------------------------------------------------ 32-element blocks
@@ -119,13 +103,6 @@ inline __m256i reduce8_epi32(const __m256i* v) {
   const __m256i q0 = _mm256_hadd_epi32(h01, h23);
   const __m256i q1 = _mm256_hadd_epi32(h45, h67);
   return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
-}
-
-inline float hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // Keeps the optimizer from fusing a product with the following add.

@@ -48,6 +48,12 @@ struct KernelTable {
 // sum compute. offset_b is 0 for formats without one.
 constexpr int kBlockLanes = 8;
 
+// Float rows (F32, F16, BF16): both operands are widened to float (exact);
+// element i is fused-multiply-added (one rounding) into accumulator i % 32,
+// all starting at +0; then t[j] = (a[j] + a[j+8]) + (a[j+16] + a[j+24]) for
+// j < 8, and the result is ((t0 + t4) + (t2 + t6)) + ((t1 + t5) + (t3 + t7)).
+constexpr int kFloatLanes = 32;
+
 // K-quants: super-blocks are added one after another:
 //   sum + (scale[0] * isum[0] + offset[0]) + (scale[1] * isum[1] + offset[1]) + ...
 // (offset nullptr: none). Defined in kernels.cpp and called by every ISA.
