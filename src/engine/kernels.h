@@ -19,10 +19,11 @@
 //
 // Every kernel has a plain scalar reference; SIMD versions (AVX2, AVX-512 with
 // VNNI) are chosen once at run time from the CPU's features and are tested
-// against the reference on random data. Quantized dot products are
-// bit-identical on every instruction set (exact integer block sums, one fixed
-// float accumulation order: kernels_internal.h), so a model gives the same
-// logits on any x86 host; F32/F16/BF16 rows differ only in summation order.
+// against the reference on random data. Every dot product is bit-identical
+// on every instruction set (exact integer block sums, one fixed float
+// accumulation order with FMA lanes: kernels_internal.h), so a model gives the
+// same logits on any x86 host and with any thread count. The scalar path needs
+// std::fma, which is slow on CPUs without FMA (those also lack AVX2).
 // All functions are thread-safe.
 
 #include <cstddef>
