@@ -212,5 +212,38 @@ TEST_F(GeneratorTest, SameSeedSameText) {
   EXPECT_NE(run(43), a);
 }
 
+
+TEST_F(GeneratorTest, EndOfGenerationStopsAndIgnoreEosContinues) {
+  Generator gen(*model_, tokenizer_.get(), nullptr);
+  const std::vector<int32_t> bos = {tokenizer_->bos_id()};
+  GenerateOptions o;
+  o.max_tokens = 40;
+  o.sampling.temperature = 1.0f;
+  // Sampled stories end with </s> now and then; find a seed where one does.
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    o.sampling.seed = seed;
+    o.ignore_eos = false;
+    auto cache = model_->new_cache();
+    auto r = gen.generate(*cache, bos, o);
+    ASSERT_TRUE(r.is_ok());
+    if (r->finish != FinishReason::kEndOfGeneration) continue;
+    const int32_t last = r->steps.back().id;
+    EXPECT_TRUE(tokenizer_->is_end_of_generation(last));
+    EXPECT_LT(r->steps.size(), 40u);
+    std::vector<int32_t> before;
+    for (size_t i = 0; i + 1 < r->steps.size(); ++i) before.push_back(r->steps[i].id);
+    EXPECT_EQ(r->text, text_of(before));
+    // The same seed with ignore_eos goes past it, through the same tokens.
+    o.ignore_eos = true;
+    auto cache2 = model_->new_cache();
+    auto r2 = gen.generate(*cache2, bos, o);
+    ASSERT_TRUE(r2.is_ok());
+    EXPECT_EQ(r2->steps.size(), 40u);
+    EXPECT_EQ(r2->steps[r->steps.size() - 1].id, last);
+    return;
+  }
+  FAIL() << "no seed in 1..60 ended with an end-of-generation token";
+}
+
 }  // namespace
 }  // namespace agentd::engine
