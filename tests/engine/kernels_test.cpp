@@ -185,6 +185,36 @@ TEST(Kernels, Q4_KKnownBlockDecodes) {
   }
 }
 
+TEST(Kernels, Q5_KKnownBlockDecodes) {
+  Q5_KBlock b{};
+  b.d = 0x3c00;     // 1
+  b.dmin = 0x4000;  // 2
+  // Scales 1..8, mins 8..1, all below 16 so only the first 8 bytes matter.
+  for (int j = 0; j < 4; ++j) {
+    b.scales[j] = static_cast<uint8_t>(j + 1);
+    b.scales[j + 4] = static_cast<uint8_t>(8 - j);
+    b.scales[j + 8] = static_cast<uint8_t>((j + 5) | ((4 - j) << 4));
+  }
+  for (int l = 0; l < 128; ++l) b.qs[l] = static_cast<uint8_t>((l * 7) & 0xff);
+  for (int l = 0; l < 32; ++l) b.qh[l] = static_cast<uint8_t>((l * 29 + 3) & 0xff);
+  std::vector<float> y(256);
+  dequantize_row(TensorType::kQ5_K, &b, y.data(), 256);
+  // ggml's loop: per 64 elements, masks u1/u2 walk up qh two bits at a time.
+  int e = 0;
+  uint8_t u1 = 1, u2 = 2;
+  for (int g = 0; g < 4; ++g, u1 = static_cast<uint8_t>(u1 << 2), u2 = static_cast<uint8_t>(u2 << 2)) {
+    const int sc0 = 2 * g + 1, sc1 = 2 * g + 2, m0 = 8 - 2 * g, m1 = 7 - 2 * g;
+    for (int l = 0; l < 32; ++l, ++e) {
+      const int q = (b.qs[32 * g + l] & 0xf) + ((b.qh[l] & u1) ? 16 : 0);
+      EXPECT_EQ(y[static_cast<size_t>(e)], 1.f * sc0 * q - 2.f * m0) << e;
+    }
+    for (int l = 0; l < 32; ++l, ++e) {
+      const int q = (b.qs[32 * g + l] >> 4) + ((b.qh[l] & u2) ? 16 : 0);
+      EXPECT_EQ(y[static_cast<size_t>(e)], 1.f * sc1 * q - 2.f * m1) << e;
+    }
+  }
+}
+
 TEST(Kernels, Q6_KKnownBlockDecodes) {
   Q6_KBlock b{};
   b.d = 0x3800;  // 0.5
