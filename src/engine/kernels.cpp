@@ -204,6 +204,14 @@ void dequantize_row_q8_k(const void* src, float* y, int64_t n) {
 
 // ---------------------------------------------------------------- Q4_0 / Q4_1
 
+// Truncates v to a level in [0, hi] (ggml's (int8_t)(v) with a clamp),
+// without undefined behaviour for NaN or huge values.
+int to_level(float v, int hi) {
+  if (!(v > 0.f)) return 0;
+  if (v >= static_cast<float>(hi)) return hi;
+  return static_cast<int>(v);
+}
+
 // Scale from the signed value of largest magnitude, so that value maps to the
 // end of the range that has one more step (ggml's reference quantizer).
 float signed_absmax(const float* x, int n) {
@@ -225,8 +233,8 @@ void quantize_row_q4_0(const float* x, void* dst, int64_t n) {
     const float id = (d != 0.f) ? 1.f / d : 0.f;
     y[i].d = fp32_to_fp16(d);
     for (int j = 0; j < kQK4_0 / 2; ++j) {
-      const int q0 = std::clamp(static_cast<int>(x[j] * id + 8.5f), 0, 15);
-      const int q1 = std::clamp(static_cast<int>(x[j + kQK4_0 / 2] * id + 8.5f), 0, 15);
+      const int q0 = to_level(x[j] * id + 8.5f, 15);
+      const int q1 = to_level(x[j + kQK4_0 / 2] * id + 8.5f, 15);
       y[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
     }
   }
@@ -270,8 +278,8 @@ void quantize_row_q4_1(const float* x, void* dst, int64_t n) {
     y[i].d = fp32_to_fp16(d);
     y[i].m = fp32_to_fp16(lo);
     for (int j = 0; j < kQK4_1 / 2; ++j) {
-      const int q0 = std::clamp(static_cast<int>((x[j] - lo) * id + 0.5f), 0, 15);
-      const int q1 = std::clamp(static_cast<int>((x[j + kQK4_1 / 2] - lo) * id + 0.5f), 0, 15);
+      const int q0 = to_level((x[j] - lo) * id + 0.5f, 15);
+      const int q1 = to_level((x[j + kQK4_1 / 2] - lo) * id + 0.5f, 15);
       y[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
     }
   }
@@ -319,8 +327,8 @@ void quantize_row_q5_0(const float* x, void* dst, int64_t n) {
     y[i].d = fp32_to_fp16(d);
     uint32_t qh = 0;
     for (int j = 0; j < kQK5_0 / 2; ++j) {
-      const int q0 = std::clamp(static_cast<int>(x[j] * id + 16.5f), 0, 31);
-      const int q1 = std::clamp(static_cast<int>(x[j + kQK5_0 / 2] * id + 16.5f), 0, 31);
+      const int q0 = to_level(x[j] * id + 16.5f, 31);
+      const int q1 = to_level(x[j + kQK5_0 / 2] * id + 16.5f, 31);
       y[i].qs[j] = static_cast<uint8_t>((q0 & 0xf) | ((q1 & 0xf) << 4));
       qh |= static_cast<uint32_t>(q0 >> 4) << j;
       qh |= static_cast<uint32_t>(q1 >> 4) << (j + kQK5_0 / 2);
@@ -373,8 +381,8 @@ void quantize_row_q5_1(const float* x, void* dst, int64_t n) {
     y[i].m = fp32_to_fp16(lo);
     uint32_t qh = 0;
     for (int j = 0; j < kQK5_1 / 2; ++j) {
-      const int q0 = std::clamp(static_cast<int>((x[j] - lo) * id + 0.5f), 0, 31);
-      const int q1 = std::clamp(static_cast<int>((x[j + kQK5_1 / 2] - lo) * id + 0.5f), 0, 31);
+      const int q0 = to_level((x[j] - lo) * id + 0.5f, 31);
+      const int q1 = to_level((x[j + kQK5_1 / 2] - lo) * id + 0.5f, 31);
       y[i].qs[j] = static_cast<uint8_t>((q0 & 0xf) | ((q1 & 0xf) << 4));
       qh |= static_cast<uint32_t>(q0 >> 4) << j;
       qh |= static_cast<uint32_t>(q1 >> 4) << (j + kQK5_1 / 2);
@@ -454,7 +462,7 @@ void quantize_k_super_block(const float* x, int levels, Half* d_out, Half* dmin_
   uint8_t mn[8];
   for (int j = 0; j < 8; ++j) {
     // Round the scale up so the sub-block's top value stays within range.
-    sc[j] = static_cast<uint8_t>(d > 0 ? std::clamp(static_cast<int>(std::ceil(sub_scale[j] / d)), 0, 63) : 0);
+    sc[j] = static_cast<uint8_t>(d > 0 ? to_level(std::ceil(sub_scale[j] / d), 63) : 0);
     mn[j] = static_cast<uint8_t>(dmin > 0 ? std::clamp(nearest_int(sub_min[j] / dmin), 0, 63) : 0);
     const float step = d * sc[j];
     const float offset = dmin * mn[j];
@@ -616,7 +624,7 @@ void quantize_row_q6_k(const float* x, void* dst, int64_t n) {
     y[i].d = fp32_to_fp16(d);
     uint8_t q[kQK_K];
     for (int j = 0; j < 16; ++j) {
-      const int sc = d > 0 ? std::clamp(static_cast<int>(std::ceil(sub_scale[j] / d)), 0, 127) : 0;
+      const int sc = d > 0 ? to_level(std::ceil(sub_scale[j] / d), 127) : 0;
       y[i].scales[j] = static_cast<int8_t>(sc);
       const float step = d * static_cast<float>(sc);
       for (int l = 0; l < 16; ++l) {

@@ -359,6 +359,23 @@ TEST(Kernels, KQuantsKeepOffsetAndScaleOfSkewedData) {
   }
 }
 
+TEST(Kernels, NonFiniteInputsAreContainedToTheirBlock) {
+  // NaN, infinities and huge values in the first block must not disturb the
+  // rest (and, under the sanitizers, must not hit undefined behaviour).
+  auto x = random_floats(512, 8);
+  x[0] = std::nanf("");
+  x[1] = std::numeric_limits<float>::infinity();
+  x[2] = -std::numeric_limits<float>::infinity();
+  x[3] = 3e38f;
+  const TensorType types[] = {TensorType::kF16,  TensorType::kBF16, TensorType::kQ8_0, TensorType::kQ8_1,
+                              TensorType::kQ8_K, TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,
+                              TensorType::kQ5_1, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
+  for (TensorType t : types) {
+    const auto y = dequantize(t, quantize(t, x), x.size());
+    for (size_t i = 256; i < 512; ++i) ASSERT_NEAR(y[i], x[i], 0.15) << type_name(t) << " " << i;
+  }
+}
+
 // ------------------------------------------------------------ dot products
 
 double dequantized_dot(TensorType t, const std::vector<uint8_t>& wq, const std::vector<uint8_t>& xq, size_t n) {
