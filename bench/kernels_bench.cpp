@@ -61,7 +61,8 @@ void run_matmul(benchmark::State& state, TensorType type, Isa isa) {
   }
   const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(n) * static_cast<double>(m);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["weights_MB"] = static_cast<double>(w.size()) / 1e6;
   set_active_isa(detected_isa());
 }
@@ -85,7 +86,8 @@ int register_all() {
   for (const Case& c : kCases) {
     for (Isa isa : isas) {
       const std::string name = std::string("matmul/") + c.name + "/" + isa_name(isa);
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), [c, isa](benchmark::State& s) { run_matmul(s, c.type, isa); });
+      auto* b = benchmark::RegisterBenchmark(name.c_str(),
+                                             [c, isa](benchmark::State& s) { run_matmul(s, c.type, isa); });
       b->ArgNames({"rows", "n", "m", "threads"});
       b->Args({1024, 4096, 1, 1})->Args({1024, 4096, 1, 2})->Args({256, 4096, 16, 2});
       b->Unit(benchmark::kMicrosecond)->UseRealTime();  // pool threads' CPU time is not the caller's

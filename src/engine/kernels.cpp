@@ -22,11 +22,6 @@
 
 namespace agentd::engine {
 
-// An empty asm statement the optimizer cannot see through: it keeps a
-// product from being fused with the following add even if this file is ever
-// built with FMA enabled.
-#define AGENTD_NO_FUSE(v) asm("" : "+x"(v))
-
 float detail::accumulate_blocks(float sum, const float* scale, const int32_t* isum, const float* offset,
                                 int count) {
   for (int i = 0; i < count; ++i) {
@@ -56,7 +51,9 @@ class BlockLanes {
     term += offset;
     acc_[block % detail::kBlockLanes] += term;
   }
-  float total() const { return ((acc_[0] + acc_[4]) + (acc_[2] + acc_[6])) + ((acc_[1] + acc_[5]) + (acc_[3] + acc_[7])); }
+  float total() const {
+    return ((acc_[0] + acc_[4]) + (acc_[2] + acc_[6])) + ((acc_[1] + acc_[5]) + (acc_[3] + acc_[7]));
+  }
 
  private:
   float acc_[detail::kBlockLanes] = {};
@@ -525,7 +522,8 @@ float dot_q4_k(int64_t n, const void* w, const void* x) {
       scaled += sc0 * s0 + sc1 * s1;
       mins += m0 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m1 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
     }
-    add_block(sum, fp16_to_fp32(a[i].d) * b[i].d, scaled, -(fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins)));
+    const float min_part = fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    add_block(sum, fp16_to_fp32(a[i].d) * b[i].d, scaled, -min_part);
   }
   return sum;
 }
@@ -587,7 +585,8 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
       scaled += sc0 * s0 + sc1 * s1;
       mins += m0 * (b[i].bsums[4 * g] + b[i].bsums[4 * g + 1]) + m1 * (b[i].bsums[4 * g + 2] + b[i].bsums[4 * g + 3]);
     }
-    add_block(sum, fp16_to_fp32(a[i].d) * b[i].d, scaled, -(fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins)));
+    const float min_part = fp16_to_fp32(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    add_block(sum, fp16_to_fp32(a[i].d) * b[i].d, scaled, -min_part);
   }
   return sum;
 }

@@ -72,9 +72,6 @@ inline __m256i reduce8_epi32(const __m256i* v) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
-// Keeps the optimizer from fusing a product with the following add.
-#define AGENTD_NO_FUSE(v) asm("" : "+x"(v))
-
 // Sum over nb 32-element blocks: block(b, &scale, &offset) returns block b's
 // 8 partial integer sums and its float scale (and offset, if kOffset). Eight
 // blocks at a time, their totals land in one lane each of the accumulator,
@@ -178,7 +175,9 @@ float dot_float_rows(int64_t n, const T* a, const T* b, Widen8 widen8, Widen1 wi
       ta[j] = widen1(a[i + j]);
       tb[j] = widen1(b[i + j]);
     }
-    for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(_mm256_load_ps(ta + 8 * k), _mm256_load_ps(tb + 8 * k), acc[k]);
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm256_fmadd_ps(_mm256_load_ps(ta + 8 * k), _mm256_load_ps(tb + 8 * k), acc[k]);
+    }
   }
   return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }

@@ -105,9 +105,6 @@ inline __m256i reduce8_epi32(const __m256i* v) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
-// Keeps the optimizer from fusing a product with the following add.
-#define AGENTD_NO_FUSE(v) asm("" : "+x"(v))
-
 // Sum over nb 32-element blocks, two per 512-bit step: pair(b, both, scale)
 // returns the int32 partial sums of block b (lanes 0-7) and, if `both`,
 // block b + 1 (lanes 8-15), and fills their float scales. Eight blocks at a

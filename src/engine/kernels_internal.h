@@ -10,6 +10,11 @@
 
 #include <cstdint>
 
+// An empty asm statement the optimizer cannot see through: it keeps a float
+// product from being fused with the following add into an FMA (the flags of
+// the SIMD files allow fusing), so every path rounds the same way.
+#define AGENTD_NO_FUSE(v) asm("" : "+x"(v))
+
 namespace agentd::engine::detail {
 
 // Dot product of one weight row with one activation row in vec_dot_type.
