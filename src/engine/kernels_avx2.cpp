@@ -3,11 +3,10 @@
 // linkage (no std:: templates either) so no code built for AVX2 can be
 // shared with scalar callers.
 //
-// Quantized dot products compute each block's integer sum exactly and pass
-// the float part to detail::accumulate_blocks, as the scalar reference does,
-// so their results are bit-identical to it on every instruction set. Float
-// rows (F32/F16/BF16) accumulate in vector lanes; only there does the
-// summation order differ from the reference.
+// Quantized dot products compute each block's integer sum exactly; the float
+// part of every dot product (float rows included) follows the fixed order of
+// kernels_internal.h, as the scalar reference does, so results are
+// bit-identical to it.
 
 #include <immintrin.h>
 
