@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/kernels.h"
 #include "engine/thread_pool.h"
 
 namespace agentd::engine {
@@ -127,11 +128,23 @@ bool sparse_steps(size_t s) { return s == 0 || s == 4 || s == 8 || s == 16; }
 
 TEST(ModelGoldenTest, Stories260KMatchesLlamaCpp) { run_golden("stories260K", 0.02f, 0.0f, every_step); }
 TEST(ModelGoldenTest, TinyRandomF16MatchesLlamaCpp) { run_golden("tiny-random-F16", 0.02f, 0.0f, every_step); }
-TEST(ModelGoldenTest, TinyRandomQ8_0MatchesLlamaCpp) { run_golden("tiny-random-Q8_0", 0.15f, 0.15f, sparse_steps); }
-TEST(ModelGoldenTest, TinyRandomQ4_0MatchesLlamaCpp) { run_golden("tiny-random-Q4_0", 0.15f, 0.15f, sparse_steps); }
-TEST(ModelGoldenTest, TinyRandomQ4_K_MMatchesLlamaCpp) {
-  run_golden("tiny-random-Q4_K_M", 0.15f, 0.15f, sparse_steps);
+// Quantized files: with every SIMD kernel set this CPU can run (AVX2,
+// AVX-512), since either may serve in production. (The scalar reference is
+// too slow for this suite; kernels_test holds the SIMD sets to it.)
+void run_golden_every_isa(const std::string& name) {
+  const Isa before = active_isa();
+  const int first = detected_isa() == Isa::kScalar ? 0 : 1;
+  for (int isa = first; isa <= static_cast<int>(detected_isa()); ++isa) {
+    set_active_isa(static_cast<Isa>(isa));
+    SCOPED_TRACE(std::string("isa ") + isa_name(static_cast<Isa>(isa)));
+    run_golden(name, 0.15f, 0.15f, sparse_steps);
+  }
+  set_active_isa(before);
 }
+
+TEST(ModelGoldenTest, TinyRandomQ8_0MatchesLlamaCpp) { run_golden_every_isa("tiny-random-Q8_0"); }
+TEST(ModelGoldenTest, TinyRandomQ4_0MatchesLlamaCpp) { run_golden_every_isa("tiny-random-Q4_0"); }
+TEST(ModelGoldenTest, TinyRandomQ4_K_MMatchesLlamaCpp) { run_golden_every_isa("tiny-random-Q4_K_M"); }
 
 TEST(ModelGoldenTest, ConfigFromMetadata) {
   const ModelConfig& c = model("stories260K").config();
