@@ -207,9 +207,11 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   void arm_read_timer(std::chrono::milliseconds timeout) {
     stream_.expires_never();
     read_timed_out_ = false;
+    const uint64_t generation = ++read_generation_;
     read_timer_.expires_after(timeout);
-    read_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec) return;  // cancelled: the read finished first
+    read_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      // Cancelled, or expired just as its read finished: nothing to do.
+      if (ec || generation != self->read_generation_) return;
       self->read_timed_out_ = true;
       beast::error_code ignored;
       self->stream_.socket().cancel(ignored);
@@ -224,6 +226,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     read_timer_.cancel();
+    ++read_generation_;
     if (ec) return on_read_error(ec);
     const auto& req = parser_->get();
     method_ = std::string(req.method_string());
@@ -269,6 +272,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void on_body(beast::error_code ec) {
     read_timer_.cancel();
+    ++read_generation_;
     if (ec) return on_read_error(ec);
     auto& msg = parser_->get();
 
@@ -445,6 +449,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   net::steady_timer read_timer_;
   bool read_timed_out_ = false;
+  uint64_t read_generation_ = 0;  // invalidates a timer that fired as its read ended
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string remote_;
@@ -575,6 +580,13 @@ Status Server::Impl::listen() {
   }
   port_ = acceptor_.local_endpoint().port();
   listening_ = true;
+  // Installed now, not in run(): a signal that comes in between is kept
+  // until run() waits for it.
+  if (options_.handle_signals) {
+    signals_.add(SIGINT, ec);
+    if (!ec) signals_.add(SIGTERM, ec);
+    if (ec) return Status::internal("cannot install signal handlers: " + ec.message());
+  }
   return Status::ok();
 }
 
@@ -605,8 +617,6 @@ Status Server::Impl::run() {
   // stop() before run(): nothing to serve.
   if (stop_requested_.load()) return Status::ok();
   if (options_.handle_signals) {
-    signals_.add(SIGINT);
-    signals_.add(SIGTERM);
     signals_.async_wait([self = this](beast::error_code ec, int sig) {
       if (ec) return;
       spdlog::info("signal {}: finishing in-flight requests", sig);
@@ -677,21 +687,18 @@ void Server::Impl::log_access(const std::string& method, const std::string& path
   const double latency_ms =
       std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
   const double rounded = static_cast<double>(static_cast<int64_t>(latency_ms * 1000.0)) / 1000.0;
+  // JSON-quoted, so a decoded path with a newline cannot forge a log line.
+  auto q = [](std::string_view v) { return boost::json::serialize(boost::json::value(boost::json::string_view(v))); };
   if (options_.log_format == "text") {
-    access_log_->info("{} {} {} {} {:.3f}ms org={} request_id={}", remote, method, path, status, rounded, org,
+    access_log_->info("{} {} {} {} {:.3f}ms org={} request_id={}", remote, method, q(path), status, rounded, q(org),
                       request_id);
     return;
   }
-  boost::json::object line;
-  line["ts"] = format_iso8601(SystemClock::instance().now_ms());
-  line["method"] = method;
-  line["path"] = path;
-  line["status"] = status;
-  line["latency_ms"] = rounded;
-  line["org"] = org;
-  line["request_id"] = request_id;
-  line["remote"] = remote;
-  access_log_->info("{}", boost::json::serialize(line));
+  access_log_->info(
+      "{{\"ts\":{},\"method\":{},\"path\":{},\"status\":{},\"latency_ms\":{:.3f},\"org\":{},\"request_id\":{},"
+      "\"remote\":{}}}",
+      q(format_iso8601(SystemClock::instance().now_ms())), q(method), q(path), status, rounded, q(org), q(request_id),
+      q(remote));
 }
 
 Server::Server(ServerOptions options, Handler handler)

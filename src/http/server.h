@@ -78,6 +78,7 @@ class Server {
   // first if it has not been called.
   Status run();
   // Graceful stop; thread-safe, idempotent, may be called before run().
+  // With options.handle_signals, SIGINT and SIGTERM are caught from listen() on.
   void stop();
 
  private:

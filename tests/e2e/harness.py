@@ -86,11 +86,12 @@ class Server:
     """One agentd process. Use as a context manager or call start()/stop()."""
 
     def __init__(self, backend="sqlite", models=None, max_body_bytes=1048576, extra_toml="",
-                 db_url=None, env=None):
+                 db_url=None, env=None, server_toml=""):
         self.backend = backend
         self.models = DEFAULT_MODELS if models is None else models
         self.max_body_bytes = max_body_bytes
         self.extra_toml = extra_toml
+        self.server_toml = server_toml  # more lines for the [server] table
         self.dir = tempfile.mkdtemp(prefix="agentd-e2e-")
         self.port = free_port()
         if db_url:
@@ -107,7 +108,7 @@ class Server:
 
     def write_config(self):
         lines = ["[server]", f'listen = "127.0.0.1:{self.port}"',
-                 f"max_body_bytes = {self.max_body_bytes}", "", "[storage]",
+                 f"max_body_bytes = {self.max_body_bytes}", self.server_toml, "", "[storage]",
                  f"url = {toml_str(self.db_url)}", ""]
         for m in self.models:
             lines.append("[[models]]")
