@@ -11,11 +11,11 @@ StatusOr<Value> range(Interpreter& in, CallArgs& args) {
   if (!args.keyword.empty()) return Status::invalid_argument("range() takes no keyword arguments");
   int64_t bounds[3] = {0, 0, 1};
   const size_t n = args.positional.size();
-  if (n < 1 || n > 3) return Status::invalid_argument("range expected 1 to 3 arguments, got " + std::to_string(n));
+  if (n < 1 || n > 3) return Status::invalid_argument(std::string("range expected 1 to 3 arguments, got ") + std::to_string(n));
   for (size_t i = 0; i < n; ++i) {
     const Value& v = args.positional[i];
     if (!v.is_int() && !v.is_bool()) {
-      return Status::invalid_argument("'" + v.type_name() + "' object cannot be interpreted as an integer");
+      return Status::invalid_argument(std::string("'").append(v.type_name()).append("' object cannot be interpreted as an integer"));
     }
   }
   auto int_at = [&](size_t i) {
@@ -51,7 +51,7 @@ StatusOr<Value> make_namespace(Interpreter&, CallArgs& args) {
     } else if (v.is_namespace()) {
       for (const auto& [k, val] : v.as_namespace().entries()) ns->set(k, val);
     } else {
-      return Status::invalid_argument("namespace() takes a dict and keyword arguments, not '" + v.type_name() + "'");
+      return Status::invalid_argument(std::string("namespace() takes a dict and keyword arguments, not '") + v.type_name() + "'");
     }
   }
   for (auto& [k, v] : args.keyword) ns->set(Value(k), std::move(v));

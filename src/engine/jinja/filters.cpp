@@ -301,7 +301,7 @@ StatusOr<Value> indent_filter(Interpreter& in, const Value& subject, const Args&
   std::string out;
   if (blank) {
     for (size_t i = 0; i < lines.size(); ++i) {
-      if (i) out += "\n" + indention;
+      if (i) out += std::string("\n") + indention;
       out += lines[i];
     }
   } else {
@@ -475,7 +475,7 @@ StatusOr<Value> length_of(const Value& v) {
     case Value::Kind::kString: return Value(static_cast<int64_t>(utf8::length(v.as_string())));
     case Value::Kind::kArray: return Value(static_cast<int64_t>(v.as_array().items.size()));
     case Value::Kind::kObject: return Value(static_cast<int64_t>(v.as_object().size()));
-    default: return Status::invalid_argument("object of type '" + v.type_name() + "' has no len()");
+    default: return Status::invalid_argument(std::string("object of type '") + v.type_name() + "' has no len()");
   }
 }
 
@@ -545,7 +545,7 @@ StatusOr<Value> apply_filter(Interpreter& in, std::string_view name, const Value
   if (name == "rejectattr") return select_impl(in, subject, args, true, false);
   if (name == "items") {
     if (subject.is_undefined()) return Value::list({});
-    if (!subject.is_object()) return Status::invalid_argument("items filter needs a mapping, got " + subject.type_name());
+    if (!subject.is_object()) return Status::invalid_argument(std::string("items filter needs a mapping, got ") + subject.type_name());
     std::vector<Value> items;
     for (const auto& [k, v] : subject.as_object().entries()) items.push_back(Value::tuple({k, v}));
     return Value::list(std::move(items));
@@ -556,7 +556,7 @@ StatusOr<Value> apply_filter(Interpreter& in, std::string_view name, const Value
   }
   if (name == "first" || name == "last") {
     AGENTD_ASSIGN_OR_RETURN(std::vector<Value> items, items_of(in, subject));
-    if (items.empty()) return Value::undefined("No " + std::string(name) + " item, sequence was empty.");
+    if (items.empty()) return Value::undefined(std::string("No ") + std::string(name) + " item, sequence was empty.");
     return name == "first" ? items.front() : items.back();
   }
   if (name == "reverse") {
@@ -633,7 +633,7 @@ StatusOr<Value> apply_filter(Interpreter& in, std::string_view name, const Value
     }
     if (subject.is_bool()) return Value(int64_t{subject.as_bool() ? 1 : 0});
     if (subject.is_float()) return Value(std::fabs(subject.as_float()));
-    return Status::invalid_argument("bad operand type for abs(): '" + subject.type_name() + "'");
+    return Status::invalid_argument(std::string("bad operand type for abs(): '") + subject.type_name() + "'");
   }
   if (name == "round") {
     AGENTD_ASSIGN_OR_RETURN(int64_t precision, a.integer(0, "precision", 0));
@@ -647,7 +647,7 @@ StatusOr<Value> apply_filter(Interpreter& in, std::string_view name, const Value
     const double scale = std::pow(10.0, static_cast<double>(std::clamp<int64_t>(precision, -300, 300)));
     return Value((method == "ceil" ? std::ceil(x * scale) : std::floor(x * scale)) / scale);
   }
-  return Status::invalid_argument("no filter named '" + std::string(name) + "'");
+  return Status::invalid_argument(std::string("no filter named '") + std::string(name) + "'");
 }
 
 }  // namespace agentd::engine::jinja

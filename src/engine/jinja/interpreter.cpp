@@ -34,7 +34,7 @@ StatusOr<std::string> Interpreter::render(const Body& body) {
 Status Interpreter::tick(uint64_t n) {
   steps_ += n;
   if (steps_ > options_.limits.max_steps) {
-    return Status::invalid_argument("template exceeded its step limit (" + std::to_string(options_.limits.max_steps) +
+    return Status::invalid_argument(std::string("template exceeded its step limit (") + std::to_string(options_.limits.max_steps) +
                                     " statements, loop iterations and calls)");
   }
   return Status::ok();
@@ -74,8 +74,8 @@ Status Interpreter::error_at(const Stmt& st, const Status& s) const { return loc
 Status Interpreter::locate(const Status& s, int line, int column) const {
   if (error_located_ || raised_) return s;
   error_located_ = true;
-  return Status(s.code(), "template error at line " + std::to_string(line) + ", column " + std::to_string(column) +
-                              ": " + s.message());
+  return Status(s.code(), std::string("template error at line ") + std::to_string(line) + std::string(", column ") + std::to_string(column) +
+                              std::string(": ") + s.message());
 }
 
 Value Interpreter::lookup(const std::string& name) const {
@@ -83,7 +83,7 @@ Value Interpreter::lookup(const std::string& name) const {
     auto it = s->vars.find(name);
     if (it != s->vars.end()) return it->second;
   }
-  return Value::undefined("'" + name + "' is undefined");
+  return Value::undefined(std::string("'") + name + "' is undefined");
 }
 
 void Interpreter::assign(const std::string& name, Value v) { scope_->vars[name] = std::move(v); }
@@ -148,8 +148,20 @@ StatusOr<Interpreter::Flow> Interpreter::exec_stmt(const Stmt& s) {
     }
     case StmtKind::kMacro: {
       const Stmt* macro = &s;
-      assign(s.name, Value::callable(s.name, [macro](Interpreter& in, CallArgs& args) {
-               return in.call_macro(*macro, args);
+      // A macro sees the template's variables as they are when it is called;
+      // one defined inside a loop or {% with %} also closes over the
+      // variables of that block as they are now (a snapshot, since the block's
+      // scope ends before a macro stored in a namespace could be called).
+      std::shared_ptr<Scope> closure;
+      if (scope_ != &root_) {
+        closure = std::make_shared<Scope>();
+        closure->parent = &root_;
+        for (Scope* sc = scope_; sc && sc != &root_; sc = sc->parent) {
+          for (const auto& [k, v] : sc->vars) closure->vars.emplace(k, v);
+        }
+      }
+      assign(s.name, Value::callable(s.name, [macro, closure](Interpreter& in, CallArgs& args) {
+               return in.call_macro(*macro, closure.get(), args);
              }));
       return Flow::kNormal;
     }
@@ -201,7 +213,7 @@ Status Interpreter::exec_set(const Stmt& s) {
   }
   AGENTD_ASSIGN_OR_RETURN(std::vector<Value> items, iterate(v));
   if (items.size() != s.targets.size()) {
-    return error_at(s, Status::invalid_argument("cannot unpack " + std::to_string(items.size()) + " values into " +
+    return error_at(s, Status::invalid_argument(std::string("cannot unpack ") + std::to_string(items.size()) + " values into " +
                                                 std::to_string(s.targets.size()) + " names"));
   }
   for (size_t i = 0; i < items.size(); ++i) assign(s.targets[i], std::move(items[i]));
@@ -222,8 +234,8 @@ StatusOr<Interpreter::Flow> Interpreter::exec_for(const Stmt& s) {
     }
     AGENTD_ASSIGN_OR_RETURN(std::vector<Value> parts, iterate(item));
     if (parts.size() != s.targets.size()) {
-      return error_at(s, Status::invalid_argument("cannot unpack " + std::to_string(parts.size()) +
-                                                  " values into " + std::to_string(s.targets.size()) + " loop names"));
+      return error_at(s, Status::invalid_argument(std::string("cannot unpack ") + std::to_string(parts.size()) +
+                                                  std::string(" values into ") + std::to_string(s.targets.size()) + " loop names"));
     }
     for (size_t i = 0; i < parts.size(); ++i) scope.vars[s.targets[i]] = std::move(parts[i]);
     return Status::ok();
@@ -290,14 +302,14 @@ StatusOr<Interpreter::Flow> Interpreter::exec_for(const Stmt& s) {
   return Flow::kNormal;
 }
 
-StatusOr<Value> Interpreter::call_macro(const Stmt& macro, CallArgs& args) {
+StatusOr<Value> Interpreter::call_macro(const Stmt& macro, Scope* closure, CallArgs& args) {
   DepthGuard guard(call_depth_);
   if (call_depth_ > options_.limits.max_call_depth) {
-    return Status::invalid_argument("macro calls nested deeper than " + std::to_string(options_.limits.max_call_depth) +
-                                    " (unbounded recursion in '" + macro.name + "'?)");
+    return Status::invalid_argument(std::string("macro calls nested deeper than ") + std::to_string(options_.limits.max_call_depth) +
+                                    std::string(" (unbounded recursion in '") + macro.name + "'?)");
   }
   Scope frame;
-  frame.parent = &root_;  // macros see the template's variables, not the caller's locals
+  frame.parent = closure ? closure : &root_;  // never the caller's locals
   std::vector<Value> varargs;
   for (size_t i = 0; i < args.positional.size(); ++i) {
     if (i < macro.params.size()) {
@@ -328,7 +340,7 @@ StatusOr<Value> Interpreter::call_macro(const Stmt& macro, CallArgs& args) {
       }
       frame.vars[name] = std::move(v).value();
     } else {
-      frame.vars[name] = Value::undefined("parameter '" + name + "' was not provided");
+      frame.vars[name] = Value::undefined(std::string("parameter '") + name + "' was not provided");
     }
   }
   frame.vars["varargs"] = Value::tuple(std::move(varargs));
@@ -378,7 +390,7 @@ StatusOr<Value> Interpreter::eval(const Expr& e) {
         AGENTD_ASSIGN_OR_RETURN(Value v, eval(*e.items[i + 1]));
         if (k.is_array() && !k.as_array().is_tuple) return error_at(e, Status::invalid_argument("unhashable type: 'list'"));
         if (k.is_object() || k.is_undefined()) {
-          return error_at(e, Status::invalid_argument("unhashable type: '" + k.type_name() + "'"));
+          return error_at(e, Status::invalid_argument(std::string("unhashable type: '") + k.type_name() + "'"));
         }
         o.set(std::move(k), std::move(v));
       }
@@ -561,7 +573,7 @@ StatusOr<Value> Interpreter::eval_slice(const Expr& e) {
     return a.is_tuple ? Value::tuple(std::move(out)) : Value::list(std::move(out));
   }
   if (target.is_undefined()) return error_at(e, Status::invalid_argument(target.undefined_hint()));
-  return error_at(e, Status::invalid_argument("'" + target.type_name() + "' object is not subscriptable"));
+  return error_at(e, Status::invalid_argument(std::string("'") + target.type_name() + "' object is not subscriptable"));
 }
 
 StatusOr<Value> Interpreter::eval_filter(const Expr& e, const Value* block_subject) {
@@ -593,27 +605,27 @@ StatusOr<Value> Interpreter::call(const Value& callee, CallArgs& args) {
     return result;
   }
   if (callee.is_undefined()) return Status::invalid_argument(callee.undefined_hint());
-  return Status::invalid_argument("'" + callee.type_name() + "' object is not callable");
+  return Status::invalid_argument(std::string("'") + callee.type_name() + "' object is not callable");
 }
 
 StatusOr<Value> Interpreter::get_attribute(const Value& obj, std::string_view name) {
   if (obj.is_undefined()) return Status::invalid_argument(obj.undefined_hint());
   if (!name.empty() && name[0] == '_') {
     // The sandbox hides private and dunder attributes.
-    return Value::undefined("access to attribute '" + std::string(name) + "' is unsafe");
+    return Value::undefined(std::string("access to attribute '") + std::string(name) + "' is unsafe");
   }
   if (obj.is_namespace()) {
     const Value* v = obj.as_namespace().find(name);
     if (v) return *v;
-    return Value::undefined("'Namespace' has no attribute '" + std::string(name) + "'");
+    return Value::undefined(std::string("'Namespace' has no attribute '") + std::string(name) + "'");
   }
   if (auto method = bound_method(obj, name)) return *method;
   if (obj.is_object()) {
     const Value* v = obj.as_object().find(name);
     if (v) return *v;
-    return Value::undefined("'dict object' has no attribute '" + std::string(name) + "'");
+    return Value::undefined(std::string("'dict object' has no attribute '") + std::string(name) + "'");
   }
-  return Value::undefined("'" + obj.type_name() + " object' has no attribute '" + std::string(name) + "'");
+  return Value::undefined(std::string("'") + obj.type_name() + " object' has no attribute '" + std::string(name) + "'");
 }
 
 StatusOr<Value> Interpreter::get_item(const Value& obj, const Value& key) {
@@ -641,7 +653,7 @@ StatusOr<Value> Interpreter::get_item(const Value& obj, const Value& key) {
     return Value::undefined(obj.type_name() + " index out of range");
   }
   if (key.is_string()) return get_attribute(obj, key.as_string());
-  return Value::undefined("'" + obj.type_name() + " object' has no element " + key.repr());
+  return Value::undefined(std::string("'") + obj.type_name() + " object' has no element " + key.repr());
 }
 
 StatusOr<std::vector<Value>> Interpreter::iterate(const Value& v) {
@@ -662,7 +674,7 @@ StatusOr<std::vector<Value>> Interpreter::iterate(const Value& v) {
       for (size_t i = 0; i + 1 < offsets.size(); ++i) chars.emplace_back(s.substr(offsets[i], offsets[i + 1] - offsets[i]));
       return chars;
     }
-    default: return Status::invalid_argument("'" + v.type_name() + "' object is not iterable");
+    default: return Status::invalid_argument(std::string("'") + v.type_name() + "' object is not iterable");
   }
 }
 

@@ -92,7 +92,7 @@ class Interpreter {
   StatusOr<Value> eval_filter(const Expr& e, const Value* block_subject);
   Status eval_args(const Arguments& args, CallArgs& out);
 
-  StatusOr<Value> call_macro(const Stmt& macro, CallArgs& args);
+  StatusOr<Value> call_macro(const Stmt& macro, Scope* closure, CallArgs& args);
   Value lookup(const std::string& name) const;
   void assign(const std::string& name, Value v);
 

@@ -133,7 +133,7 @@ class JsonWriter {
       }
       case Value::Kind::kBool: return std::string(k.as_bool() ? "true" : "false");
       case Value::Kind::kNone: return std::string("null");
-      default: return Status::invalid_argument("keys must be str, int, float, bool or None, not " + k.type_name());
+      default: return Status::invalid_argument(std::string("keys must be str, int, float, bool or None, not ") + k.type_name());
     }
   }
 

@@ -46,7 +46,7 @@ bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 std::string repr_char(char c) {
   const auto u = static_cast<unsigned char>(c);
   if (u >= 0x20 && u < 0x7F) return std::string("'") + c + "'";
-  return "byte " + std::to_string(u);
+  return std::string("byte ") + std::to_string(u);
 }
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -147,7 +147,7 @@ class Lexer {
 
   Status error(size_t offset, const std::string& what) const {
     const Token t = make(TokenKind::kEnd, "", offset);
-    return Status::invalid_argument("template syntax error at line " + std::to_string(t.line) + ", column " +
+    return Status::invalid_argument(std::string("template syntax error at line ") + std::to_string(t.line) + ", column " +
                                     std::to_string(t.column) + ": " + what);
   }
 
@@ -253,7 +253,7 @@ class Lexer {
         if (op.empty()) {
           static constexpr std::string_view kOne = "+-/*%~[](){}<>=.:|,;";
           if (kOne.find(c) == std::string_view::npos) {
-            return error(p, "unexpected character " + repr_char(c));
+            return error(p, std::string("unexpected character ") + repr_char(c));
           }
           op = std::string(1, c);
         }
@@ -261,7 +261,7 @@ class Lexer {
           if (balance.size() >= kMaxBracketDepth) return error(p, "brackets nested too deeply");
           balance.push_back(op[0] == '(' ? ')' : op[0] == '[' ? ']' : '}');
         } else if (op == ")" || op == "]" || op == "}") {
-          if (balance.empty() || balance.back() != op[0]) return error(p, "unexpected '" + op + "'");
+          if (balance.empty() || balance.back() != op[0]) return error(p, std::string("unexpected '") + op + "'");
           balance.pop_back();
         }
         tokens_.push_back(make(TokenKind::kOperator, op, p));
@@ -360,7 +360,7 @@ class Lexer {
           uint32_t cp = 0;
           for (size_t i = 0; i < n; ++i) {
             const int h = q + i < src_.size() ? hex_value(src_[q + i]) : -1;
-            if (h < 0) return error(q - 2, "truncated \\" + std::string(1, e) + " escape in string literal");
+            if (h < 0) return error(q - 2, std::string("truncated \\") + std::string(1, e) + " escape in string literal");
             cp = cp * 16 + static_cast<uint32_t>(h);
           }
           if (cp > 0x10FFFF) return error(q - 2, "escape out of Unicode range in string literal");

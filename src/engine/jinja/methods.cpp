@@ -57,7 +57,7 @@ std::vector<std::string> py_split(std::string_view s, const std::string* sep, in
     p = q;
     if (p >= s.size()) break;
     if (maxsplit >= 0 && static_cast<int64_t>(out.size()) >= maxsplit) {
-      out.emplace_back(py_strip(s.substr(p), nullptr, false, true));
+      out.emplace_back(s.substr(p));  // Python keeps the remainder's trailing whitespace
       return out;
     }
     size_t e = p;
@@ -156,7 +156,7 @@ StatusOr<int64_t> int_arg(const CallArgs& args, size_t index, std::string_view n
   if (!v || v->is_none()) return def;
   if (v->is_int()) return v->as_int();
   if (v->is_bool()) return int64_t{v->as_bool() ? 1 : 0};
-  return Status::invalid_argument("'" + v->type_name() + "' object cannot be interpreted as an integer");
+  return Status::invalid_argument(std::string("'") + v->type_name() + "' object cannot be interpreted as an integer");
 }
 
 Value string_list(std::vector<std::string> parts) {
@@ -271,7 +271,7 @@ StatusOr<Value> str_format(Interpreter& in, const Value& self, CallArgs& args) {
     } else {
       v = arg(args, args.positional.size() + 1, field);
     }
-    if (!v) return Status::invalid_argument("format(): missing argument for field '{" + field + "}'");
+    if (!v) return Status::invalid_argument(std::string("format(): missing argument for field '{") + field + "}'");
     out += v->to_str();
     AGENTD_RETURN_IF_ERROR(in.check_size(out.size()));
     i = close;
@@ -334,7 +334,7 @@ StatusOr<Value> str_method(Interpreter& in, const Value& self, std::string_view 
     std::string out;
     for (size_t i = 0; i < parts.size(); ++i) {
       if (!parts[i].is_string()) {
-        return Status::invalid_argument("sequence item " + std::to_string(i) + ": expected str instance, " +
+        return Status::invalid_argument(std::string("sequence item ") + std::to_string(i) + ": expected str instance, " +
                                         parts[i].type_name() + " found");
       }
       if (i) out += s;
@@ -439,10 +439,8 @@ std::optional<Value> bound_method(const Value& obj, std::string_view name) {
     });
   }
   if ((obj.is_array() || obj.is_object()) && is_mutator(name)) {
-    const std::string type = obj.type_name();
-    return Value::callable(method, [type, method](Interpreter&, CallArgs&) -> StatusOr<Value> {
-      return Status::invalid_argument("access to attribute '" + method + "' of '" + type + "' object is unsafe");
-    });
+    // The immutable sandbox hides these; calling one fails with this hint.
+    return Value::undefined(std::string("access to attribute '") + method + "' of '" + obj.type_name() + "' object is unsafe");
   }
   return std::nullopt;
 }

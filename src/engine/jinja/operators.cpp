@@ -10,8 +10,8 @@ namespace agentd::engine::jinja {
 namespace {
 
 Status type_error(std::string_view op, const Value& a, const Value& b) {
-  return Status::invalid_argument("unsupported operand type(s) for " + std::string(op) + ": '" + a.type_name() +
-                                  "' and '" + b.type_name() + "'");
+  return Status::invalid_argument(std::string("unsupported operand type(s) for ") + std::string(op) + ": '" + a.type_name() +
+                                  std::string("' and '") + b.type_name() + "'");
 }
 
 int64_t int_of(const Value& v) { return v.is_bool() ? (v.as_bool() ? 1 : 0) : v.as_int(); }
@@ -80,7 +80,7 @@ StatusOr<Value> binary_operator(Interpreter& in, std::string_view op, const Valu
       return a.as_array().is_tuple ? Value::tuple(std::move(items)) : Value::list(std::move(items));
     }
     if (a.is_string() && !b.is_string()) {
-      return Status::invalid_argument("can only concatenate str (not \"" + b.type_name() + "\") to str");
+      return Status::invalid_argument(std::string("can only concatenate str (not \"") + b.type_name() + "\") to str");
     }
     return type_error(op, a, b);
   }
@@ -162,14 +162,14 @@ StatusOr<Value> binary_operator(Interpreter& in, std::string_view op, const Valu
     }
     return Value(std::pow(a.to_double(), b.to_double()));
   }
-  return Status::invalid_argument("unknown operator '" + std::string(op) + "'");
+  return Status::invalid_argument(std::string("unknown operator '") + std::string(op) + "'");
 }
 
 StatusOr<bool> contains(const Value& haystack, const Value& needle) {
   switch (haystack.kind()) {
     case Value::Kind::kString:
       if (!needle.is_string()) {
-        return Status::invalid_argument("'in <string>' requires string as left operand, not " + needle.type_name());
+        return Status::invalid_argument(std::string("'in <string>' requires string as left operand, not ") + needle.type_name());
       }
       return haystack.as_string().find(needle.as_string()) != std::string::npos;
     case Value::Kind::kArray:
@@ -179,7 +179,7 @@ StatusOr<bool> contains(const Value& haystack, const Value& needle) {
       return false;
     case Value::Kind::kObject: return haystack.as_object().find(needle) != nullptr;
     case Value::Kind::kUndefined: return false;
-    default: return Status::invalid_argument("argument of type '" + haystack.type_name() + "' is not iterable");
+    default: return Status::invalid_argument(std::string("argument of type '") + haystack.type_name() + "' is not iterable");
   }
 }
 
@@ -224,16 +224,16 @@ StatusOr<std::string> percent_format(Interpreter& in, std::string_view format, c
         out += buf;
       }
     } else if (conv == 'd' || conv == 'i' || conv == 'x' || conv == 'X' || conv == 'o') {
-      if (!v.is_number()) return Status::invalid_argument("%" + std::string(1, conv) + " format: a number is required");
+      if (!v.is_number()) return Status::invalid_argument(std::string("%") + std::string(1, conv) + " format: a number is required");
       const long long n = v.is_float() ? static_cast<long long>(v.as_float()) : static_cast<long long>(int_of(v));
       std::snprintf(buf, sizeof(buf), (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(), n);
       out += buf;
     } else if (conv == 'f' || conv == 'F' || conv == 'e' || conv == 'E' || conv == 'g' || conv == 'G') {
-      if (!v.is_number()) return Status::invalid_argument("must be real number, not " + v.type_name());
+      if (!v.is_number()) return Status::invalid_argument(std::string("must be real number, not ") + v.type_name());
       std::snprintf(buf, sizeof(buf), (spec + conv).c_str(), v.to_double());
       out += buf;
     } else {
-      return Status::invalid_argument("unsupported format character '" + std::string(1, conv) + "'");
+      return Status::invalid_argument(std::string("unsupported format character '") + std::string(1, conv) + "'");
     }
     AGENTD_RETURN_IF_ERROR(in.check_size(out.size()));
   }

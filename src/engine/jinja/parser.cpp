@@ -44,25 +44,25 @@ class Parser {
       case TokenKind::kVarEnd: return "'}}'";
       case TokenKind::kBlockBegin: return "'{%'";
       case TokenKind::kBlockEnd: return "'%}'";
-      case TokenKind::kName: return "name '" + t.text + "'";
+      case TokenKind::kName: return std::string("name '") + t.text + "'";
       case TokenKind::kString: return "string literal";
       case TokenKind::kInt:
-      case TokenKind::kFloat: return "number " + t.text;
-      case TokenKind::kOperator: return "'" + t.text + "'";
+      case TokenKind::kFloat: return std::string("number ") + t.text;
+      case TokenKind::kOperator: return std::string("'") + t.text + "'";
       case TokenKind::kEnd: return "end of template";
     }
     return "token";
   }
 
   Status error(const Token& t, const std::string& what) const {
-    return Status::invalid_argument("template syntax error at line " + std::to_string(t.line) + ", column " +
+    return Status::invalid_argument(std::string("template syntax error at line ") + std::to_string(t.line) + ", column " +
                                     std::to_string(t.column) + ": " + what);
   }
   Status unexpected(const std::string& expected) const {
-    return error(cur(), "expected " + expected + ", got " + describe(cur()));
+    return error(cur(), std::string("expected ") + expected + ", got " + describe(cur()));
   }
   Status expect_op(std::string_view op) {
-    if (!is_op(op)) return unexpected("'" + std::string(op) + "'");
+    if (!is_op(op)) return unexpected(std::string("'") + std::string(op) + "'");
     advance();
     return Status::ok();
   }
@@ -138,7 +138,7 @@ class Parser {
           if (ends.size() != 0) {
             std::string names;
             for (std::string_view e : ends) names += (names.empty() ? "'" : " or '") + std::string(e) + "'";
-            return error(t, "unexpected end of template, expected " + names);
+            return error(t, std::string("unexpected end of template, expected ") + names);
           }
           return body;
         }
@@ -157,7 +157,7 @@ class Parser {
     if (name == "set") return parse_set(t);
     if (name == "macro") return parse_macro(t);
     if (name == "break" || name == "continue") {
-      if (loop_depth_ == 0) return error(t, "'" + name + "' outside of a loop");
+      if (loop_depth_ == 0) return error(t, std::string("'") + name + "' outside of a loop");
       AGENTD_RETURN_IF_ERROR(expect_block_end());
       return stmt(name == "break" ? StmtKind::kBreak : StmtKind::kContinue, t);
     }
@@ -199,13 +199,13 @@ class Parser {
       }
       AGENTD_RETURN_IF_ERROR(expect_block_end());
       std::string found;
-      const std::string end = "end" + name;
+      const std::string end = std::string("end") + name;
       AGENTD_ASSIGN_OR_RETURN(s->body, parse_body({end}, &found));
       if (name == "block" && cur().kind == TokenKind::kName) advance();
       AGENTD_RETURN_IF_ERROR(expect_block_end());
       return s;
     }
-    return error(t, "unknown or unsupported tag '" + name + "'");
+    return error(t, std::string("unknown or unsupported tag '") + name + "'");
   }
 
   StatusOr<StmtPtr> parse_if(const Token& t) {
@@ -688,7 +688,7 @@ class Parser {
     AGENTD_ASSIGN_OR_RETURN(std::string name, expect_name());
     while (is_op(".") && peek().kind == TokenKind::kName) {
       advance();
-      name += "." + cur().text;
+      name += std::string(".") + cur().text;
       advance();
     }
     return name;

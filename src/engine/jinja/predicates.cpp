@@ -14,7 +14,7 @@ namespace {
 StatusOr<const Value*> one_arg(std::string_view test, const CallArgs& args) {
   if (!args.positional.empty()) return &args.positional[0];
   if (!args.keyword.empty()) return &args.keyword[0].second;
-  return Status::invalid_argument("test '" + std::string(test) + "' takes one argument");
+  return Status::invalid_argument(std::string("test '") + std::string(test) + "' takes one argument");
 }
 
 bool same_as(const Value& a, const Value& b) {
@@ -61,7 +61,8 @@ StatusOr<bool> apply_test(Interpreter&, std::string_view name, const Value& v, C
   // Jinja's Undefined is iterable (as empty) but has no __getitem__.
   if (name == "iterable") return v.is_string() || v.is_array() || v.is_object() || v.is_undefined();
   if (name == "sequence") return v.is_string() || v.is_array() || v.is_object();
-  if (name == "callable") return v.is_callable();
+  // Jinja's Undefined defines __call__ (to raise), so it counts as callable.
+  if (name == "callable") return v.is_callable() || v.is_undefined();
   if (name == "escaped") return false;
   if (name == "lower" || name == "upper") {
     const std::string s = v.to_str();
@@ -78,7 +79,7 @@ StatusOr<bool> apply_test(Interpreter&, std::string_view name, const Value& v, C
   }
   if (name == "odd" || name == "even" || name == "divisibleby") {
     if (!v.is_int() && !v.is_bool() && !v.is_float()) {
-      return Status::invalid_argument("test '" + std::string(name) + "' needs a number, got " + v.type_name());
+      return Status::invalid_argument(std::string("test '") + std::string(name) + "' needs a number, got " + v.type_name());
     }
     int64_t divisor = 2;
     if (name == "divisibleby") {
@@ -119,7 +120,7 @@ StatusOr<bool> apply_test(Interpreter&, std::string_view name, const Value& v, C
   if (name == "filter") return v.is_string() && has_filter(v.as_string());
   if (name == "test") return v.is_string() && has_test(v.as_string());
   (void)Kind::kNone;
-  return Status::invalid_argument("no test named '" + std::string(name) + "'");
+  return Status::invalid_argument(std::string("no test named '") + std::string(name) + "'");
 }
 
 }  // namespace agentd::engine::jinja

@@ -148,7 +148,12 @@ std::string map_code_points(std::string_view s, F f) {
 }
 }  // namespace
 
-std::string upper(std::string_view s) { return map_code_points(s, to_upper); }
+std::string upper(std::string_view s) {
+  std::string out = map_code_points(s, to_upper);
+  // German sharp s has no single upper-case letter; Python writes "SS".
+  for (size_t p = out.find("\xC3\x9F"); p != std::string::npos; p = out.find("\xC3\x9F", p + 2)) out.replace(p, 2, "SS");
+  return out;
+}
 std::string lower(std::string_view s) { return map_code_points(s, to_lower); }
 
 }  // namespace agentd::engine::jinja::utf8

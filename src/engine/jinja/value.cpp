@@ -230,7 +230,7 @@ void append_str(std::string& out, const Value& v, int depth, size_t cap) {
       append_mapping(out, v.as_namespace(), depth, cap);
       out += ">";
       return;
-    case Kind::kCallable: out += "<function " + v.as_callable().name + ">"; return;
+    case Kind::kCallable: out += std::string("<function ") + v.as_callable().name + ">"; return;
   }
 }
 
@@ -321,7 +321,7 @@ StatusOr<bool> less(const Value& a, const Value& b, int depth) {
     }
     return x.size() < y.size();
   }
-  return Status::invalid_argument("'<' not supported between instances of '" + a.type_name() + "' and '" +
+  return Status::invalid_argument(std::string("'<' not supported between instances of '") + a.type_name() + "' and '" +
                                   b.type_name() + "'");
 }
 }  // namespace
