@@ -68,6 +68,21 @@ class GenerateCliTest(unittest.TestCase):
         self.assertEqual(a.returncode, 0, a.stderr)
         self.assertEqual(json.loads(a.stdout)["steps"], json.loads(b.stdout)["steps"])
 
+    def test_stop_string_cuts_the_text(self):
+        model = os.path.join(MODELS, "tiny-random-Q8_0.gguf")
+        g = golden("tiny-random-Q8_0")[0]
+        ids = ",".join(str(i) for i in g["prompt_ids"])
+        full = generate("--model", model, "--prompt-ids", ids, "--max-tokens", "16", "--json")
+        self.assertEqual(full.returncode, 0, full.stderr)
+        text = json.loads(full.stdout)["text"]
+        self.assertGreater(len(text), 12)
+        stop = text[8:11]
+        cut = generate("--model", model, "--prompt-ids", ids, "--max-tokens", "16", "--stop", stop, "--json")
+        self.assertEqual(cut.returncode, 0, cut.stderr)
+        out = json.loads(cut.stdout)
+        self.assertEqual(out["text"], text[:text.find(stop)])
+        self.assertNotIn(stop, out["text"])
+
     def test_errors_are_clean(self):
         model = os.path.join(MODELS, "stories260K.gguf")
         r = generate("--model", model, "--prompt-ids", ",".join(["1"] * 200))
