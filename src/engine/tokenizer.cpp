@@ -369,9 +369,6 @@ void Tokenizer::build_caches(const GgufFile& file) {
   std::stable_sort(special_tokens_.begin(), special_tokens_.end(),
                    [&](int32_t a, int32_t b) { return tokens_[a].text.size() > tokens_[b].text.size(); });
 
-  piece_cache_.resize(tokens_.size());
-  for (int32_t id = 0; id < n_vocab(); ++id) piece_cache_[id] = piece_for_cache(id);
-
   // Per-model strip attributes (not stored in GGUF): Phi-3's special tokens
   // swallow the whitespace after them.
   std::string name = model_name_;
@@ -443,7 +440,7 @@ int32_t Tokenizer::find_bpe_rank(std::string_view left, std::string_view right) 
   return it == bpe_ranks_.end() ? -1 : it->second;
 }
 
-std::string Tokenizer::piece_for_cache(int32_t id) const {
+std::string Tokenizer::piece(int32_t id) const {
   const TokenData& t = tokens_[id];
   if (t.attr & (kAttrUnknown | kAttrControl | kAttrUserDefined)) return t.text;
   if (t.attr & kAttrNormal) {
@@ -484,7 +481,7 @@ std::string Tokenizer::token_to_piece(int32_t id) const { return token_to_piece(
 std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
   if (id < 0 || id >= n_vocab()) return std::string();
   if (!render_special && (tokens_[id].attr & (kAttrUnknown | kAttrControl))) return std::string();
-  return piece_cache_[id];
+  return piece(id);
 }
 
 std::vector<Tokenizer::Fragment> Tokenizer::partition(std::string_view text, bool parse_special) const {

@@ -131,7 +131,7 @@ class Tokenizer {
   void detect_special_tokens(const GgufFile& file);
   void build_caches(const GgufFile& file);
   std::vector<Fragment> partition(std::string_view text, bool parse_special) const;
-  std::string piece_for_cache(int32_t id) const;
+  std::string piece(int32_t id) const;  // the bytes of any token, special or not
 
   // Algorithms, one file each: tokenizer_spm.cpp, tokenizer_bpe.cpp, tokenizer_wpm.cpp.
   void encode_spm(const std::string& text, std::vector<int32_t>& out) const;
@@ -165,7 +165,6 @@ class Tokenizer {
 
   std::set<int32_t> eog_ids_;
   std::vector<int32_t> special_tokens_;     // control/user-defined/unknown, longest text first
-  std::vector<std::string> piece_cache_;    // token_to_piece(id, render_special = true)
   std::vector<std::string> warnings_;
 };
 

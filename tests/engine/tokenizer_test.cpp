@@ -278,9 +278,9 @@ TEST(Tokenizer, InvalidUtf8NeverFails) {
 }
 
 TEST(Tokenizer, ConcurrentEncodesAgree) {
-  const auto tok = load_tokenizer("falcon");
+  const auto tok = load_tokenizer("deepseek-coder");  // five regexes per encode
   ASSERT_NE(tok, nullptr);
-  const auto cases = load_cases("falcon");
+  const auto cases = load_cases("deepseek-coder");
   std::vector<int> failures(4, 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -356,7 +356,7 @@ TEST_P(RandomInputTest, IdsInRangeAndSpmRoundTrips) {
   const std::vector<std::string> atoms = {"a", "Z", "9", " ", "  ", "\n", "\t", "'s", ".", "\xC3\xA9", "\xE4\xB8\xAD",
                                           "\xF0\x9F\x98\x81", "\xFF", "\xC3", "\x80", std::string(1, '\0'), "<s>",
                                           "<|endoftext|>", "[CLS]", "\xE2\x80\x8D", "\xCC\x81"};
-  for (int iter = 0; iter < 150; ++iter) {
+  for (int iter = 0; iter < 100; ++iter) {
     std::string text;
     const int n = static_cast<int>(rng() % 24);
     for (int i = 0; i < n; ++i) text += atoms[rng() % atoms.size()];
@@ -374,8 +374,7 @@ TEST_P(RandomInputTest, IdsInRangeAndSpmRoundTrips) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocab, RandomInputTest,
-                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "starcoder", "falcon", "deepseek-llm",
-                                           "deepseek-coder", "mpt", "refact", "bert-bge"),
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "deepseek-coder", "mpt", "bert-bge"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
                            for (char& c : n) {
