@@ -229,7 +229,7 @@ TEST_F(GeneratorTest, EndOfGenerationStopsAndIgnoreEosContinues) {
     if (r->finish != FinishReason::kEndOfGeneration) continue;
     const int32_t last = r->steps.back().id;
     EXPECT_TRUE(tokenizer_->is_end_of_generation(last));
-    EXPECT_LT(r->steps.size(), 40u);
+    EXPECT_LE(r->steps.size(), 40u);
     std::vector<int32_t> before;
     for (size_t i = 0; i + 1 < r->steps.size(); ++i) before.push_back(r->steps[i].id);
     EXPECT_EQ(r->text, text_of(before));
