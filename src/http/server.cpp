@@ -76,9 +76,10 @@ class Server::Impl {
         handler_(std::move(handler)),
         ioc_(std::max(1, options_.io_threads)),
         workers_(static_cast<size_t>(std::max(1, options_.worker_threads))),
-        acceptor_(ioc_),
-        signals_(ioc_),
-        shutdown_timer_(ioc_) {
+        control_(net::make_strand(ioc_)),
+        acceptor_(control_),
+        signals_(control_),
+        shutdown_timer_(control_) {
     auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
     access_log_ = std::make_shared<spdlog::logger>("access", sink);
     access_log_->set_pattern("%v");
@@ -119,6 +120,9 @@ class Server::Impl {
   void do_accept();
   void on_stop();
 
+  // The listener, the signals and the shutdown timer live on one strand, so
+  // stop() never races the accept loop when there are several I/O threads.
+  net::strand<net::io_context::executor_type> control_;
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::steady_timer shutdown_timer_;
@@ -596,7 +600,7 @@ void Server::Impl::do_accept() {
     if (ec) {
       // Out of descriptors and the like: try again shortly rather than spin.
       spdlog::warn("accept failed: {}", ec.message());
-      auto timer = std::make_shared<net::steady_timer>(self->ioc_, std::chrono::milliseconds(50));
+      auto timer = std::make_shared<net::steady_timer>(self->control_, std::chrono::milliseconds(50));
       timer->async_wait([self, timer](beast::error_code) {
         if (!self->stopping_.load()) self->do_accept();
       });
@@ -634,7 +638,7 @@ Status Server::Impl::run() {
 
 void Server::Impl::stop() {
   if (stop_requested_.exchange(true)) return;
-  net::post(ioc_, [this] { on_stop(); });
+  net::post(control_, [this] { on_stop(); });
 }
 
 void Server::Impl::on_stop() {
@@ -677,7 +681,7 @@ void Server::Impl::remove_session(uint64_t id) {
     last = sessions_.empty();
   }
   // The shutdown timer would hold run() for the whole timeout.
-  if (last && stopping_.load() && !destroying_.load()) net::post(ioc_, [this] { shutdown_timer_.cancel(); });
+  if (last && stopping_.load() && !destroying_.load()) net::post(control_, [this] { shutdown_timer_.cancel(); });
 }
 
 void Server::Impl::log_access(const std::string& method, const std::string& path, int status,

@@ -531,6 +531,27 @@ TEST(ServerTest, ExpectContinueIsAnswered) {
   EXPECT_EQ(boost::json::parse(res.body()).at("body").as_string(), "hello");
 }
 
+TEST(ServerTest, ConcurrentClientsOnSeveralIoThreads) {
+  ServerOptions o;
+  o.io_threads = 2;
+  RunningServer srv(o, echo);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      Client c(srv.port());
+      for (int i = 0; i < 20; ++i) {
+        const std::string path = "/c" + std::to_string(t) + "/" + std::to_string(i);
+        c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto res = c.read_response();
+        if (res.result_int() == 200u && boost::json::parse(res.body()).at("path").as_string() == path) ++ok;
+      }
+    });
+  }
+  for (auto& th : clients) th.join();
+  EXPECT_EQ(ok.load(), 8 * 20);
+}
+
 TEST(ServerTest, ListenFailsOnABusyPort) {
   RunningServer first({}, echo);
   ServerOptions o;
