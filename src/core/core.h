@@ -8,9 +8,14 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/metrics.h"
+#include "core/agent_runner.h"
 #include "core/agents.h"
 #include "core/auth.h"
 #include "core/orgs.h"
+#include "core/rate_limiter.h"
+#include "core/runner.h"
+#include "model/backend.h"
 #include "model/catalog.h"
 #include "store/store.h"
 
@@ -28,8 +33,11 @@ struct CoreOptions {
 
 class Core {
  public:
-  // Borrows store, models and clock: they must outlive the Core.
-  Core(store::Store& store, const model::ModelCatalog& models, const Clock& clock, CoreOptions options);
+  // Borrows store, models, clock and backends: they must outlive the Core.
+  // `backends` is null in CLI commands that never run an agent: runs then
+  // fail with kUnavailable.
+  Core(store::Store& store, const model::ModelCatalog& models, const Clock& clock, CoreOptions options,
+       model::BackendRegistry* backends = nullptr);
   ~Core();
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
@@ -43,6 +51,12 @@ class Core {
   OrgService& orgs() { return orgs_; }
   AgentService& agents() { return agents_; }
   const Authenticator& auth() const { return auth_; }
+  // The one run path (core/runner.h); rate limits are per process.
+  AgentRunner& runner() { return runner_; }
+  RateLimiter& rate_limiter() { return rate_limiter_; }
+  // Every metric of this Core (runs, tokens, refusals, jobs); the HTTP
+  // layer records its requests here too and serves render() at GET /metrics.
+  MetricsRegistry& metrics() { return metrics_; }
 
  private:
   store::Store& store_;
@@ -52,6 +66,9 @@ class Core {
   OrgService orgs_;
   AgentService agents_;
   Authenticator auth_;
+  MetricsRegistry metrics_;
+  RateLimiter rate_limiter_;
+  CoreAgentRunner runner_;  // uses the members above: declared after them
 };
 
 }  // namespace agentd::core

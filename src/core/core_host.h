@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "core/core.h"
+#include "model/backend.h"
 #include "model/catalog.h"
 #include "store/store.h"
 
@@ -18,9 +19,11 @@ namespace agentd::core {
 
 class CoreHost {
  public:
-  // Opens (and migrates) the store at storage_url. `clock` must outlive the host.
+  // Opens (and migrates) the store at storage_url. `backends` (null for
+  // commands that never run an agent) and `clock` must outlive the host.
   static StatusOr<std::unique_ptr<CoreHost>> open(const std::string& storage_url, std::vector<model::ModelSpec> models,
-                                                  CoreOptions options, const Clock& clock = SystemClock::instance());
+                                                  CoreOptions options, model::BackendRegistry* backends = nullptr,
+                                                  const Clock& clock = SystemClock::instance());
   CoreHost() = default;  // empty; use open()
   ~CoreHost();
   CoreHost(const CoreHost&) = delete;

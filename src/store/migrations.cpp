@@ -70,6 +70,71 @@ std::vector<Migration> build() {
            " UNIQUE (agent_id, number))"},
       }});
 
+  list.push_back(Migration{
+      2,
+      "sessions, session turns, runs and jobs",
+      {
+          {Only::kBoth,
+           "CREATE TABLE sessions ("
+           " org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,"
+           " agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+           " session_id TEXT NOT NULL,"
+           " created_ms BIGINT NOT NULL,"
+           " updated_ms BIGINT NOT NULL,"
+           " PRIMARY KEY (org_id, agent_id, session_id))"},
+          {Only::kBoth, "CREATE INDEX sessions_updated ON sessions(org_id, agent_id, updated_ms)"},
+          {Only::kBoth,
+           "CREATE TABLE session_turns ("
+           " org_id TEXT NOT NULL,"
+           " agent_id TEXT NOT NULL,"
+           " session_id TEXT NOT NULL,"
+           " seq BIGINT NOT NULL,"
+           " role TEXT NOT NULL,"
+           " content TEXT NOT NULL,"
+           " tokens BIGINT NOT NULL DEFAULT 0,"
+           " created_ms BIGINT NOT NULL,"
+           " PRIMARY KEY (org_id, agent_id, session_id, seq),"
+           " FOREIGN KEY (org_id, agent_id, session_id) REFERENCES sessions(org_id, agent_id, session_id)"
+           " ON DELETE CASCADE)"},
+          // Runs outlive their agent (they are the organization's bill), so
+          // only the organization is a foreign key.
+          {Only::kBoth,
+           "CREATE TABLE runs ("
+           " id TEXT PRIMARY KEY,"
+           " org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,"
+           " agent_id TEXT NOT NULL,"
+           " version_id TEXT NOT NULL DEFAULT '',"
+           " session_id TEXT NOT NULL DEFAULT '',"
+           " request_id TEXT NOT NULL DEFAULT '',"
+           " endpoint TEXT NOT NULL DEFAULT '',"
+           " model TEXT NOT NULL DEFAULT '',"
+           " input_tokens BIGINT NOT NULL DEFAULT 0,"
+           " output_tokens BIGINT NOT NULL DEFAULT 0,"
+           " cost BIGINT NOT NULL DEFAULT 0,"
+           " latency_ms BIGINT NOT NULL DEFAULT 0,"
+           " status TEXT NOT NULL,"
+           " error TEXT NOT NULL DEFAULT '',"
+           " created_ms BIGINT NOT NULL)"},
+          {Only::kBoth, "CREATE INDEX runs_org_agent ON runs(org_id, agent_id, created_ms)"},
+          {Only::kBoth, "CREATE INDEX runs_org_created ON runs(org_id, created_ms)"},
+          {Only::kBoth,
+           "CREATE TABLE jobs ("
+           " id TEXT PRIMARY KEY,"
+           " org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,"
+           " agent_id TEXT NOT NULL,"
+           " version_id TEXT NOT NULL DEFAULT '',"
+           " batch_id TEXT NOT NULL DEFAULT '',"
+           " status BIGINT NOT NULL,"
+           " inputs_json TEXT NOT NULL,"
+           " result_json TEXT NOT NULL DEFAULT '',"
+           " error TEXT NOT NULL DEFAULT '',"
+           " attempts BIGINT NOT NULL DEFAULT 0,"
+           " created_ms BIGINT NOT NULL,"
+           " updated_ms BIGINT NOT NULL)"},
+          {Only::kBoth, "CREATE INDEX jobs_status ON jobs(status, created_ms)"},
+          {Only::kBoth, "CREATE INDEX jobs_batch ON jobs(org_id, batch_id, created_ms)"},
+      }});
+
   return list;
 }
 

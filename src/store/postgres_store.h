@@ -71,6 +71,32 @@ class PostgresStore final : public Store {
   StatusOr<AgentVersion> get_version(const std::string& agent_id, const std::string& version_id) override;
   StatusOr<std::vector<AgentVersion>> list_versions(const std::string& agent_id) override;
 
+  Status append_turns(const std::string& org_id, const std::string& agent_id, const std::string& session_id,
+                      const std::vector<SessionTurn>& turns, int64_t now_ms) override;
+  StatusOr<Session> get_session(const std::string& org_id, const std::string& agent_id,
+                                const std::string& session_id) override;
+  StatusOr<std::vector<Session>> list_sessions(const std::string& org_id, const std::string& agent_id,
+                                               int64_t limit) override;
+  StatusOr<std::vector<SessionTurn>> list_turns(const std::string& org_id, const std::string& agent_id,
+                                                const std::string& session_id) override;
+  Status delete_session(const std::string& org_id, const std::string& agent_id,
+                        const std::string& session_id) override;
+
+  Status record_run(const Run& run) override;
+  StatusOr<std::vector<Run>> list_runs(const std::string& org_id, const std::string& agent_id,
+                                       int64_t limit) override;
+  StatusOr<AgentUsage> agent_usage(const std::string& org_id, const std::string& agent_id) override;
+  StatusOr<OrgUsage> org_usage(const std::string& org_id) override;
+
+  Status create_jobs(const std::vector<Job>& jobs) override;
+  StatusOr<Job> get_job(const std::string& org_id, const std::string& job_id) override;
+  StatusOr<std::vector<Job>> list_batch(const std::string& org_id, const std::string& batch_id) override;
+  StatusOr<std::vector<Job>> jobs_with_status(int status) override;
+  StatusOr<bool> transition_job(const std::string& job_id, int from, int to, int64_t add_attempts,
+                                int64_t now_ms) override;
+  StatusOr<bool> finish_job(const std::string& job_id, int status, const std::string& result_json,
+                            const std::string& error, int64_t now_ms) override;
+
   using Work = std::function<Status(PgConnection&)>;
 
  private:

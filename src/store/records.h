@@ -92,4 +92,95 @@ struct AgentPage {
   int64_t total = 0;  // matching rows before offset/limit
 };
 
+
+// A conversation: (organization, agent, session id). The same session id in
+// another organization or under another agent is another session.
+struct Session {
+  std::string org_id;
+  std::string agent_id;
+  std::string session_id;  // chosen by the client
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t turn_count = 0;  // filled by reads
+};
+
+// One message of a session, in order (seq 1, 2, ...).
+struct SessionTurn {
+  int64_t seq = 0;    // assigned by the store on append
+  std::string role;   // "user" or "assistant"
+  std::string content;
+  int64_t tokens = 0;  // tokens the message counted for in its run
+  int64_t created_ms = 0;
+};
+
+// One run of an agent, whatever the endpoint; the source of usage and cost.
+struct Run {
+  std::string id;  // uuid
+  std::string org_id;
+  std::string agent_id;
+  std::string version_id;
+  std::string session_id;  // "" when none
+  std::string request_id;
+  std::string endpoint;  // e.g. "nugen.run"
+  std::string model;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  Nanos cost = 0;
+  int64_t latency_ms = 0;
+  std::string status = "ok";  // "ok" or "failed"
+  std::string error;          // failed runs: why
+  int64_t created_ms = 0;
+};
+
+// Derived from an agent's runs. usage_count and total_requests both count
+// every run (failed ones too); success_rate is ok runs / runs (0 when none).
+struct AgentUsage {
+  int64_t usage_count = 0;
+  int64_t last_used_ms = 0;  // 0 when never run
+  int64_t total_requests = 0;
+  double average_latency_ms = 0;
+  double success_rate = 0;
+};
+
+struct ModelUsage {
+  std::string model;
+  int64_t requests = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  Nanos cost = 0;
+};
+
+// An organization's totals over all its runs.
+struct OrgUsage {
+  int64_t requests = 0;
+  int64_t failed_requests = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  Nanos cost = 0;
+  std::vector<ModelUsage> by_model;  // sorted by model id
+};
+
+// Roe job status codes.
+inline constexpr int kJobPending = 0;
+inline constexpr int kJobStarted = 1;
+inline constexpr int kJobSuccess = 3;
+inline constexpr int kJobFailure = 4;
+inline constexpr int kJobCancelled = 5;
+
+// An asynchronous run (Roe async). inputs_json/result_json are JSON text.
+struct Job {
+  std::string id;  // uuid
+  std::string org_id;
+  std::string agent_id;
+  std::string version_id;  // "" = the agent's current version when it runs
+  std::string batch_id;    // "" unless submitted by async/many: the batch it belongs to
+  int status = kJobPending;
+  std::string inputs_json = "{}";
+  std::string result_json;  // "" until it succeeds
+  std::string error;
+  int64_t attempts = 0;     // times a worker started it
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
 }  // namespace agentd::store

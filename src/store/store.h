@@ -74,6 +74,49 @@ class Store {
   virtual Status update_version(const AgentVersion& version) = 0;
   virtual StatusOr<AgentVersion> get_version(const std::string& agent_id, const std::string& version_id) = 0;
   virtual StatusOr<std::vector<AgentVersion>> list_versions(const std::string& agent_id) = 0;  // oldest first
+
+  // Sessions. append_turns creates the session when it is new, appends the
+  // turns in order (numbering them after the last one) and moves updated_ms
+  // to now_ms, atomically. kNotFound for an unknown agent.
+  virtual Status append_turns(const std::string& org_id, const std::string& agent_id, const std::string& session_id,
+                              const std::vector<SessionTurn>& turns, int64_t now_ms) = 0;
+  virtual StatusOr<Session> get_session(const std::string& org_id, const std::string& agent_id,
+                                        const std::string& session_id) = 0;
+  // The agent's sessions, most recently updated first; limit cut to 1000.
+  virtual StatusOr<std::vector<Session>> list_sessions(const std::string& org_id, const std::string& agent_id,
+                                                       int64_t limit) = 0;
+  // Oldest first; an unknown session has no turns (empty, not kNotFound).
+  virtual StatusOr<std::vector<SessionTurn>> list_turns(const std::string& org_id, const std::string& agent_id,
+                                                        const std::string& session_id) = 0;
+  // kNotFound when there is no such session.
+  virtual Status delete_session(const std::string& org_id, const std::string& agent_id,
+                                const std::string& session_id) = 0;
+
+  // Runs and usage.
+  virtual Status record_run(const Run& run) = 0;
+  // Newest first; agent_id "" = every agent of the org; limit cut to 1000.
+  virtual StatusOr<std::vector<Run>> list_runs(const std::string& org_id, const std::string& agent_id,
+                                               int64_t limit) = 0;
+  virtual StatusOr<AgentUsage> agent_usage(const std::string& org_id, const std::string& agent_id) = 0;
+  virtual StatusOr<OrgUsage> org_usage(const std::string& org_id) = 0;
+
+  // Jobs.
+  virtual Status create_jobs(const std::vector<Job>& jobs) = 0;  // all or none
+  virtual StatusOr<Job> get_job(const std::string& org_id, const std::string& job_id) = 0;
+  // A batch's jobs in submission order (created_ms, then id).
+  virtual StatusOr<std::vector<Job>> list_batch(const std::string& org_id, const std::string& batch_id) = 0;
+  // Every job (any organization) with this status, oldest first: for recovery.
+  virtual StatusOr<std::vector<Job>> jobs_with_status(int status) = 0;
+  // Moves a job from `from` to `to` only if it is still in `from`, setting
+  // updated_ms and adding `add_attempts`; returns whether it moved (false
+  // when another worker or a cancel got there first). Atomic across
+  // processes sharing the database.
+  virtual StatusOr<bool> transition_job(const std::string& job_id, int from, int to, int64_t add_attempts,
+                                        int64_t now_ms) = 0;
+  // Ends a started job: status (success/failure), result, error, updated_ms,
+  // only if it is still started; returns whether it was.
+  virtual StatusOr<bool> finish_job(const std::string& job_id, int status, const std::string& result_json,
+                                    const std::string& error, int64_t now_ms) = 0;
 };
 
 // "sqlite:///abs/path.db", "sqlite://relative.db", "sqlite::memory:",
