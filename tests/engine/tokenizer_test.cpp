@@ -83,7 +83,10 @@ std::vector<int32_t> reference_ids(const std::vector<Case>& cases, const std::st
 
 std::string show(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += " " + std::to_string(id);
+  for (int32_t id : ids) {
+    s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 
