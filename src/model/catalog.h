@@ -2,6 +2,7 @@
 // The models agents may name, as declared in the configuration's [[models]].
 // Immutable after start-up; safe to read from any thread.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,17 @@ struct ModelSpec {
   int context = 2048;            // tokens
   double price_input_per_mtok = 0.0;   // USD per million input tokens
   double price_output_per_mtok = 0.0;  // USD per million output tokens
+
+  // local engine
+  int threads = 0;                          // engine threads; <= 0: all cores
+  int queue_depth = 64;                     // requests waiting for a free sequence; more get kUnavailable
+  int parallel = 1;                         // sequences decoded at once
+  int64_t cache_bytes = int64_t{256} << 20; // KV caches kept between turns (LRU by cache_key)
+
+  // openai upstream
+  double connect_timeout_s = 5.0;
+  double timeout_s = 120.0;  // whole exchange, streaming included
+  int max_retries = 2;       // extra attempts on connection errors, 429 and 5xx (never after output)
 };
 
 class ModelCatalog {

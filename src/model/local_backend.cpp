@@ -1,0 +1,265 @@
+#include "model/local_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+#include <random>
+#include <utility>
+
+#include "engine/generator.h"
+
+namespace agentd::model {
+
+// ---------------------------------------------------------------- KvCacheStore
+
+std::unique_ptr<engine::KvCache> KvCacheStore::take(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = index_.find(key);
+  if (found == index_.end()) return nullptr;
+  std::unique_ptr<engine::KvCache> cache = std::move(found->second->cache);
+  erase_locked(found->second);
+  return cache;
+}
+
+void KvCacheStore::put(const std::string& key, std::unique_ptr<engine::KvCache> cache) {
+  if (!cache) return;
+  const auto size = static_cast<int64_t>(cache->memory_bytes());
+  std::unique_ptr<engine::KvCache> replaced;  // freed outside the lock
+  std::vector<std::unique_ptr<engine::KvCache>> evicted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto found = index_.find(key);
+    if (found != index_.end()) {
+      replaced = std::move(found->second->cache);
+      erase_locked(found->second);
+    }
+    if (size > budget_) return;
+    lru_.push_front(Entry{key, std::move(cache), size});
+    index_[key] = lru_.begin();
+    bytes_ += size;
+    while (bytes_ > budget_ && !lru_.empty()) {
+      auto last = std::prev(lru_.end());
+      evicted.push_back(std::move(last->cache));
+      erase_locked(last);
+    }
+  }
+}
+
+void KvCacheStore::erase_locked(std::list<Entry>::iterator it) {
+  bytes_ -= it->bytes;
+  index_.erase(it->key);
+  lru_.erase(it);
+}
+
+int64_t KvCacheStore::bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+size_t KvCacheStore::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lru_.size();
+}
+
+// ---------------------------------------------------------------- LocalBackend
+
+StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::create(const ModelSpec& spec) {
+  auto named = [&](const Status& s) {
+    const std::string& m = s.message();
+    if (m.find(spec.path) != std::string::npos) return Status(s.code(), "model '" + spec.id + "': " + m);
+    return Status(s.code(), "model '" + spec.id + "' (" + spec.path + "): " + m);
+  };
+  if (spec.parallel < 1) return Status::invalid_argument("model '" + spec.id + "': parallel must be at least 1");
+  if (spec.queue_depth < 0) return Status::invalid_argument("model '" + spec.id + "': queue_depth must be >= 0");
+  if (spec.context < 1) return Status::invalid_argument("model '" + spec.id + "': context must be at least 1");
+
+  auto model = engine::Model::load(spec.path);
+  if (!model.is_ok()) return named(model.status());
+  auto tokenizer = engine::Tokenizer::from_gguf((*model)->gguf());
+  if (!tokenizer.is_ok()) return named(tokenizer.status());
+
+  bool own = false;
+  std::optional<engine::ChatTemplate> tmpl;
+  if (auto source = (*model)->gguf().get_string("tokenizer.chat_template")) {
+    auto parsed = engine::ChatTemplate::parse(*source);
+    if (parsed.is_ok()) {
+      tmpl = std::move(parsed).value();
+      own = true;
+    } else {
+      spdlog::warn("model '{}' ({}): tokenizer.chat_template does not parse ({}); using ChatML", spec.id, spec.path,
+                   parsed.status().message());
+    }
+  } else {
+    spdlog::warn("model '{}' ({}): no tokenizer.chat_template; using ChatML", spec.id, spec.path);
+  }
+  if (!tmpl) {
+    auto chatml = engine::ChatTemplate::parse(engine::ChatTemplate::chatml_source());
+    if (!chatml.is_ok()) return named(chatml.status());
+    tmpl = std::move(chatml).value();
+  }
+  return std::unique_ptr<LocalBackend>(new LocalBackend(spec, std::move(model).value(), std::move(tokenizer).value(),
+                                                        std::move(*tmpl), own));
+}
+
+LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
+                           std::unique_ptr<engine::Tokenizer> tokenizer, engine::ChatTemplate chat_template,
+                           bool own_template)
+    : spec_(std::move(spec)),
+      model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      template_(std::move(chat_template)),
+      own_template_(own_template),
+      caches_(spec_.cache_bytes) {
+  // The engine's caches stop at the trained context: the smaller one rules.
+  context_ = spec_.context;
+  const int64_t trained = model_->config().n_ctx_train;
+  if (trained > 0 && trained < context_) {
+    spdlog::warn("model '{}' ({}): context {} is beyond the trained context; using {}", spec_.id, spec_.path,
+                 spec_.context, trained);
+    context_ = trained;
+  }
+  if (tokenizer_->bos_id() >= 0) bos_text_ = tokenizer_->token_text(tokenizer_->bos_id());
+  if (tokenizer_->eos_id() >= 0) eos_text_ = tokenizer_->token_text(tokenizer_->eos_id());
+  const int threads =
+      spec_.threads > 0 ? spec_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  pool_ = std::make_unique<engine::ThreadPool>(threads);
+  for (int i = 0; i < spec_.parallel; ++i) engine_threads_.emplace_back([this] { engine_loop(); });
+}
+
+LocalBackend::~LocalBackend() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (Job* job : waiting_) {
+      job->result = Status::unavailable("model '" + spec_.id + "' is shutting down");
+      job->finished = true;
+    }
+    waiting_.clear();
+  }
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+  for (auto& t : engine_threads_) t.join();
+}
+
+int64_t LocalBackend::waiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(waiting_.size());
+}
+
+int64_t LocalBackend::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_;
+}
+
+StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<Message>& messages) const {
+  std::vector<engine::ChatMessage> chat;
+  chat.reserve(messages.size());
+  for (const auto& m : messages) chat.push_back({m.role, m.content});
+  auto text = template_.apply(chat, /*add_generation_prompt=*/true, bos_text_, eos_text_);
+  if (!text.is_ok())
+    return Status(text.status().code(), "model '" + spec_.id + "': chat template: " + text.status().message());
+  std::vector<int32_t> ids = tokenizer_->encode(*text, /*add_special=*/false, /*parse_special=*/true);
+  // One BOS: the template may already have written it (then it was parsed
+  // into the BOS id above).
+  const int32_t bos = tokenizer_->bos_id();
+  if (tokenizer_->add_bos() && bos >= 0 && (ids.empty() || ids.front() != bos)) ids.insert(ids.begin(), bos);
+  return ids;
+}
+
+StatusOr<int64_t> LocalBackend::count_prompt_tokens(const std::vector<Message>& messages) {
+  AGENTD_ASSIGN_OR_RETURN(auto ids, tokenize_prompt(messages));
+  return static_cast<int64_t>(ids.size());
+}
+
+StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
+  const GenerationParams& p = request.params;
+  if (p.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
+  AGENTD_ASSIGN_OR_RETURN(auto prompt, tokenize_prompt(request.messages));
+  const auto n_prompt = static_cast<int64_t>(prompt.size());
+  if (n_prompt + p.max_tokens > context_) {
+    return Status::invalid_argument("prompt (" + std::to_string(n_prompt) + " tokens) + max_tokens (" +
+                                    std::to_string(p.max_tokens) + ") exceeds the context of model '" + spec_.id +
+                                    "' (" + std::to_string(context_) + " tokens)");
+  }
+
+  Job job;
+  job.request = &request;
+  job.on_chunk = &on_chunk;
+  job.prompt = std::move(prompt);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return Status::unavailable("model '" + spec_.id + "' is shutting down");
+  const size_t capacity = static_cast<size_t>(spec_.parallel) + static_cast<size_t>(spec_.queue_depth);
+  if (static_cast<size_t>(running_) + waiting_.size() >= capacity) return Status::unavailable("engine queue full");
+  waiting_.push_back(&job);
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return job.finished; });
+  return std::move(job.result);
+}
+
+void LocalBackend::engine_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+    if (stopping_) return;
+    Job* job = waiting_.front();
+    waiting_.pop_front();
+    ++running_;
+    lock.unlock();
+    StatusOr<Generation> result = run(*job);
+    lock.lock();
+    --running_;
+    job->result = std::move(result);
+    job->finished = true;
+    done_cv_.notify_all();
+  }
+}
+
+StatusOr<Generation> LocalBackend::run(Job& job) {
+  const GenerationRequest& request = *job.request;
+  const GenerationParams& p = request.params;
+
+  engine::GenerateOptions options;
+  options.max_tokens = static_cast<int32_t>(std::min<int64_t>(p.max_tokens, std::numeric_limits<int32_t>::max()));
+  options.sampling.temperature = static_cast<float>(p.temperature);
+  if (p.top_p) options.sampling.top_p = static_cast<float>(*p.top_p);
+  options.sampling.seed = p.seed ? *p.seed : std::random_device{}();
+  options.stop = p.stop;
+
+  std::unique_ptr<engine::KvCache> cache;
+  if (!request.cache_key.empty()) cache = caches_.take(request.cache_key);
+  if (!cache || cache->max_tokens() < context_) cache = model_->new_cache(context_);
+
+  const ChunkCallback& on_chunk = *job.on_chunk;
+  engine::StepCallback on_step;
+  if (on_chunk) {
+    on_step = [&on_chunk](std::string_view text, const engine::GeneratedStep&) {
+      return text.empty() || on_chunk(text);
+    };
+  }
+  engine::Generator generator(*model_, tokenizer_.get(), pool_.get());
+  auto result = generator.generate(*cache, job.prompt, options, on_step);
+  if (!result.is_ok()) {
+    return Status(result.status().code(), "model '" + spec_.id + "': " + result.status().message());
+  }
+  if (!request.cache_key.empty()) caches_.put(request.cache_key, std::move(cache));
+  if (result->finish == engine::FinishReason::kCancelled) return Status::cancelled("generation cancelled by the client");
+
+  Generation g;
+  g.text = std::move(result->text);
+  g.prompt_tokens = result->prompt_tokens;
+  g.cached_prompt_tokens = result->cached_prompt_tokens;
+  g.finish_reason = result->finish == engine::FinishReason::kLength ? "length" : "stop";
+  double sum = 0.0;
+  int64_t n = 0;
+  for (const auto& step : result->steps) {
+    if (tokenizer_->is_end_of_generation(step.id)) continue;
+    sum += step.logprob;
+    ++n;
+  }
+  g.completion_tokens = n;
+  if (n > 0) g.mean_logprob = sum / static_cast<double>(n);
+  return g;
+}
+
+}  // namespace agentd::model

@@ -1,0 +1,59 @@
+#pragma once
+// OpenAiBackend: an OpenAI-compatible provider over HTTP (libcurl).
+//
+// Every generation is POST {base_url}/chat/completions with stream=true and
+// stream_options.include_usage, and logprobs=true; text is passed to on_chunk
+// as the provider's chunks arrive. Authorization: Bearer $api_key_env when
+// that variable is set; X-Request-ID when the request has an id.
+//
+// Failures (see openai_protocol.h for the HTTP mapping): unreachable ->
+// kUnavailable("upstream unreachable: connection refused (URL)"); timeouts
+// (connect_timeout_s to connect, timeout_s for the whole exchange) ->
+// kDeadlineExceeded("upstream timed out after 2.0 s"); malformed stream ->
+// kInternal; on_chunk returning false -> kCancelled. Connection errors, 429
+// and 5xx are retried up to max_retries times with exponential backoff,
+// waiting Retry-After instead when the provider sends one (capped), and never
+// once a chunk has been passed on.
+//
+// count_prompt_tokens() estimates (openai::estimate_prompt_tokens: characters
+// / 4 + 4 per message + 3); Generation carries the provider's own counts, or
+// estimates when it sends no usage.
+//
+// Thread-safety: stateless between calls (one curl handle per call); any
+// number of concurrent generate() calls.
+
+#include <memory>
+#include <string>
+
+#include "model/backend.h"
+
+namespace agentd::model {
+
+struct RetryPolicy {
+  double initial_backoff_s = 0.5;  // wait before the first retry; doubles each time
+  double max_backoff_s = 8.0;
+  double max_retry_after_s = 30.0;  // a longer Retry-After is cut to this
+};
+
+class OpenAiBackend : public ModelBackend {
+ public:
+  // kInvalidArgument when base_url is missing or not http(s).
+  static StatusOr<std::unique_ptr<OpenAiBackend>> create(const ModelSpec& spec, RetryPolicy retry = {});
+
+  const ModelSpec& spec() const override { return spec_; }
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) override;
+  StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
+
+ private:
+  struct Attempt;
+  OpenAiBackend(ModelSpec spec, RetryPolicy retry);
+  // One HTTP exchange; fills `attempt` (status, retry hint, emitted chunks).
+  StatusOr<Generation> attempt_once(const GenerationRequest& request, const ChunkCallback& on_chunk,
+                                    const std::string& body, Attempt& attempt) const;
+
+  const ModelSpec spec_;
+  const RetryPolicy retry_;
+  const std::string url_;  // {base_url}/chat/completions
+};
+
+}  // namespace agentd::model

@@ -1,0 +1,186 @@
+#include "model/openai_protocol.h"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <cmath>
+
+namespace agentd::model::openai {
+namespace json = boost::json;
+
+std::string request_body(const std::string& model, const GenerationRequest& request) {
+  const GenerationParams& p = request.params;
+  json::object body;
+  body["model"] = model;
+  json::array messages;
+  for (const auto& m : request.messages) messages.push_back(json::object{{"role", m.role}, {"content", m.content}});
+  body["messages"] = std::move(messages);
+  body["stream"] = true;
+  body["stream_options"] = json::object{{"include_usage", true}};
+  body["logprobs"] = true;
+  body["max_tokens"] = p.max_tokens;
+  body["temperature"] = p.temperature;
+  if (p.top_p) body["top_p"] = *p.top_p;
+  if (p.seed) body["seed"] = *p.seed;
+  if (!p.stop.empty()) {
+    json::array stop;
+    for (const auto& s : p.stop) stop.push_back(json::string(s));
+    body["stop"] = std::move(stop);
+  }
+  return json::serialize(body);
+}
+
+namespace {
+
+Status malformed(const std::string& what, std::string_view data) {
+  std::string shown(data.substr(0, 200));
+  return Status::internal("upstream sent a malformed answer (" + what + "): " + shown);
+}
+
+StatusOr<std::optional<int64_t>> read_count(const json::object& o, std::string_view key, std::string_view data) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::optional<int64_t>();
+  if (v->is_int64() && v->as_int64() >= 0) return std::optional<int64_t>(v->as_int64());
+  if (v->is_uint64()) return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64() & 0x7fffffffffffffffULL));
+  return malformed(std::string(key) + " is not a count", data);
+}
+
+// Fills usage, logprobs and finish_reason common to chunks and completions.
+Status read_common(const json::object& root, const json::object* choice, std::string_view data, ChunkDelta& d) {
+  if (auto* usage = root.if_contains("usage"); usage && !usage->is_null()) {
+    if (!usage->is_object()) return malformed("usage is not an object", data);
+    const json::object& u = usage->get_object();
+    AGENTD_ASSIGN_OR_RETURN(d.prompt_tokens, read_count(u, "prompt_tokens", data));
+    AGENTD_ASSIGN_OR_RETURN(d.completion_tokens, read_count(u, "completion_tokens", data));
+    if (auto* details = u.if_contains("prompt_tokens_details"); details && details->is_object()) {
+      AGENTD_ASSIGN_OR_RETURN(d.cached_tokens, read_count(details->get_object(), "cached_tokens", data));
+    }
+  }
+  if (!choice) return Status::ok();
+  if (auto* fr = choice->if_contains("finish_reason"); fr && !fr->is_null()) {
+    if (!fr->is_string()) return malformed("finish_reason is not a string", data);
+    d.finish_reason = std::string(fr->get_string());
+  }
+  if (auto* lp = choice->if_contains("logprobs"); lp && lp->is_object()) {
+    if (auto* content = lp->get_object().if_contains("content"); content && content->is_array()) {
+      for (const auto& item : content->get_array()) {
+        const json::value* v = item.is_object() ? item.get_object().if_contains("logprob") : nullptr;
+        if (!v || !v->is_number()) return malformed("logprobs.content[].logprob is not a number", data);
+        d.logprobs.push_back(v->to_number<double>());
+      }
+    }
+  }
+  return Status::ok();
+}
+
+StatusOr<json::object> parse_object(std::string_view data) {
+  boost::system::error_code ec;
+  json::value v = json::parse(data, ec);
+  if (ec) return malformed("not JSON: " + ec.message(), data);
+  if (!v.is_object()) return malformed("not a JSON object", data);
+  json::object o = std::move(v.get_object());
+  if (auto* err = o.if_contains("error"); err && !err->is_null())
+    return Status::unavailable("upstream reported an error: " + error_message(data));
+  return o;
+}
+
+// choices[0] as an object, nullptr when there are no choices (a usage-only chunk).
+StatusOr<const json::object*> first_choice(const json::object& o, std::string_view data) {
+  auto* choices = o.if_contains("choices");
+  if (!choices || choices->is_null()) return static_cast<const json::object*>(nullptr);
+  if (!choices->is_array()) return malformed("choices is not an array", data);
+  if (choices->get_array().empty()) return static_cast<const json::object*>(nullptr);
+  const json::value& c = choices->get_array()[0];
+  if (!c.is_object()) return malformed("choices[0] is not an object", data);
+  return &c.get_object();
+}
+
+Status read_content(const json::object& holder, std::string_view data, std::string& out) {
+  auto* content = holder.if_contains("content");
+  if (!content || content->is_null()) return Status::ok();
+  if (!content->is_string()) return malformed("content is not a string", data);
+  out = std::string(content->get_string());
+  return Status::ok();
+}
+
+}  // namespace
+
+StatusOr<ChunkDelta> parse_chunk(std::string_view data) {
+  AGENTD_ASSIGN_OR_RETURN(json::object o, parse_object(data));
+  AGENTD_ASSIGN_OR_RETURN(const json::object* choice, first_choice(o, data));
+  ChunkDelta d;
+  if (choice) {
+    if (auto* delta = choice->if_contains("delta"); delta && !delta->is_null()) {
+      if (!delta->is_object()) return malformed("delta is not an object", data);
+      AGENTD_RETURN_IF_ERROR(read_content(delta->get_object(), data, d.content));
+    }
+  }
+  AGENTD_RETURN_IF_ERROR(read_common(o, choice, data, d));
+  return d;
+}
+
+StatusOr<ChunkDelta> parse_completion(std::string_view body) {
+  AGENTD_ASSIGN_OR_RETURN(json::object o, parse_object(body));
+  AGENTD_ASSIGN_OR_RETURN(const json::object* choice, first_choice(o, body));
+  if (!choice) return malformed("no choices", body);
+  ChunkDelta d;
+  auto* message = choice->if_contains("message");
+  if (!message || !message->is_object()) return malformed("choices[0].message is missing", body);
+  AGENTD_RETURN_IF_ERROR(read_content(message->get_object(), body, d.content));
+  AGENTD_RETURN_IF_ERROR(read_common(o, choice, body, d));
+  return d;
+}
+
+std::string error_message(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    const json::object& o = v.get_object();
+    for (const char* key : {"error", "message", "detail"}) {
+      const json::value* f = o.if_contains(key);
+      if (!f) continue;
+      if (f->is_string()) return std::string(f->get_string());
+      if (f->is_object()) {
+        if (auto* m = f->get_object().if_contains("message"); m && m->is_string()) return std::string(m->get_string());
+      }
+      return json::serialize(*f).substr(0, 300);
+    }
+  }
+  std::string s(body.substr(0, 300));
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+Status http_error(const std::string& url, long http_status, std::string_view body) {
+  std::string message = "upstream " + url + " answered " + std::to_string(http_status);
+  const std::string detail = error_message(body);
+  if (!detail.empty()) message += ": " + detail;
+  if (http_status == 400 || http_status == 413 || http_status == 422) return Status::invalid_argument(message);
+  if (http_status == 408 || http_status == 504) return Status::deadline_exceeded(message);
+  if (retryable_http(http_status)) return Status::unavailable(message);
+  return Status::internal(message);
+}
+
+bool retryable_http(long http_status) { return http_status == 429 || (http_status >= 500 && http_status <= 599); }
+
+std::optional<double> parse_retry_after(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r' || value.back() == '\n'))
+    value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) || seconds < 0)
+    return std::nullopt;
+  return seconds;
+}
+
+int64_t estimate_prompt_tokens(const std::vector<Message>& messages) {
+  int64_t n = 3;
+  for (const auto& m : messages) n += 4 + estimate_text_tokens(m.content);
+  return n;
+}
+
+int64_t estimate_text_tokens(std::string_view text) { return static_cast<int64_t>((text.size() + 3) / 4); }
+
+}  // namespace agentd::model::openai

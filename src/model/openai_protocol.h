@@ -1,0 +1,65 @@
+#pragma once
+// The OpenAI chat-completions wire format, as pure functions over bytes so it
+// is testable without a network: the streamed request body, one parsed
+// "chat.completion.chunk", a whole non-streamed "chat.completion", and the
+// mapping of upstream failures to Status codes and messages.
+//
+// Thread-safety: pure functions; safe from any thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "model/backend.h"
+
+namespace agentd::model::openai {
+
+// POST body: model, messages, stream=true with stream_options.include_usage,
+// logprobs=true, max_tokens, temperature, and top_p/seed/stop when given.
+std::string request_body(const std::string& model, const GenerationRequest& request);
+
+// What one chunk (or a whole completion) contributes.
+struct ChunkDelta {
+  std::string content;                 // choices[0].delta.content (message.content when whole)
+  std::vector<double> logprobs;        // choices[0].logprobs.content[].logprob
+  std::optional<std::string> finish_reason;
+  std::optional<int64_t> prompt_tokens;      // usage, usually only in the last chunk
+  std::optional<int64_t> completion_tokens;
+  std::optional<int64_t> cached_tokens;      // usage.prompt_tokens_details.cached_tokens
+};
+
+// Parses the data of one SSE event (not "[DONE]"). kInternal when it is not
+// a JSON object or a field has the wrong type; an "error" object in the
+// stream is kUnavailable with its message.
+StatusOr<ChunkDelta> parse_chunk(std::string_view data);
+// Parses a non-streamed chat.completion (a provider that ignored stream=true).
+StatusOr<ChunkDelta> parse_completion(std::string_view body);
+
+// The message a provider put in an error body ({"error": {"message": ...}},
+// {"error": "..."}, {"message": ...} or {"detail": ...}), else the body itself
+// cut to 300 bytes; "" for an empty body.
+std::string error_message(std::string_view body);
+
+// A non-2xx answer: 400/413/422 -> kInvalidArgument, 429 and 5xx ->
+// kUnavailable, 408/504 -> kDeadlineExceeded, anything else -> kInternal.
+// Message: "upstream URL answered CODE: MESSAGE".
+Status http_error(const std::string& url, long http_status, std::string_view body);
+// Whether an HTTP status may be retried (429, 5xx).
+bool retryable_http(long http_status);
+
+// A Retry-After header value in seconds (delta-seconds, possibly fractional);
+// nullopt for anything else (HTTP dates are not honoured: we back off instead).
+std::optional<double> parse_retry_after(std::string_view value);
+
+// Prompt size estimate for providers: 4 characters per token plus 4 tokens per
+// message for the role and the template's markers, plus 3 for the reply
+// priming (OpenAI's published accounting for chat messages).
+int64_t estimate_prompt_tokens(const std::vector<Message>& messages);
+// Completion size estimate when the provider sends no usage: characters / 4,
+// rounded up.
+int64_t estimate_text_tokens(std::string_view text);
+
+}  // namespace agentd::model::openai

@@ -1,0 +1,355 @@
+// LocalBackend on the test models: prompt rendering and counts, greedy and
+// seeded determinism, limits, stop strings, the bounded queue and KV cache
+// reuse between turns. The engine itself (Generator on hand-made token ids)
+// is the reference for what the backend must produce.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/generator.h"
+#include "engine/model.h"
+#include "engine/thread_pool.h"
+#include "engine/tokenizer.h"
+#include "model/local_backend.h"
+
+namespace agentd::model {
+namespace {
+
+const std::string kStories = std::string(AGENTD_TESTDATA_DIR) + "/models/stories260K.gguf";
+const std::string kTinyQ8 = std::string(AGENTD_TESTDATA_DIR) + "/models/tiny-random-Q8_0.gguf";
+
+ModelSpec spec_for(const std::string& path, int context = 512) {
+  ModelSpec s;
+  s.id = "m";
+  s.path = path;
+  s.context = context;
+  s.threads = 2;
+  return s;
+}
+
+std::unique_ptr<LocalBackend> load(const ModelSpec& spec) {
+  auto b = LocalBackend::create(spec);
+  EXPECT_TRUE(b.is_ok()) << b.status().to_string();
+  return b.is_ok() ? std::move(b).value() : nullptr;
+}
+
+GenerationRequest request(const std::string& user, int64_t max_tokens, double temperature = 0.0) {
+  GenerationRequest r;
+  r.messages = {{"user", user}};
+  r.params.max_tokens = max_tokens;
+  r.params.temperature = temperature;
+  return r;
+}
+
+// What ChatML makes of request()'s messages, written out by hand.
+std::string chatml_text(const std::string& user) {
+  return "<|im_start|>user\n" + user +
+         "<|im_end|>\n<|im_start|>assistant\n";
+}
+
+TEST(LocalBackend, MissingFileErrorNamesIt) {
+  auto b = LocalBackend::create(spec_for("/nonexistent/model.gguf"));
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_NE(b.status().message().find("/nonexistent/model.gguf"), std::string::npos) << b.status().message();
+}
+
+TEST(LocalBackend, PromptIsChatmlWithOneBos) {
+  auto b = load(spec_for(kStories));
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->uses_model_template());  // stories260K has no template: ChatML
+  auto model = engine::Model::load(kStories);
+  ASSERT_TRUE(model.is_ok());
+  auto tok = engine::Tokenizer::from_gguf((*model)->gguf());
+  ASSERT_TRUE(tok.is_ok());
+  // llama.cpp tokenization of the rendered text: BOS added, specials parsed.
+  const auto expected = (*tok)->encode(chatml_text("Once upon a time"), true, true);
+  ASSERT_EQ(expected.front(), (*tok)->bos_id());
+
+  auto ids = b->tokenize_prompt(request("Once upon a time", 1).messages);
+  ASSERT_TRUE(ids.is_ok());
+  EXPECT_EQ(*ids, expected);
+  auto n = b->count_prompt_tokens(request("Once upon a time", 1).messages);
+  ASSERT_TRUE(n.is_ok());
+  EXPECT_EQ(*n, static_cast<int64_t>(expected.size()));
+}
+
+// The backend's greedy output equals the engine's own greedy run on the same
+// tokens, and repeats exactly; mean_logprob is the mean of the per-step
+// log-probabilities.
+TEST(LocalBackend, GreedyMatchesEngineAndRepeats) {
+  auto b = load(spec_for(kStories));
+  ASSERT_TRUE(b);
+  const auto req = request("Once upon a time", 24);
+  std::string streamed;
+  auto g1 = b->generate(req, [&](std::string_view t) {
+    streamed += t;
+    return true;
+  });
+  ASSERT_TRUE(g1.is_ok()) << g1.status().to_string();
+  auto g2 = b->generate(req, {});
+  ASSERT_TRUE(g2.is_ok());
+  EXPECT_EQ(g1->text, g2->text);
+  EXPECT_EQ(streamed, g1->text);
+
+  auto model = engine::Model::load(kStories);
+  ASSERT_TRUE(model.is_ok());
+  auto tok = engine::Tokenizer::from_gguf((*model)->gguf());
+  ASSERT_TRUE(tok.is_ok());
+  engine::ThreadPool pool(2);
+  engine::Generator gen(**model, tok->get(), &pool);
+  auto cache = (*model)->new_cache(512);
+  engine::GenerateOptions o;
+  o.max_tokens = 24;
+  const auto ids = (*tok)->encode(chatml_text("Once upon a time"), true, true);
+  auto ref = gen.generate(*cache, ids, o);
+  ASSERT_TRUE(ref.is_ok());
+  EXPECT_EQ(g1->text, ref->text);
+  EXPECT_EQ(g1->prompt_tokens, static_cast<int64_t>(ids.size()));
+  double sum = 0;
+  int64_t n = 0;
+  for (const auto& s : ref->steps) {
+    if ((*tok)->is_end_of_generation(s.id)) continue;
+    sum += s.logprob;
+    ++n;
+  }
+  EXPECT_EQ(g1->completion_tokens, n);
+  ASSERT_TRUE(g1->mean_logprob.has_value());
+  EXPECT_NEAR(*g1->mean_logprob, sum / static_cast<double>(n), 1e-9);
+  EXPECT_LE(*g1->mean_logprob, 0.0);
+  EXPECT_EQ(g1->finish_reason, ref->finish == engine::FinishReason::kLength ? "length" : "stop");
+}
+
+TEST(LocalBackend, SeededSamplingIsDeterministic) {
+  auto b = load(spec_for(kTinyQ8, 512));
+  ASSERT_TRUE(b);
+  auto req = request("Hello there", 16, 1.5);
+  req.params.seed = 42;
+  auto a1 = b->generate(req, {});
+  auto a2 = b->generate(req, {});
+  req.params.seed = 43;
+  auto c = b->generate(req, {});
+  ASSERT_TRUE(a1.is_ok() && a2.is_ok() && c.is_ok());
+  EXPECT_EQ(a1->text, a2->text);
+  EXPECT_NE(a1->text, c->text);  // 16 draws from a random model's flat distribution
+}
+
+TEST(LocalBackend, MaxTokensAndLength) {
+  auto b = load(spec_for(kTinyQ8, 512));
+  ASSERT_TRUE(b);
+  auto g = b->generate(request("Count with me", 5), {});
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  EXPECT_LE(g->completion_tokens, 5);
+  if (g->finish_reason == "length") {
+    EXPECT_EQ(g->completion_tokens, 5);
+  }
+  auto bad = b->generate(request("x", 0), {});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(LocalBackend, StopStringEndsTextBeforeIt) {
+  auto b = load(spec_for(kStories));
+  ASSERT_TRUE(b);
+  auto full = b->generate(request("Once upon a time", 24), {});
+  ASSERT_TRUE(full.is_ok());
+  ASSERT_GE(full->text.size(), 8u) << full->text;
+  // A stop string taken from the middle of the greedy text.
+  const std::string stop = full->text.substr(full->text.size() / 2, 2);
+  auto req = request("Once upon a time", 24);
+  req.params.stop = {stop};
+  auto cut = b->generate(req, {});
+  ASSERT_TRUE(cut.is_ok());
+  EXPECT_EQ(cut->text, full->text.substr(0, full->text.find(stop)));
+  EXPECT_EQ(cut->finish_reason, "stop");
+}
+
+TEST(LocalBackend, ContextOverflowStatesBothNumbers) {
+  auto b = load(spec_for(kTinyQ8, 100));
+  ASSERT_TRUE(b);
+  auto n = b->count_prompt_tokens(request("Once upon a time", 1).messages);
+  ASSERT_TRUE(n.is_ok());
+  ASSERT_LT(*n, 90);
+  const int64_t too_many = 100 - *n + 1;
+  auto g = b->generate(request("Once upon a time", too_many), {});
+  ASSERT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+  const std::string& m = g.status().message();
+  EXPECT_NE(m.find("prompt (" + std::to_string(*n) + " tokens)"), std::string::npos) << m;
+  EXPECT_NE(m.find("max_tokens (" + std::to_string(too_many) + ")"), std::string::npos) << m;
+  EXPECT_NE(m.find("(100 tokens)"), std::string::npos) << m;
+  EXPECT_TRUE(b->generate(request("Once upon a time", too_many - 1), {}).is_ok());
+}
+
+TEST(LocalBackend, ContextIsCappedAtTrainedContext) {
+  auto b = load(spec_for(kStories, 512));  // trained context 128 (testdata README)
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->context(), 128);
+  auto g = b->generate(request("Once upon a time", 120), {});
+  ASSERT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(g.status().message().find("(128 tokens)"), std::string::npos) << g.status().message();
+}
+
+TEST(LocalBackend, CallbackFalseCancels) {
+  auto b = load(spec_for(kStories));
+  ASSERT_TRUE(b);
+  auto g = b->generate(request("Once upon a time", 24), [](std::string_view) { return false; });
+  EXPECT_EQ(g.status().code(), StatusCode::kCancelled);
+}
+
+// Holds a generation inside its first chunk until released.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false;
+  bool open = false;
+  bool wait_in_chunk() {
+    std::unique_lock<std::mutex> l(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return open; });
+    return true;
+  }
+  void wait_entered() {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return entered; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> l(mu);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+TEST(LocalBackend, QueueDepthZeroRejectsWhileBusy) {
+  auto spec = spec_for(kStories);
+  spec.queue_depth = 0;
+  auto b = load(spec);
+  ASSERT_TRUE(b);
+  Gate gate;
+  StatusOr<Generation> first = Status::internal("unset");
+  std::thread t([&] { first = b->generate(request("Once upon a time", 8), [&](std::string_view) {
+    return gate.wait_in_chunk();
+  }); });
+  gate.wait_entered();
+  auto second = b->generate(request("Once upon a time", 8), {});
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(second.status().message(), "engine queue full");
+  gate.release();
+  t.join();
+  EXPECT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_TRUE(b->generate(request("Once upon a time", 4), {}).is_ok());  // free again
+}
+
+TEST(LocalBackend, QueueDepthOneLetsOneWait) {
+  auto spec = spec_for(kStories);
+  spec.queue_depth = 1;
+  auto b = load(spec);
+  ASSERT_TRUE(b);
+  Gate gate;
+  StatusOr<Generation> first = Status::internal("unset"), queued = Status::internal("unset");
+  std::thread t1([&] { first = b->generate(request("Once upon a time", 8), [&](std::string_view) {
+    return gate.wait_in_chunk();
+  }); });
+  gate.wait_entered();
+  std::thread t2([&] { queued = b->generate(request("Once upon a time", 8), {}); });
+  for (int i = 0; i < 2000 && b->waiting() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(b->waiting(), 1);
+  auto third = b->generate(request("Once upon a time", 8), {});
+  EXPECT_EQ(third.status().code(), StatusCode::kUnavailable);
+  gate.release();
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(first.is_ok());
+  ASSERT_TRUE(queued.is_ok());
+  EXPECT_EQ(queued->text, first->text);
+}
+
+TEST(LocalBackend, ParallelSequencesRunTogether) {
+  auto spec = spec_for(kStories);
+  spec.parallel = 2;
+  spec.queue_depth = 0;
+  auto b = load(spec);
+  ASSERT_TRUE(b);
+  auto alone = b->generate(request("Once upon a time", 12), {});
+  ASSERT_TRUE(alone.is_ok());
+  Gate gate;
+  StatusOr<Generation> first = Status::internal("unset");
+  std::thread t([&] { first = b->generate(request("Once upon a time", 12), [&](std::string_view) {
+    return gate.wait_in_chunk();
+  }); });
+  gate.wait_entered();
+  auto second = b->generate(request("Once upon a time", 12), {});  // the second slot
+  gate.release();
+  t.join();
+  ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+  ASSERT_TRUE(first.is_ok());
+  EXPECT_EQ(second->text, alone->text);
+  EXPECT_EQ(first->text, alone->text);
+}
+
+TEST(LocalBackend, SecondTurnReusesCacheAndMatchesColdRun) {
+  auto b = load(spec_for(kTinyQ8));
+  ASSERT_TRUE(b);
+  auto turn1 = request("Once upon a time", 12);
+  turn1.cache_key = "org/agent/session-1";
+  auto r1 = b->generate(turn1, {});
+  ASSERT_TRUE(r1.is_ok());
+  EXPECT_EQ(r1->cached_prompt_tokens, 0);
+  EXPECT_EQ(b->kept_caches().size(), 1u);
+
+  auto turn2 = turn1;
+  turn2.messages.push_back({"assistant", r1->text});
+  turn2.messages.push_back({"user", "And then?"});
+  auto warm = b->generate(turn2, {});
+  ASSERT_TRUE(warm.is_ok()) << warm.status().to_string();
+  EXPECT_GE(warm->cached_prompt_tokens, r1->prompt_tokens);
+  EXPECT_LT(warm->cached_prompt_tokens, warm->prompt_tokens);
+
+  auto cold_req = turn2;
+  cold_req.cache_key = "";
+  auto cold = b->generate(cold_req, {});
+  ASSERT_TRUE(cold.is_ok());
+  EXPECT_EQ(cold->cached_prompt_tokens, 0);
+  EXPECT_EQ(warm->text, cold->text);
+  EXPECT_EQ(warm->prompt_tokens, cold->prompt_tokens);
+}
+
+TEST(KvCacheStore, EvictsLeastRecentlyUsedWithinBudget) {
+  auto model = engine::Model::load(kStories);
+  ASSERT_TRUE(model.is_ok());
+  auto filled = [&](int n) {
+    auto c = (*model)->new_cache(64);
+    std::vector<int32_t> ids(static_cast<size_t>(n), 1);
+    c->reserve_more(n);
+    c->commit(ids);
+    return c;
+  };
+  const int64_t one = static_cast<int64_t>(filled(16)->memory_bytes());
+  ASSERT_GT(one, 0);
+  KvCacheStore store(2 * one);
+  store.put("a", filled(16));
+  store.put("b", filled(16));
+  EXPECT_EQ(store.size(), 2u);
+  auto a = store.take("a");  // a is now the most recently used once put back
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->size(), 16);
+  store.put("a", std::move(a));
+  store.put("c", filled(16));  // over budget: b (least recent) goes
+  EXPECT_EQ(store.size(), 2u);
+  EXPECT_FALSE(store.take("b"));
+  EXPECT_TRUE(store.take("a"));
+  EXPECT_TRUE(store.take("c"));
+  EXPECT_EQ(store.bytes(), 0);
+  KvCacheStore tiny(one / 2);
+  tiny.put("x", filled(16));  // larger than the whole budget: not kept
+  EXPECT_EQ(tiny.size(), 0u);
+}
+
+}  // namespace
+}  // namespace agentd::model
