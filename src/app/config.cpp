@@ -177,6 +177,20 @@ Status parse_model(const toml::table& t, const std::string& prefix, const std::s
       AGENTD_RETURN_IF_ERROR(read_number(v, key, 0.0, 1e6, false, m.price_input_per_mtok));
     } else if (name == "price_output_per_mtok") {
       AGENTD_RETURN_IF_ERROR(read_number(v, key, 0.0, 1e6, false, m.price_output_per_mtok));
+    } else if (name == "threads") {
+      AGENTD_RETURN_IF_ERROR(read_int(v, key, 0, 1024, m.threads));
+    } else if (name == "queue_depth") {
+      AGENTD_RETURN_IF_ERROR(read_int(v, key, 0, 1000000, m.queue_depth));
+    } else if (name == "parallel") {
+      AGENTD_RETURN_IF_ERROR(read_int(v, key, 1, 256, m.parallel));
+    } else if (name == "cache_bytes") {
+      AGENTD_RETURN_IF_ERROR(read_int(v, key, 0, int64_t{1} << 50, m.cache_bytes));
+    } else if (name == "connect_timeout_s") {
+      AGENTD_RETURN_IF_ERROR(read_timeout(v, key, m.connect_timeout_s));
+    } else if (name == "timeout_s") {
+      AGENTD_RETURN_IF_ERROR(read_timeout(v, key, m.timeout_s));
+    } else if (name == "max_retries") {
+      AGENTD_RETURN_IF_ERROR(read_int(v, key, 0, 100, m.max_retries));
     } else {
       return bad(key, "unknown key");
     }

@@ -34,6 +34,13 @@
 //   context = 2048                # tokens
 //   price_input_per_mtok = 0.0    # USD per million input tokens
 //   price_output_per_mtok = 0.0   # USD per million output tokens
+//   threads = 0                   # local: engine threads; 0 = all cores
+//   queue_depth = 64              # local: requests waiting for the engine; more get 503
+//   parallel = 1                  # local: sequences decoded at once
+//   cache_bytes = 268435456       # local: KV caches kept between a session's turns (LRU)
+//   connect_timeout_s = 5         # openai: connecting to the provider
+//   timeout_s = 120               # openai: a whole request, streaming included
+//   max_retries = 2               # openai: retries on connection errors, 429 and 5xx
 //
 // Relative paths (model paths, sqlite://relative.db) are relative to the
 // folder of the config file. Unknown keys and bad values are errors that name

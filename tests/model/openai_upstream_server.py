@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""A small real HTTP server speaking the OpenAI chat-completions protocol on
+loopback, for the upstream backend's tests (retries, timeouts, errors,
+streaming). Standard library only.
+
+Prints its port on the first line of stdout, then serves until stdin closes
+(so it never outlives the test that started it).
+
+POST /v1/chat/completions: the request's "model" picks the behaviour; state
+that spans attempts (e.g. "503 once, then 200") is counted per X-Request-ID.
+  ok           SSE: "Hel", "lo", " world" with logprobs, then a usage chunk, [DONE]
+  echo         SSE: the request (headers we care about + body) as JSON text, [DONE]
+  plain        SSE without logprobs and without usage
+  json         a non-streamed chat.completion (a provider that ignores stream)
+  flaky        503 {"error":{"message":"overloaded"}} on the first attempt, then as ok
+  down         503 on every attempt; the message counts attempts ("overloaded (attempt N)")
+  ratelimited  429 with Retry-After: 1 on the first attempt, then as ok
+  bad          400 {"error":{"message":"max_tokens is too large"}}
+  slow         waits 3 s before answering
+  stall        sends one chunk, then waits 3 s
+  malformed    SSE whose first event is not JSON
+  cut          sends one chunk and closes the connection without [DONE]
+"""
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ATTEMPTS = {}
+LOCK = threading.Lock()
+
+
+def chunk(content=None, logprob=None, finish=None, usage=None):
+    c = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "up"}
+    if usage is not None:
+        c["choices"] = []
+        c["usage"] = usage
+        return c
+    choice = {"index": 0, "delta": {}, "finish_reason": finish}
+    if content is not None:
+        choice["delta"] = {"role": "assistant", "content": content}
+    if logprob is not None:
+        choice["logprobs"] = {"content": [{"token": content, "logprob": logprob, "top_logprobs": []}]}
+    c["choices"] = [choice]
+    return c
+
+
+OK_EVENTS = [
+    chunk("Hel", -0.5),
+    chunk("lo", -1.0),
+    chunk(" world", -1.5),
+    chunk(finish="stop"),
+    chunk(usage={"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14,
+                 "prompt_tokens_details": {"cached_tokens": 4}}),
+]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def attempt(self, model):
+        key = (model, self.headers.get("X-Request-ID", ""))
+        with LOCK:
+            ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+            return ATTEMPTS[key]
+
+    def send_json(self, code, obj, extra=None):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def start_sse(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def event(self, data):
+        text = data if isinstance(data, str) else json.dumps(data)
+        self.wfile.write(f"data: {text}\n\n".encode())
+        self.wfile.flush()
+
+    def stream(self, events):
+        self.start_sse()
+        for e in events:
+            self.event(e)
+        self.event("[DONE]")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        if self.path != "/v1/chat/completions":
+            self.send_json(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        try:
+            req = json.loads(raw)
+        except ValueError:
+            self.send_json(400, {"error": {"message": "body is not JSON"}})
+            return
+        model = req.get("model", "")
+        n = self.attempt(model)
+        if model == "ok":
+            self.stream(OK_EVENTS)
+        elif model == "echo":
+            seen = {"body": req, "authorization": self.headers.get("Authorization"),
+                    "request_id": self.headers.get("X-Request-ID"), "accept": self.headers.get("Accept")}
+            self.stream([chunk(json.dumps(seen)), chunk(finish="stop")])
+        elif model == "plain":
+            self.stream([chunk("abcdefgh"), chunk(finish="length")])
+        elif model == "json":
+            self.send_json(200, {"id": "c", "object": "chat.completion", "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "whole answer"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}})
+        elif model == "flaky":
+            if n == 1:
+                self.send_json(503, {"error": {"message": "overloaded"}})
+            else:
+                self.stream(OK_EVENTS)
+        elif model == "down":
+            self.send_json(503, {"error": {"message": f"overloaded (attempt {n})"}})
+        elif model == "ratelimited":
+            if n == 1:
+                self.send_json(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
+            else:
+                self.stream(OK_EVENTS)
+        elif model == "bad":
+            self.send_json(400, {"error": {"message": "max_tokens is too large"}})
+        elif model == "slow":
+            time.sleep(3)
+            self.stream(OK_EVENTS)
+        elif model == "stall":
+            self.start_sse()
+            self.event(chunk("first", -0.1))
+            time.sleep(3)
+        elif model == "malformed":
+            self.start_sse()
+            self.event("{not json")
+        elif model == "cut":
+            self.start_sse()
+            self.event(chunk("partial", -0.1))
+        else:
+            self.send_json(404, {"error": {"message": f"unknown model {model}"}})
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stdin.read()  # until the test closes our stdin (or dies)
+
+
+if __name__ == "__main__":
+    main()
