@@ -181,6 +181,11 @@ Status check_options(const MakeModelOptions& o, const FileKind& kind) {
   if (o.dim <= 0 || o.layers <= 0 || o.heads <= 0 || o.kv_heads <= 0 || o.ffn <= 0) {
     return Status::invalid_argument("--dim, --layers, --heads, --kv-heads and --ffn must be positive");
   }
+  // Limits well above any model this tool is for, so sizes stay in range.
+  if (o.dim > 65536 || o.ffn > 262144 || o.layers > 1024 || o.heads > 1024) {
+    return Status::invalid_argument("shape too large (limits: --dim 65536, --ffn 262144, --layers 1024, "
+                                    "--heads 1024)");
+  }
   if (o.dim % o.heads != 0) {
     return Status::invalid_argument("--dim " + std::to_string(o.dim) + " is not a multiple of --heads " +
                                     std::to_string(o.heads));
