@@ -58,14 +58,13 @@ class AdminApi {
  public:
   explicit AdminApi(core::Core& core) : core_(core) {}
 
-  std::optional<core::Principal> enter(const http::Request& req, http::Response& failure) {
-    auto p = authenticate(core_, req, kDialect, failure);
-    if (!p) return std::nullopt;
-    if (!p->admin) {
+  // The principal if it holds an admin key; else nullptr and `failure`.
+  const core::Principal* enter(const core::Principal& principal, http::Response& failure) {
+    if (!principal.admin) {
       failure = fail(Status::permission_denied("this route needs an admin key"));
-      return std::nullopt;
+      return nullptr;
     }
-    return p;
+    return &principal;
   }
 
   // The organization named in the path, if the principal may manage it.
@@ -78,9 +77,9 @@ class AdminApi {
     return org;
   }
 
-  http::Response create_org(http::Request& req) {
+  http::Response create_org(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     if (!p->server_admin) return fail(Status::permission_denied("only server admins create organizations"));
     ApiError err;
@@ -95,9 +94,9 @@ class AdminApi {
     return json_response(201, org_json(*org));
   }
 
-  http::Response list_orgs(http::Request& req) {
+  http::Response list_orgs(http::Request&, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     json::array data;
     if (p->server_admin) {
@@ -112,18 +111,18 @@ class AdminApi {
     return json_response(200, json::object{{"data", data}});
   }
 
-  http::Response get_org(http::Request& req) {
+  http::Response get_org(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     auto org = target_org(*p, req);
     if (!org.is_ok()) return fail(org.status());
     return json_response(200, org_json(*org));
   }
 
-  http::Response add_credits(http::Request& req) {
+  http::Response add_credits(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     if (!p->server_admin) return fail(Status::permission_denied("only server admins add credits"));
     ApiError err;
@@ -139,9 +138,9 @@ class AdminApi {
     return json_response(200, org_json(*after));
   }
 
-  http::Response create_key(http::Request& req) {
+  http::Response create_key(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     ApiError err;
     auto body = parse_object(req.body.empty() ? std::string_view("{}") : std::string_view(req.body), err);
@@ -162,9 +161,9 @@ class AdminApi {
     return json_response(201, o);
   }
 
-  http::Response list_keys(http::Request& req) {
+  http::Response list_keys(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     auto org = target_org(*p, req);
     if (!org.is_ok()) return fail(org.status());
@@ -175,9 +174,9 @@ class AdminApi {
     return json_response(200, json::object{{"data", data}});
   }
 
-  http::Response revoke_key(http::Request& req) {
+  http::Response revoke_key(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     auto org = target_org(*p, req);
     if (!org.is_ok()) return fail(org.status());
@@ -186,9 +185,9 @@ class AdminApi {
     return json_response(200, json::object{{"revoked", 1}});
   }
 
-  http::Response create_agent(http::Request& req) {
+  http::Response create_agent(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(principal, resp);
     if (!p) return resp;
     ApiError err;
     auto body = parse_object(req.body, err);
@@ -223,14 +222,19 @@ class AdminApi {
 
 void register_admin(http::Router& router, core::Core& core) {
   auto api = std::make_shared<AdminApi>(core);
-  router.add("POST", "/admin/orgs", [api](http::Request& r) { return api->create_org(r); });
-  router.add("GET", "/admin/orgs", [api](http::Request& r) { return api->list_orgs(r); });
-  router.add("GET", "/admin/orgs/{name}", [api](http::Request& r) { return api->get_org(r); });
-  router.add("POST", "/admin/orgs/{name}/credits", [api](http::Request& r) { return api->add_credits(r); });
-  router.add("POST", "/admin/orgs/{name}/keys", [api](http::Request& r) { return api->create_key(r); });
-  router.add("GET", "/admin/orgs/{name}/keys", [api](http::Request& r) { return api->list_keys(r); });
-  router.add("DELETE", "/admin/orgs/{name}/keys/{prefix}", [api](http::Request& r) { return api->revoke_key(r); });
-  router.add("POST", "/admin/orgs/{name}/agents", [api](http::Request& r) { return api->create_agent(r); });
+  using Method = http::Response (AdminApi::*)(http::Request&, const core::Principal&);
+  auto route = [&](const char* method, const char* pattern, Method fn) {
+    router.add(method, pattern,
+               authed(core, kDialect, [api, fn](http::Request& r, const core::Principal& p) { return ((*api).*fn)(r, p); }));
+  };
+  route("POST", "/admin/orgs", &AdminApi::create_org);
+  route("GET", "/admin/orgs", &AdminApi::list_orgs);
+  route("GET", "/admin/orgs/{name}", &AdminApi::get_org);
+  route("POST", "/admin/orgs/{name}/credits", &AdminApi::add_credits);
+  route("POST", "/admin/orgs/{name}/keys", &AdminApi::create_key);
+  route("GET", "/admin/orgs/{name}/keys", &AdminApi::list_keys);
+  route("DELETE", "/admin/orgs/{name}/keys/{prefix}", &AdminApi::revoke_key);
+  route("POST", "/admin/orgs/{name}/agents", &AdminApi::create_agent);
 }
 
 }  // namespace agentd::api

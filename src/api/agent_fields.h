@@ -21,6 +21,21 @@ namespace agentd::api {
 std::optional<core::Principal> authenticate(core::Core& core, const http::Request& req, Dialect dialect,
                                             http::Response& failure);
 
+// Wraps fn(Request&, const Principal&) as a Handler that authenticates first
+// (401 in the dialect's shape) and records the organization for the access
+// log. `core` must outlive the handler.
+template <typename Fn>
+http::Handler authed(core::Core& core, Dialect dialect, Fn fn) {
+  return [&core, dialect, fn](http::Request& req) {
+    http::Response failure;
+    auto p = authenticate(core, req, dialect, failure);
+    if (!p) return failure;
+    http::Response r = fn(req, *p);
+    r.log_org = p->org_id;
+    return r;
+  };
+}
+
 // [{input, output}, ...] under `key`; nullopt when absent or on error
 // (reader.ok() tells which).
 std::optional<std::vector<store::Demonstration>> read_demonstrations(FieldReader& reader, std::string_view key);

@@ -11,5 +11,8 @@ void register_nugen_v3(http::Router& router, core::Core& core);    // nugen_v3.c
 void register_runagent_v1(http::Router& router, core::Core& core); // runagent_v1.cpp /v1/agents, /v1/agents/{id}...
 void register_roe_v1(http::Router& router, core::Core& core);      // roe_v1.cpp     /v1/agents/.../
 void register_admin(http::Router& router, core::Core& core);       // admin.cpp      /admin/...
+void register_nugen_runs(http::Router& router, core::Core& core);     // runs_nugen.cpp    runs, usage, sessions
+void register_runagent_runs(http::Router& router, core::Core& core);  // runs_runagent.cpp invoke, stream
+void register_openai_v1(http::Router& router, core::Core& core);      // openai_v1.cpp     /v1/chat/completions, /v1/models, /metrics
 
 }  // namespace agentd::api

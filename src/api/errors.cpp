@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/json_body.h"
 #include "core/field_error.h"
 
 namespace agentd::api {
@@ -95,7 +96,7 @@ std::string message_with_field(const ApiError& e) {
 }
 
 http::Response make(int status, const json::value& body) {
-  return http::Response::json(status, json::serialize(body));
+  return http::Response::json(status, to_json_text(body));
 }
 
 }  // namespace

@@ -167,6 +167,68 @@ json::object object_from_text(const std::string& text) {
   return std::move(v.as_object());
 }
 
-http::Response json_response(int status, const json::value& v) { return http::Response::json(status, json::serialize(v)); }
+namespace {
+
+void write_json(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::null: out += "null"; return;
+    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
+    case json::kind::int64: out += std::to_string(v.get_int64()); return;
+    case json::kind::uint64: out += std::to_string(v.get_uint64()); return;
+    case json::kind::double_: {
+      double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";
+        return;
+      }
+      char buf[64];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+      if (ec != std::errc()) {
+        out += "null";
+        return;
+      }
+      std::string_view text(buf, static_cast<size_t>(end - buf));
+      out += text;
+      // Keep it a float to readers that tell 1 from 1.0.
+      if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
+      return;
+    }
+    case json::kind::string: out += json::serialize(v.get_string()); return;
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& x : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        write_json(x, out);
+      }
+      out += ']';
+      return;
+    }
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string_view(kv.key()));
+        out += ':';
+        write_json(kv.value(), out);
+      }
+      out += '}';
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+std::string to_json_text(const json::value& v) {
+  std::string out;
+  write_json(v, out);
+  return out;
+}
+
+http::Response json_response(int status, const json::value& v) { return http::Response::json(status, to_json_text(v)); }
 
 }  // namespace agentd::api

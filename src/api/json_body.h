@@ -68,6 +68,12 @@ std::string url_encode(std::string_view s);
 // an empty object when the text is empty or not an object.
 boost::json::object object_from_text(const std::string& text);
 
+// JSON text of v, like boost::json::serialize but with numbers as people
+// write them: doubles in their shortest round-trip form with a decimal point
+// (0.7, 1.0, 1e+20), not Boost's "7E-1"; NaN and infinities become null.
+std::string to_json_text(const boost::json::value& v);
+
+// A response with to_json_text(v) as its body.
 http::Response json_response(int status, const boost::json::value& v);
 
 }  // namespace agentd::api

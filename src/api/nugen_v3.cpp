@@ -94,10 +94,9 @@ class NugenApi {
     return s;
   }
 
-  http::Response create(http::Request& req) {
+  http::Response create(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     auto spec = read_spec(req, true, resp);
     if (!spec) return resp;
     auto v = core_.agents().create(p->org_id, p->key_prefix, *spec);
@@ -105,10 +104,9 @@ class NugenApi {
     return json_response(200, json::object{{"data", agent_json(*v)}});
   }
 
-  http::Response list(http::Request& req) {
+  http::Response list(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     ApiError err;
     auto include_inactive = query_bool(req, "include_inactive", false, err);
     if (!include_inactive) return error_response(kDialect, err);
@@ -126,20 +124,18 @@ class NugenApi {
     return json_response(200, json::object{{"agents", agents}});
   }
 
-  http::Response get(http::Request& req) {
+  http::Response get(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
     if (!v.is_ok()) return fail(v.status());
     if (!v->agent.active) return fail(Status::not_found("agent '" + v->agent.id + "' is inactive"));
     return json_response(200, json::object{{"data", agent_json(*v)}});
   }
 
-  http::Response update(http::Request& req) {
+  http::Response update(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     auto spec = read_spec(req, false, resp);
     if (!spec) return resp;
     auto v = core_.agents().update(p->org_id, req.path_param("agent_id"), *spec);
@@ -147,10 +143,9 @@ class NugenApi {
     return json_response(200, json::object{{"data", agent_json(*v)}});
   }
 
-  http::Response remove(http::Request& req) {
+  http::Response remove(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     std::string id = req.path_param("agent_id");
     Status s = core_.agents().remove(p->org_id, id);
     if (!s.is_ok()) return fail(s);
@@ -165,12 +160,17 @@ class NugenApi {
 
 void register_nugen_v3(http::Router& router, core::Core& core) {
   auto api = std::make_shared<NugenApi>(core);
-  router.add("POST", "/api/v3/agents/create", [api](http::Request& r) { return api->create(r); });
-  router.add("GET", "/api/v3/agents", [api](http::Request& r) { return api->list(r); });
-  router.add("GET", "/api/v3/agents/", [api](http::Request& r) { return api->list(r); });
-  router.add("GET", "/api/v3/agents/{agent_id}", [api](http::Request& r) { return api->get(r); });
-  router.add("PATCH", "/api/v3/agents/{agent_id}", [api](http::Request& r) { return api->update(r); });
-  router.add("DELETE", "/api/v3/agents/{agent_id}", [api](http::Request& r) { return api->remove(r); });
+  using Method = http::Response (NugenApi::*)(http::Request&, const core::Principal&);
+  auto route = [&](const char* method, const char* pattern, Method fn) {
+    router.add(method, pattern,
+               authed(core, kDialect, [api, fn](http::Request& r, const core::Principal& p) { return ((*api).*fn)(r, p); }));
+  };
+  route("POST", "/api/v3/agents/create", &NugenApi::create);
+  route("GET", "/api/v3/agents", &NugenApi::list);
+  route("GET", "/api/v3/agents/", &NugenApi::list);
+  route("GET", "/api/v3/agents/{agent_id}", &NugenApi::get);
+  route("PATCH", "/api/v3/agents/{agent_id}", &NugenApi::update);
+  route("DELETE", "/api/v3/agents/{agent_id}", &NugenApi::remove);
 }
 
 }  // namespace agentd::api

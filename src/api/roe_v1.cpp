@@ -140,15 +140,14 @@ class RoeApi {
     return obj;
   }
 
-  // Authenticates and checks ?organization_id=.
-  std::optional<core::Principal> enter(const http::Request& req, http::Response& failure) {
-    auto p = authenticate(core_, req, kDialect, failure);
-    if (!p) return std::nullopt;
-    if (auto denied = check_org(*p, req.query_param("organization_id"))) {
+  // Checks ?organization_id=; the principal, or nullptr and `failure`.
+  const core::Principal* enter(const http::Request& req, const core::Principal& principal,
+                               http::Response& failure) {
+    if (auto denied = check_org(principal, req.query_param("organization_id"))) {
       failure = *denied;
-      return std::nullopt;
+      return nullptr;
     }
-    return p;
+    return &principal;
   }
 
   std::optional<core::AgentSpec> read_spec(const json::object& obj, bool creating, http::Response& failure) {
@@ -167,9 +166,9 @@ class RoeApi {
     return s;
   }
 
-  http::Response create(http::Request& req) {
+  http::Response create(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     auto obj = body(req, *p, resp);
     if (!obj) return resp;
@@ -188,9 +187,9 @@ class RoeApi {
     return url;
   }
 
-  http::Response list(http::Request& req) {
+  http::Response list(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     ApiError err;
     auto page = query_int(req, "page", 1, 1, 1000000, err);
@@ -222,18 +221,18 @@ class RoeApi {
     return json_response(200, o);
   }
 
-  http::Response get(http::Request& req) {
+  http::Response get(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
     if (!v.is_ok()) return fail(v.status());
     return json_response(200, agent_json(*v));
   }
 
-  http::Response update(http::Request& req) {
+  http::Response update(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     auto obj = body(req, *p, resp);
     if (!obj) return resp;
@@ -244,9 +243,9 @@ class RoeApi {
     return json_response(200, agent_json(*v));
   }
 
-  http::Response remove(http::Request& req) {
+  http::Response remove(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     Status s = core_.agents().remove(p->org_id, req.path_param("agent_id"));
     if (!s.is_ok()) return fail(s);
@@ -256,9 +255,9 @@ class RoeApi {
     return r;
   }
 
-  http::Response list_versions(http::Request& req) {
+  http::Response list_versions(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
     if (!v.is_ok()) return fail(v.status());
@@ -269,9 +268,9 @@ class RoeApi {
     return json_response(200, a);
   }
 
-  http::Response create_version(http::Request& req) {
+  http::Response create_version(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     auto obj = body(req, *p, resp);
     if (!obj) return resp;
@@ -288,18 +287,18 @@ class RoeApi {
     return json_response(201, version_json(*ver, make_current ? ver->id : std::string()));
   }
 
-  http::Response current_version(http::Request& req) {
+  http::Response current_version(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
     if (!v.is_ok()) return fail(v.status());
     return json_response(200, version_json(v->version, v->agent.current_version_id));
   }
 
-  http::Response get_version(http::Request& req) {
+  http::Response get_version(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = enter(req, resp);
+    const core::Principal* p = enter(req, principal, resp);
     if (!p) return resp;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
     if (!v.is_ok()) return fail(v.status());
@@ -316,18 +315,21 @@ class RoeApi {
 
 void register_roe_v1(http::Router& router, core::Core& core) {
   auto api = std::make_shared<RoeApi>(core);
-  router.add("POST", "/v1/agents/", [api](http::Request& r) { return api->create(r); });
-  router.add("GET", "/v1/agents/", [api](http::Request& r) { return api->list(r); });
-  router.add("GET", "/v1/agents/{agent_id}/", [api](http::Request& r) { return api->get(r); });
-  router.add("PATCH", "/v1/agents/{agent_id}/", [api](http::Request& r) { return api->update(r); });
-  router.add("PUT", "/v1/agents/{agent_id}/", [api](http::Request& r) { return api->update(r); });
-  router.add("DELETE", "/v1/agents/{agent_id}/", [api](http::Request& r) { return api->remove(r); });
-  router.add("GET", "/v1/agents/{agent_id}/versions/", [api](http::Request& r) { return api->list_versions(r); });
-  router.add("POST", "/v1/agents/{agent_id}/versions/", [api](http::Request& r) { return api->create_version(r); });
-  router.add("GET", "/v1/agents/{agent_id}/versions/current/",
-             [api](http::Request& r) { return api->current_version(r); });
-  router.add("GET", "/v1/agents/{agent_id}/versions/{version_id}/",
-             [api](http::Request& r) { return api->get_version(r); });
+  using Method = http::Response (RoeApi::*)(http::Request&, const core::Principal&);
+  auto route = [&](const char* method, const char* pattern, Method fn) {
+    router.add(method, pattern,
+               authed(core, kDialect, [api, fn](http::Request& r, const core::Principal& p) { return ((*api).*fn)(r, p); }));
+  };
+  route("POST", "/v1/agents/", &RoeApi::create);
+  route("GET", "/v1/agents/", &RoeApi::list);
+  route("GET", "/v1/agents/{agent_id}/", &RoeApi::get);
+  route("PATCH", "/v1/agents/{agent_id}/", &RoeApi::update);
+  route("PUT", "/v1/agents/{agent_id}/", &RoeApi::update);
+  route("DELETE", "/v1/agents/{agent_id}/", &RoeApi::remove);
+  route("GET", "/v1/agents/{agent_id}/versions/", &RoeApi::list_versions);
+  route("POST", "/v1/agents/{agent_id}/versions/", &RoeApi::create_version);
+  route("GET", "/v1/agents/{agent_id}/versions/current/", &RoeApi::current_version);
+  route("GET", "/v1/agents/{agent_id}/versions/{version_id}/", &RoeApi::get_version);
 }
 
 }  // namespace agentd::api

@@ -30,6 +30,9 @@ void register_routes(http::Router& router, core::Core& core) {
   register_runagent_v1(router, core);
   register_roe_v1(router, core);
   register_admin(router, core);
+  register_nugen_runs(router, core);
+  register_runagent_runs(router, core);
+  register_openai_v1(router, core);
   router.fallback = [](const http::Request& req, int status) {
     return unrouted_response(dialect_for_path(req.path), status, req.method, req.path);
   };

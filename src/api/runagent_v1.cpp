@@ -87,10 +87,9 @@ class RunAgentApi {
     return s;
   }
 
-  http::Response list(http::Request& req) {
+  http::Response list(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     ApiError err;
     auto page = query_int(req, "page", 1, 1, 1000000, err);
     if (!page) return error_response(kDialect, err);
@@ -109,10 +108,9 @@ class RunAgentApi {
     return json_response(200, json::object{{"data", data}, {"pagination", pagination}});
   }
 
-  http::Response create(http::Request& req) {
+  http::Response create(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     auto spec = read_spec(req, true, resp);
     if (!spec) return resp;
     auto v = core_.agents().create(p->org_id, p->key_prefix, *spec);
@@ -120,19 +118,17 @@ class RunAgentApi {
     return json_response(201, agent_json(*v));
   }
 
-  http::Response get(http::Request& req) {
+  http::Response get(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
     if (!v.is_ok()) return fail(v.status());
     return json_response(200, agent_json(*v));
   }
 
-  http::Response update(http::Request& req) {
+  http::Response update(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     auto spec = read_spec(req, false, resp);
     if (!spec) return resp;
     auto v = core_.agents().update(p->org_id, req.path_param("agent_id"), *spec);
@@ -140,10 +136,9 @@ class RunAgentApi {
     return json_response(200, agent_json(*v));
   }
 
-  http::Response remove(http::Request& req) {
+  http::Response remove(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     std::string id = req.path_param("agent_id");
     Status s = core_.agents().remove(p->org_id, id);
     if (!s.is_ok()) return fail(s);
@@ -151,10 +146,9 @@ class RunAgentApi {
   }
 
   // Readiness of one agent: its model is configured and the agent active.
-  http::Response health(http::Request& req) {
+  http::Response health(http::Request& req, const core::Principal& principal) {
     http::Response resp;
-    auto p = authenticate(core_, req, kDialect, resp);
-    if (!p) return resp;
+    const core::Principal* p = &principal;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
     if (!v.is_ok()) return fail(v.status());
     bool model_ok = core_.models().find(v->version.config.model) != nullptr;
@@ -174,12 +168,17 @@ class RunAgentApi {
 
 void register_runagent_v1(http::Router& router, core::Core& core) {
   auto api = std::make_shared<RunAgentApi>(core);
-  router.add("GET", "/v1/agents", [api](http::Request& r) { return api->list(r); });
-  router.add("POST", "/v1/agents", [api](http::Request& r) { return api->create(r); });
-  router.add("GET", "/v1/agents/{agent_id}", [api](http::Request& r) { return api->get(r); });
-  router.add("PATCH", "/v1/agents/{agent_id}", [api](http::Request& r) { return api->update(r); });
-  router.add("DELETE", "/v1/agents/{agent_id}", [api](http::Request& r) { return api->remove(r); });
-  router.add("GET", "/v1/agents/{agent_id}/health", [api](http::Request& r) { return api->health(r); });
+  using Method = http::Response (RunAgentApi::*)(http::Request&, const core::Principal&);
+  auto route = [&](const char* method, const char* pattern, Method fn) {
+    router.add(method, pattern,
+               authed(core, kDialect, [api, fn](http::Request& r, const core::Principal& p) { return ((*api).*fn)(r, p); }));
+  };
+  route("GET", "/v1/agents", &RunAgentApi::list);
+  route("POST", "/v1/agents", &RunAgentApi::create);
+  route("GET", "/v1/agents/{agent_id}", &RunAgentApi::get);
+  route("PATCH", "/v1/agents/{agent_id}", &RunAgentApi::update);
+  route("DELETE", "/v1/agents/{agent_id}", &RunAgentApi::remove);
+  route("GET", "/v1/agents/{agent_id}/health", &RunAgentApi::health);
 }
 
 }  // namespace agentd::api

@@ -1,0 +1,283 @@
+// OpenAI-compatible routes (our extension), so any OpenAI SDK can call an
+// agent:
+//   POST /v1/chat/completions {model (an agent's name), messages, stream,
+//     stream_options.include_usage, stop, max_tokens | max_completion_tokens,
+//     temperature, top_p, seed}; the client's messages follow the agent's
+//     instructions and demonstrations.
+//   GET /v1/models -> {object: "list", data: [{id (agent name), object:
+//     "model", created, owned_by}]}: the organization's active agents.
+//   GET /metrics: the Prometheus text of the Core's registry. Unauthenticated
+//     (as Prometheus scrapes by default): it holds counts, never keys, prompts
+//     or organization names.
+// Errors are OpenAI's shape {error {message, type, param, code}} with the
+// HTTP status of the shared table (api/errors.h).
+
+#include <boost/json.hpp>
+
+#include "api/agent_fields.h"
+#include "api/dialects.h"
+#include "api/errors.h"
+#include "api/json_body.h"
+#include "api/run_common.h"
+
+namespace agentd::api {
+namespace {
+
+namespace json = boost::json;
+
+std::string_view error_type(StatusCode c) {
+  switch (c) {
+    case StatusCode::kInvalidArgument: return "invalid_request_error";
+    case StatusCode::kUnauthenticated: return "authentication_error";
+    case StatusCode::kPermissionDenied: return "permission_error";
+    case StatusCode::kNotFound: return "not_found_error";
+    case StatusCode::kRateLimited: return "rate_limit_error";
+    case StatusCode::kInsufficientCredits: return "insufficient_quota";
+    default: return "server_error";
+  }
+}
+
+http::Response openai_error(const ApiError& e, const core::RateLimitInfo& limits = {}) {
+  int status = http_status(Dialect::kRunAgent, e.status.code());
+  std::string message = e.field.empty() ? e.status.message() : e.field + ": " + e.status.message();
+  json::object err{{"message", message}, {"type", error_type(e.status.code())}, {"code", error_code(e)}};
+  if (e.field.empty())
+    err["param"] = nullptr;
+  else
+    err["param"] = e.field;
+  http::Response r = json_response(status, json::object{{"error", err}});
+  add_rate_limit_headers(r, limits);
+  if (e.status.code() == StatusCode::kRateLimited && limits.retry_after_s <= 0) r.set_header("Retry-After", "1");
+  if (e.status.code() == StatusCode::kUnavailable) r.set_header("Retry-After", "1");
+  return r;
+}
+
+json::object usage_json(const core::RunResult& r) {
+  return json::object{{"prompt_tokens", r.input_tokens},
+                      {"completion_tokens", r.output_tokens},
+                      {"total_tokens", r.input_tokens + r.output_tokens}};
+}
+
+class OpenAiApi {
+ public:
+  explicit OpenAiApi(core::Core& core) : core_(core) {}
+
+  std::optional<core::Principal> auth(const http::Request& req, http::Response& failure) {
+    auto p = core_.auth().authenticate(req.header("authorization"));
+    if (!p.is_ok()) {
+      failure = openai_error(from_status(p.status()));
+      return std::nullopt;
+    }
+    return *p;
+  }
+
+  http::Response chat(http::Request& req) {
+    http::Response failure;
+    auto p = auth(req, failure);
+    if (!p) return failure;
+    auto rr = std::make_shared<core::RunRequest>();
+    bool stream = false;
+    bool include_usage = false;
+    if (!read_request(req, *p, *rr, stream, include_usage, failure)) return failure;
+    std::string model = rr->agent_name;
+    std::string id = "chatcmpl-" + req.request_id;
+    int64_t created = unix_seconds();
+    core::RateLimitInfo limits;
+    http::Response resp;
+    if (!stream) {
+      auto result = core_.runner().run(*rr, &limits);
+      if (!result.is_ok()) return openai_error(from_status(result.status()), limits);
+      json::object message{{"role", "assistant"}, {"content", result->text}};
+      json::object choice{{"index", 0}, {"message", message}, {"finish_reason", result->finish_reason}};
+      choice["logprobs"] = nullptr;
+      resp = json_response(200, json::object{{"id", id},
+                                             {"object", "chat.completion"},
+                                             {"created", created},
+                                             {"model", model},
+                                             {"choices", json::array{choice}},
+                                             {"usage", usage_json(*result)}});
+      add_result_headers(resp, *result);
+    } else {
+      auto prepared = core_.runner().prepare(*rr, &limits);
+      if (!prepared.is_ok()) return openai_error(from_status(prepared.status()), limits);
+      core::AgentRunner& runner = core_.runner();
+      resp = sse_response(std::move(prepared).value(), [&runner, id, created, model, include_usage](
+                                                           std::unique_ptr<core::PreparedRun> run, http::ChunkWriter& w) {
+        auto chunk = [&](json::object delta, json::value finish) {
+          json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}};
+          choice["logprobs"] = nullptr;
+          json::object o{{"id", id},
+                         {"object", "chat.completion.chunk"},
+                         {"created", created},
+                         {"model", model},
+                         {"choices", json::array{choice}}};
+          if (include_usage) o["usage"] = nullptr;
+          return sse_event("", o);
+        };
+        if (!w.write(chunk(json::object{{"role", "assistant"}, {"content", ""}}, nullptr))) return;
+        auto result = runner.execute(std::move(run), [&](std::string_view text) {
+          return w.write(chunk(json::object{{"content", text}}, nullptr));
+        });
+        if (!result.is_ok()) {
+          const Status& s = result.status();
+          json::object err{{"message", s.message()}, {"type", error_type(s.code())}, {"code", error_code(from_status(s))}};
+          err["param"] = nullptr;
+          w.write(sse_event("", json::object{{"error", err}}));
+          w.write("data: [DONE]\n\n");
+          return;
+        }
+        if (!w.write(chunk(json::object{}, json::value(result->finish_reason)))) return;
+        if (include_usage) {
+          w.write(sse_event("", json::object{{"id", id},
+                                             {"object", "chat.completion.chunk"},
+                                             {"created", created},
+                                             {"model", model},
+                                             {"choices", json::array{}},
+                                             {"usage", usage_json(*result)}}));
+        }
+        w.write("data: [DONE]\n\n");
+      });
+    }
+    add_rate_limit_headers(resp, limits);
+    resp.log_org = p->org_id;
+    return resp;
+  }
+
+  http::Response models(http::Request& req) {
+    http::Response failure;
+    auto p = auth(req, failure);
+    if (!p) return failure;
+    json::array data;
+    store::AgentQuery q;
+    q.limit = 500;
+    for (;;) {
+      auto page = core_.agents().list(p->org_id, q);
+      if (!page.is_ok()) return openai_error(from_status(page.status()));
+      for (const auto& v : page->items)
+        data.push_back(json::object{{"id", v.agent.name},
+                                    {"object", "model"},
+                                    {"created", v.agent.created_ms / 1000},
+                                    {"owned_by", "agentd"}});
+      q.offset += static_cast<int64_t>(page->items.size());
+      if (page->items.empty() || q.offset >= page->total) break;
+    }
+    http::Response r = json_response(200, json::object{{"object", "list"}, {"data", data}});
+    r.log_org = p->org_id;
+    return r;
+  }
+
+  http::Response metrics(http::Request&) {
+    http::Response r;
+    r.status = 200;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = core_.metrics().render();
+    return r;
+  }
+
+ private:
+  static bool read_content(const json::value& v, std::string& out) {
+    if (v.is_string()) {
+      out = std::string(v.as_string());
+      return true;
+    }
+    if (v.is_null()) return true;
+    if (!v.is_array()) return false;
+    for (const auto& part : v.as_array()) {
+      if (!part.is_object()) return false;
+      const auto& o = part.as_object();
+      auto* text = o.if_contains("text");
+      if (text && text->is_string()) out += std::string(text->as_string());
+    }
+    return true;
+  }
+
+  bool read_request(const http::Request& req, const core::Principal& p, core::RunRequest& rr, bool& stream,
+                    bool& include_usage, http::Response& failure) {
+    ApiError err;
+    auto body = parse_object(req.body, err);
+    if (!body) {
+      failure = openai_error(err);
+      return false;
+    }
+    FieldReader r(*body);
+    auto model = r.string("model", true);
+    const json::array* messages = r.array("messages", true);
+    stream = r.boolean("stream").value_or(false);
+    if (const json::object* so = r.object("stream_options")) {
+      FieldReader sr(*so, "stream_options.");
+      include_usage = sr.boolean("include_usage").value_or(false);
+      if (!sr.ok()) r.fail(sr.error());
+    }
+    rr.overrides.temperature = r.number("temperature");
+    rr.overrides.top_p = r.number("top_p");
+    rr.overrides.max_tokens = r.integer("max_completion_tokens");
+    if (!rr.overrides.max_tokens) rr.overrides.max_tokens = r.integer("max_tokens");
+    if (auto seed = r.integer("seed")) rr.overrides.seed = static_cast<uint64_t>(*seed);
+    if (r.ok() && r.has("stop")) {
+      const json::value& s = body->at("stop");
+      if (s.is_string()) {
+        rr.overrides.stop.emplace_back(s.as_string());
+      } else if (s.is_array()) {
+        for (const auto& x : s.as_array()) {
+          if (!x.is_string()) {
+            r.fail(wrong_type("stop", "string"));
+            break;
+          }
+          rr.overrides.stop.emplace_back(x.as_string());
+        }
+      } else {
+        r.fail(wrong_type("stop", "string"));
+      }
+    }
+    if (r.ok() && messages) {
+      if (messages->empty()) r.fail(invalid_value("messages", "must hold at least one message"));
+      for (size_t i = 0; r.ok() && i < messages->size(); ++i) {
+        std::string field = "messages[" + std::to_string(i) + "]";
+        if (!(*messages)[i].is_object()) {
+          r.fail(wrong_type(field, "object"));
+          break;
+        }
+        FieldReader mr((*messages)[i].as_object(), field + ".");
+        auto role = mr.string("role", true);
+        if (!mr.ok()) {
+          r.fail(mr.error());
+          break;
+        }
+        model::Message m;
+        m.role = *role == "developer" ? "system" : *role;
+        if (m.role != "system" && m.role != "user" && m.role != "assistant") {
+          r.fail(invalid_value(field + ".role", "must be system, developer, user or assistant"));
+          break;
+        }
+        const json::value* content = (*messages)[i].as_object().if_contains("content");
+        if (content && !read_content(*content, m.content)) {
+          r.fail(wrong_type(field + ".content", "string"));
+          break;
+        }
+        rr.messages.push_back(std::move(m));
+      }
+    }
+    if (!r.ok()) {
+      failure = openai_error(r.error());
+      return false;
+    }
+    rr.principal = p;
+    rr.agent_name = *model;
+    rr.request_id = req.request_id;
+    rr.endpoint = "openai.chat";
+    return true;
+  }
+
+  core::Core& core_;
+};
+
+}  // namespace
+
+void register_openai_v1(http::Router& router, core::Core& core) {
+  auto api = std::make_shared<OpenAiApi>(core);
+  router.add("POST", "/v1/chat/completions", [api](http::Request& r) { return api->chat(r); });
+  router.add("GET", "/v1/models", [api](http::Request& r) { return api->models(r); });
+  router.add("GET", "/metrics", [api](http::Request& r) { return api->metrics(r); });
+}
+
+}  // namespace agentd::api
