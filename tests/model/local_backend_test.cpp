@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "engine/generator.h"
+#include "engine/gguf_writer.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
 #include "engine/tokenizer.h"
@@ -79,6 +83,59 @@ TEST(LocalBackend, PromptIsChatmlWithOneBos) {
   auto n = b->count_prompt_tokens(request("Once upon a time", 1).messages);
   ASSERT_TRUE(n.is_ok());
   EXPECT_EQ(*n, static_cast<int64_t>(expected.size()));
+}
+
+// stories260K with another tokenizer.chat_template, written to a temp file.
+std::string stories_with_template(const std::string& name, const std::string& tmpl) {
+  auto file = engine::GgufFile::open(kStories);
+  EXPECT_TRUE(file.is_ok());
+  engine::GgufWriter w;
+  for (const auto& [key, value] : (*file)->metadata()) EXPECT_TRUE(w.set_value(key, value).is_ok());
+  w.set_string("tokenizer.chat_template", tmpl);
+  for (const auto& t : (*file)->tensors()) {
+    std::string bytes(reinterpret_cast<const char*>(t.data), t.n_bytes);
+    EXPECT_TRUE(w.add_tensor(t.name, t.type, t.dims, std::move(bytes)).is_ok());
+  }
+  const std::string path = ::testing::TempDir() + "/" + name + "_" + std::to_string(getpid()) + ".gguf";
+  EXPECT_TRUE(w.write_file(path).is_ok());
+  return path;
+}
+
+TEST(LocalBackend, TemplateThatWritesBosGetsNoSecondBos) {
+  const std::string path = stories_with_template(
+      "bos_template", "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+                      "{% if add_generation_prompt %}[assistant] {% endif %}");
+  auto b = load(spec_for(path));
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->uses_model_template());
+  auto model = engine::Model::load(kStories);
+  ASSERT_TRUE(model.is_ok());
+  auto tok = engine::Tokenizer::from_gguf((*model)->gguf());
+  ASSERT_TRUE(tok.is_ok());
+  const int32_t bos = (*tok)->bos_id();
+  // The template's own BOS is the only one: what llama.cpp's tokenizer makes
+  // of the rendered text without adding specials.
+  const std::string rendered = (*tok)->token_text(bos) + "[user] Once upon a time\n[assistant] ";
+  const auto expected = (*tok)->encode(rendered, false, true);
+  ASSERT_EQ(expected.front(), bos);
+  auto ids = b->tokenize_prompt(request("Once upon a time", 1).messages);
+  ASSERT_TRUE(ids.is_ok()) << ids.status().to_string();
+  EXPECT_EQ(*ids, expected);
+  EXPECT_EQ(std::count(ids->begin(), ids->end(), bos), 1);
+}
+
+TEST(LocalBackend, BrokenTemplateFallsBackToChatml) {
+  const std::string path = stories_with_template("broken_template", "{% for m in messages %}{{ m.content ");
+  auto b = load(spec_for(path));
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->uses_model_template());
+  auto model = engine::Model::load(kStories);
+  ASSERT_TRUE(model.is_ok());
+  auto tok = engine::Tokenizer::from_gguf((*model)->gguf());
+  ASSERT_TRUE(tok.is_ok());
+  auto ids = b->tokenize_prompt(request("Once upon a time", 1).messages);
+  ASSERT_TRUE(ids.is_ok());
+  EXPECT_EQ(*ids, (*tok)->encode(chatml_text("Once upon a time"), true, true));
 }
 
 // The backend's greedy output equals the engine's own greedy run on the same
