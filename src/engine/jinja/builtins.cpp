@@ -43,8 +43,10 @@ StatusOr<Value> range(Interpreter& in, CallArgs& args) {
   return Value::list(std::move(items));
 }
 
-StatusOr<Value> make_namespace(Interpreter&, CallArgs& args) {
+StatusOr<Value> make_namespace(Interpreter& in, CallArgs& args) {
   auto ns = std::make_shared<Object>();
+  for (const Value& v : args.positional) AGENTD_RETURN_IF_ERROR(in.check_storable(v));
+  for (const auto& kv : args.keyword) AGENTD_RETURN_IF_ERROR(in.check_storable(kv.second));
   for (const Value& v : args.positional) {
     if (v.is_object()) {
       for (const auto& [k, val] : v.as_object().entries()) ns->set(k, val);

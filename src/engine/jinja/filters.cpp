@@ -516,7 +516,10 @@ bool has_filter(std::string_view name) {
       "abs", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
       "forceescape", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max",
       "min", "pprint", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "sort",
-      "string", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount"};
+      "string", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount", "attr",
+      // Jinja filters without an implementation here: a template naming one
+      // still parses and fails only if it runs the filter.
+      "groupby", "slice", "striptags", "urlencode", "urlize", "wordwrap", "xmlattr", "filesizeformat"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
@@ -647,6 +650,12 @@ StatusOr<Value> apply_filter(Interpreter& in, std::string_view name, const Value
     const double scale = std::pow(10.0, static_cast<double>(std::clamp<int64_t>(precision, -300, 300)));
     return Value((method == "ceil" ? std::ceil(x * scale) : std::floor(x * scale)) / scale);
   }
+  if (name == "attr") {
+    const Value* attribute = a.get(0, "name");
+    if (!attribute) return Status::invalid_argument("attr filter needs an attribute name");
+    return in.get_attribute(subject, attribute->to_str());
+  }
+  if (has_filter(name)) return Status::invalid_argument(std::string("filter '") + std::string(name) + "' is not supported");
   return Status::invalid_argument(std::string("no filter named '") + std::string(name) + "'");
 }
 

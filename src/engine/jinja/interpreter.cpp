@@ -56,6 +56,16 @@ Status Interpreter::check_items(size_t items) const {
   return Status::ok();
 }
 
+Status Interpreter::check_storable(const Value& v) const {
+  const Shape shape = v.shape();
+  if (shape.holds_namespace) return Status::invalid_argument("a namespace cannot hold another namespace");
+  if (shape.depth > options_.limits.max_value_depth) {
+    return Status::invalid_argument(std::string("value nested deeper than the limit of ") +
+                                    std::to_string(options_.limits.max_value_depth) + " levels");
+  }
+  return Status::ok();
+}
+
 Status Interpreter::emit(std::string_view text) {
   total_output_ += text.size();
   // Counts everything written, including macro and {% set %} captures, so the
@@ -204,6 +214,7 @@ Status Interpreter::exec_set(const Stmt& s) {
     if (!target.is_namespace()) {
       return error_at(s, Status::invalid_argument("cannot assign attribute on non-namespace object"));
     }
+    if (auto st = check_storable(v); !st.is_ok()) return error_at(s, st);
     target.as_namespace().set(Value(s.attribute), std::move(v));
     return Status::ok();
   }

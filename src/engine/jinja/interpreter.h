@@ -31,6 +31,7 @@ struct Limits {
   int max_eval_depth = 384;                    // nested statements + expressions + calls, all together
   uint64_t max_steps = 5'000'000;              // statements, loop iterations, calls and filter items
   size_t max_items = 1'000'000;                // elements in one list or range()
+  uint32_t max_value_depth = 128;              // nesting of a value stored in a namespace
 };
 
 struct RenderOptions {
@@ -55,6 +56,10 @@ class Interpreter {
   // Fails if a string or list of `n` bytes/items would pass the limits.
   Status check_size(size_t bytes) const;
   Status check_items(size_t items) const;
+  // Checks a value about to be stored in a namespace, the one place state
+  // outlives a loop iteration: bounded nesting and no namespaces inside, so
+  // no chain can grow without bound (and later recurse when destroyed).
+  Status check_storable(const Value& v) const;
   // Calls a callable value (macro, built-in or bound method).
   StatusOr<Value> call(const Value& callee, CallArgs& args);
   // Jinja's obj.attr (attribute first, then item) and obj[key] (item first).

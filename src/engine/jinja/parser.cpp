@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "engine/jinja/filters.h"
+#include "engine/jinja/predicates.h"
+
 namespace agentd::engine::jinja {
 namespace {
 
@@ -705,7 +708,10 @@ class Parser {
         const Token& at = cur();
         if (!bare_first) advance();
         auto f = node(ExprKind::kFilter, at);
+        const Token& name_token = cur();
         AGENTD_ASSIGN_OR_RETURN(f->name, parse_dotted_name());
+        // Jinja resolves filter and test names when it compiles a template.
+        if (!has_filter(f->name)) return error(name_token, std::string("no filter named '") + f->name + "'");
         if (is_op("(")) AGENTD_RETURN_IF_ERROR(parse_arguments(f->args));
         f->items.push_back(std::move(subject));
         subject = std::move(f);
@@ -717,7 +723,9 @@ class Parser {
           test->negated = true;
           advance();
         }
+        const Token& name_token = cur();
         AGENTD_ASSIGN_OR_RETURN(test->name, parse_dotted_name());
+        if (!has_test(test->name)) return error(name_token, std::string("no test named '") + test->name + "'");
         if (is_op("(")) {
           AGENTD_RETURN_IF_ERROR(parse_arguments(test->args));
         } else if ((cur().kind == TokenKind::kName || cur().kind == TokenKind::kString ||

@@ -1,5 +1,6 @@
 #include "engine/jinja/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -40,9 +41,27 @@ void Object::set(Value key, Value value) {
   entries_.emplace_back(std::move(key), std::move(value));
 }
 
+namespace {
+void widen(Shape& shape, const Value& child) {
+  const Shape c = child.shape();
+  shape.depth = std::max(shape.depth, c.depth + 1);
+  shape.holds_namespace = shape.holds_namespace || c.holds_namespace;
+}
+}  // namespace
+
+Shape Value::shape() const {
+  switch (kind()) {
+    case Kind::kArray: return as_array().shape;
+    case Kind::kObject: return as_object().shape;
+    case Kind::kNamespace: return Shape{1, true};
+    default: return Shape{0, false};
+  }
+}
+
 Value Value::list(std::vector<Value> items) {
   auto a = std::make_shared<Array>();
   a->items = std::move(items);
+  for (const Value& v : a->items) widen(a->shape, v);
   return Value(ArrayPtr(std::move(a)));
 }
 
@@ -50,10 +69,18 @@ Value Value::tuple(std::vector<Value> items) {
   auto a = std::make_shared<Array>();
   a->items = std::move(items);
   a->is_tuple = true;
+  for (const Value& v : a->items) widen(a->shape, v);
   return Value(ArrayPtr(std::move(a)));
 }
 
-Value Value::dict(Object o) { return Value(ObjectPtr(std::make_shared<const Object>(std::move(o)))); }
+Value Value::dict(Object o) {
+  o.shape = Shape{};
+  for (const auto& [k, v] : o.entries()) {
+    widen(o.shape, k);
+    widen(o.shape, v);
+  }
+  return Value(ObjectPtr(std::make_shared<const Object>(std::move(o))));
+}
 
 Value Value::callable(std::string name, std::function<StatusOr<Value>(Interpreter&, CallArgs&)> fn) {
   return Value(CallablePtr(std::make_shared<const Callable>(Callable{std::move(name), std::move(fn)})));

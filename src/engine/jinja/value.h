@@ -30,9 +30,18 @@ namespace agentd::engine::jinja {
 class Value;
 class Interpreter;
 
+// Nesting facts of a container, computed once when it is built, so that
+// the interpreter can refuse to grow values without bound (deep chains would
+// recurse when destroyed) in O(1).
+struct Shape {
+  uint32_t depth = 1;           // 1 for a flat container
+  bool holds_namespace = false;  // a namespace anywhere inside
+};
+
 struct Array {
   std::vector<Value> items;
   bool is_tuple = false;  // only changes how it prints: (1, 2) vs [1, 2]
+  Shape shape;
 };
 
 // An insertion-ordered dict. String keys are indexed; other keys (rare in
@@ -45,6 +54,8 @@ class Object {
   void set(Value key, Value value);
   const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
+  // Set by Value::dict(); not maintained for namespaces, which change.
+  Shape shape;
 
  private:
   std::vector<std::pair<Value, Value>> entries_;
@@ -125,6 +136,8 @@ class Value {
 
   // Python truthiness.
   bool truthy() const;
+  // Container nesting (scalars: depth 0); a namespace counts as holding one.
+  Shape shape() const;
   // Python type name for messages: 'str', 'dict', 'NoneType', ...
   std::string type_name() const;
   // Python str(): what {{ value }} prints. Undefined prints as "".
