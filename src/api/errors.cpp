@@ -153,7 +153,7 @@ int http_status(Dialect dialect, StatusCode code) {
   return dialect == Dialect::kNugen ? r.nugen_http : r.http;
 }
 
-std::string_view error_code(const ApiError& e) {
+std::string_view error_code(Dialect dialect, const ApiError& e) {
   switch (e.problem) {
     case Problem::kMissing: return "MISSING_REQUIRED_FIELD";
     case Problem::kWrongType: return "INVALID_FIELD_TYPE";
@@ -161,9 +161,11 @@ std::string_view error_code(const ApiError& e) {
     case Problem::kMalformedJson: return "INVALID_JSON";
     case Problem::kNone: break;
   }
-  if (e.status.code() == StatusCode::kNotFound) return "AGENT_NOT_FOUND";
+  if (e.status.code() == StatusCode::kNotFound && dialect == Dialect::kRunAgent) return "AGENT_NOT_FOUND";
   return row(e.status.code()).name;
 }
+
+std::string_view error_code(const ApiError& e) { return error_code(Dialect::kRunAgent, e); }
 
 http::Response error_response(Dialect dialect, const ApiError& e) {
   int status = http_status(dialect, e.status.code());
@@ -185,7 +187,7 @@ http::Response error_response(Dialect dialect, const ApiError& e) {
     }
     case Dialect::kRunAgent:
     case Dialect::kAdmin: {
-      json::object err{{"code", error_code(e)}, {"message", message_with_field(e)}, {"status", status}};
+      json::object err{{"code", error_code(dialect, e)}, {"message", message_with_field(e)}, {"status", status}};
       if (!e.field.empty()) err["field"] = e.field;
       return make(status, json::object{{"error", err}});
     }

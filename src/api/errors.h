@@ -47,7 +47,10 @@ ApiError malformed_json(std::string message);
 
 // The HTTP status a dialect answers with for a code.
 int http_status(Dialect dialect, StatusCode code);
-// run-agent.ai / admin error code ("AGENT_NOT_FOUND", "INVALID_API_KEY", ...).
+// run-agent.ai / admin error code ("AGENT_NOT_FOUND", "INVALID_API_KEY", ...);
+// a 404 is AGENT_NOT_FOUND in run-agent.ai (its routes name agents), NOT_FOUND else.
+std::string_view error_code(Dialect dialect, const ApiError& e);
+// The run-agent.ai code: error_code(Dialect::kRunAgent, e).
 std::string_view error_code(const ApiError& e);
 
 http::Response error_response(Dialect dialect, const ApiError& e);
