@@ -12,7 +12,8 @@ Core::Core(store::Store& store, const model::ModelCatalog& models, const Clock& 
       agents_(store, models, clock),
       auth_(store, options_.admin_org),
       rate_limiter_(clock),
-      runner_(RunnerDeps{store, models, agents_, backends, clock, rate_limiter_, metrics_}) {}
+      runner_(RunnerDeps{store, models, agents_, backends, clock, rate_limiter_, metrics_}),
+      jobs_(runner_, store, clock, metrics_) {}
 
 Core::~Core() = default;
 

@@ -12,6 +12,7 @@
 #include "core/agent_runner.h"
 #include "core/agents.h"
 #include "core/auth.h"
+#include "core/jobs.h"
 #include "core/orgs.h"
 #include "core/rate_limiter.h"
 #include "core/runner.h"
@@ -57,6 +58,8 @@ class Core {
   // Every metric of this Core (runs, tokens, refusals, jobs); the HTTP
   // layer records its requests here too and serves render() at GET /metrics.
   MetricsRegistry& metrics() { return metrics_; }
+  // Async runs; its workers run only after jobs().start() (serve calls it).
+  JobService& jobs() { return jobs_; }
 
  private:
   store::Store& store_;
@@ -69,6 +72,7 @@ class Core {
   MetricsRegistry metrics_;
   RateLimiter rate_limiter_;
   CoreAgentRunner runner_;  // uses the members above: declared after them
+  JobService jobs_;         // uses runner_; destroyed first (stops its workers)
 };
 
 }  // namespace agentd::core

@@ -124,6 +124,7 @@ std::vector<Migration> build() {
            " agent_id TEXT NOT NULL,"
            " version_id TEXT NOT NULL DEFAULT '',"
            " batch_id TEXT NOT NULL DEFAULT '',"
+           " batch_seq BIGINT NOT NULL DEFAULT 0,"  // position in its submission
            " status BIGINT NOT NULL,"
            " inputs_json TEXT NOT NULL,"
            " result_json TEXT NOT NULL DEFAULT '',"

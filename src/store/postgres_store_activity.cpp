@@ -232,13 +232,14 @@ StatusOr<OrgUsage> PostgresStore::org_usage(const std::string& org_id) {
 
 Status PostgresStore::create_jobs(const std::vector<Job>& jobs) {
   return run(Mode::kWriteTx, [&](PgConnection& db) -> Status {
+    int64_t seq = 0;
     for (const Job& j : jobs) {
       PgParams p;
       p.add(j.id).add(j.org_id).add(j.agent_id).add(j.version_id).add(j.batch_id).add(static_cast<int64_t>(j.status));
-      p.add(j.inputs_json).add(j.result_json).add(j.error).add(j.attempts).add(j.created_ms).add(j.updated_ms);
+      p.add(j.inputs_json).add(j.result_json).add(j.error).add(j.attempts).add(j.created_ms).add(j.updated_ms).add(seq++);
       AGENTD_RETURN_IF_ERROR(
           db.exec(cat("INSERT INTO jobs (", kJobColumns,
-                      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
+                      ", batch_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
                   p)
               .status());
     }
@@ -264,7 +265,7 @@ StatusOr<std::vector<Job>> PostgresStore::list_batch(const std::string& org_id, 
     AGENTD_ASSIGN_OR_RETURN(
         PgResult r, db.exec(cat("SELECT ", kJobColumns,
                                 " FROM jobs WHERE org_id = $1 AND batch_id = $2 AND batch_id <> ''"
-                                " ORDER BY created_ms, id"),
+                                " ORDER BY created_ms, batch_seq, id"),
                             PgParams().add(org_id).add(batch_id)));
     for (int i = 0; i < r.rows(); ++i) out.push_back(read_job(r, i));
     return Status::ok();
@@ -276,7 +277,7 @@ StatusOr<std::vector<Job>> PostgresStore::jobs_with_status(int status) {
   std::vector<Job> out;
   AGENTD_RETURN_IF_ERROR(run(Mode::kRead, [&](PgConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(PgResult r, db.exec(cat("SELECT ", kJobColumns,
-                                                    " FROM jobs WHERE status = $1 ORDER BY created_ms, id"),
+                                                    " FROM jobs WHERE status = $1 ORDER BY created_ms, batch_seq, id"),
                                                 PgParams().add(static_cast<int64_t>(status))));
     for (int i = 0; i < r.rows(); ++i) out.push_back(read_job(r, i));
     return Status::ok();

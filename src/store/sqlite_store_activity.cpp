@@ -260,13 +260,14 @@ StatusOr<OrgUsage> SqliteStore::org_usage(const std::string& org_id) {
 
 Status SqliteStore::create_jobs(const std::vector<Job>& jobs) {
   return write_tx([&](SqliteConnection& db) -> Status {
+    int64_t seq = 0;
     for (const Job& j : jobs) {
       AGENTD_ASSIGN_OR_RETURN(
           SqliteStatement st,
-          db.prepare(cat("INSERT INTO jobs (", kJobColumns, ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+          db.prepare(cat("INSERT INTO jobs (", kJobColumns, ", batch_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
       st.bind(j.id).bind(j.org_id).bind(j.agent_id).bind(j.version_id).bind(j.batch_id);
       st.bind(static_cast<int64_t>(j.status)).bind(j.inputs_json).bind(j.result_json).bind(j.error);
-      st.bind(j.attempts).bind(j.created_ms).bind(j.updated_ms);
+      st.bind(j.attempts).bind(j.created_ms).bind(j.updated_ms).bind(seq++);
       AGENTD_RETURN_IF_ERROR(st.run());
     }
     return Status::ok();
@@ -293,7 +294,7 @@ StatusOr<std::vector<Job>> SqliteStore::list_batch(const std::string& org_id, co
     AGENTD_ASSIGN_OR_RETURN(
         SqliteStatement st,
         db.prepare(cat("SELECT ", kJobColumns,
-                       " FROM jobs WHERE org_id = ? AND batch_id = ? AND batch_id <> '' ORDER BY created_ms, id")));
+                       " FROM jobs WHERE org_id = ? AND batch_id = ? AND batch_id <> '' ORDER BY created_ms, batch_seq, id")));
     st.bind(org_id).bind(batch_id);
     return collect(st, out, read_job);
   }));
@@ -304,7 +305,7 @@ StatusOr<std::vector<Job>> SqliteStore::jobs_with_status(int status) {
   std::vector<Job> out;
   AGENTD_RETURN_IF_ERROR(read([&](SqliteConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
-                            db.prepare(cat("SELECT ", kJobColumns, " FROM jobs WHERE status = ? ORDER BY created_ms, id")));
+                            db.prepare(cat("SELECT ", kJobColumns, " FROM jobs WHERE status = ? ORDER BY created_ms, batch_seq, id")));
     st.bind(static_cast<int64_t>(status));
     return collect(st, out, read_job);
   }));

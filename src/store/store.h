@@ -103,7 +103,7 @@ class Store {
   // Jobs.
   virtual Status create_jobs(const std::vector<Job>& jobs) = 0;  // all or none
   virtual StatusOr<Job> get_job(const std::string& org_id, const std::string& job_id) = 0;
-  // A batch's jobs in submission order (created_ms, then id).
+  // A batch's jobs in submission order (created_ms, then order in create_jobs).
   virtual StatusOr<std::vector<Job>> list_batch(const std::string& org_id, const std::string& batch_id) = 0;
   // Every job (any organization) with this status, oldest first: for recovery.
   virtual StatusOr<std::vector<Job>> jobs_with_status(int status) = 0;

@@ -988,6 +988,146 @@ TEST_P(StoreTest, OddTextIsKeptExactlyOrRefused) {
   EXPECT_EQ(got->current_version_id, a.current_version_id);
 }
 
+TEST_P(StoreTest, SessionsAppendInOrderAndAreIsolated) {
+  Organization o = add_org("acme");
+  Organization other = add_org("other");
+  Agent a = add_agent(o.id, "bot");
+  Agent b = add_agent(other.id, "bot");
+  ASSERT_OK(P(store_->append_turns(o.id, a.id, "s1", {{0, "user", "hi", 0, 0}, {0, "assistant", "hello", 2, 0}}, 1000)));
+  ASSERT_OK(P(store_->append_turns(o.id, a.id, "s1", {{0, "user", "again", 0, 5}}, 2000)));
+  ASSERT_OK(P(store_->append_turns(other.id, b.id, "s1", {{0, "user", "theirs", 0, 0}}, 3000)));
+  auto turns = store_->list_turns(o.id, a.id, "s1");
+  ASSERT_OK(P(turns));
+  ASSERT_EQ(turns->size(), 3u);
+  EXPECT_EQ((*turns)[0].seq, 1);
+  EXPECT_EQ((*turns)[1].content, "hello");
+  EXPECT_EQ((*turns)[1].tokens, 2);
+  EXPECT_EQ((*turns)[1].created_ms, 1000);  // 0 = the append's time
+  EXPECT_EQ((*turns)[2].seq, 3);
+  EXPECT_EQ((*turns)[2].created_ms, 5);
+  EXPECT_EQ(raw_query(url_, "SELECT count(*) FROM session_turns"), "4");
+  auto s = store_->get_session(o.id, a.id, "s1");
+  ASSERT_OK(P(s));
+  EXPECT_EQ(s->created_ms, 1000);
+  EXPECT_EQ(s->updated_ms, 2000);
+  EXPECT_EQ(s->turn_count, 3);
+  // Another organization's agent cannot be written through this org.
+  EXPECT_EQ(store_->append_turns(o.id, b.id, "s1", {{0, "user", "x", 0, 0}}, 1).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->list_turns(o.id, b.id, "s1")->empty());
+  ASSERT_OK(P(store_->append_turns(o.id, a.id, "s2", {{0, "user", "new", 0, 0}}, 4000)));
+  auto list = store_->list_sessions(o.id, a.id, 10);
+  ASSERT_OK(P(list));
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].session_id, "s2");  // most recently updated first
+  ASSERT_OK(P(store_->delete_session(o.id, a.id, "s1")));
+  EXPECT_EQ(store_->delete_session(o.id, a.id, "s1").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->list_turns(o.id, a.id, "s1")->empty());
+  EXPECT_EQ(raw_query(url_, "SELECT count(*) FROM session_turns"), "2");
+  // Deleting the agent deletes its sessions.
+  ASSERT_OK(P(store_->delete_agent(o.id, a.id)));
+  EXPECT_EQ(raw_query(url_, "SELECT count(*) FROM sessions"), "1");
+}
+
+TEST_P(StoreTest, RunsAggregateIntoUsage) {
+  Organization o = add_org("acme");
+  Agent a = add_agent(o.id, "bot");
+  Agent b = add_agent(o.id, "other");
+  auto run = [&](const std::string& agent, const std::string& model, int64_t in, int64_t out, Nanos cost,
+                 int64_t latency, const std::string& status, int64_t at) {
+    store::Run r;
+    r.id = new_uuid();
+    r.org_id = o.id;
+    r.agent_id = agent;
+    r.model = model;
+    r.input_tokens = in;
+    r.output_tokens = out;
+    r.cost = cost;
+    r.latency_ms = latency;
+    r.status = status;
+    r.created_ms = at;
+    r.endpoint = "test";
+    return r;
+  };
+  ASSERT_OK(P(store_->record_run(run(a.id, "m1", 10, 5, 100, 20, "ok", 1000))));
+  ASSERT_OK(P(store_->record_run(run(a.id, "m1", 7, 0, 0, 40, "failed", 3000))));
+  ASSERT_OK(P(store_->record_run(run(a.id, "m2", 1, 2, 30, 60, "ok", 2000))));
+  ASSERT_OK(P(store_->record_run(run(b.id, "m2", 100, 200, 4000000000000LL, 80, "ok", 500))));
+  auto u = store_->agent_usage(o.id, a.id);
+  ASSERT_OK(P(u));
+  EXPECT_EQ(u->usage_count, 3);
+  EXPECT_EQ(u->total_requests, 3);
+  EXPECT_EQ(u->last_used_ms, 3000);
+  EXPECT_DOUBLE_EQ(u->average_latency_ms, 40.0);
+  EXPECT_DOUBLE_EQ(u->success_rate, 2.0 / 3.0);
+  auto none = store_->agent_usage(o.id, new_uuid());
+  ASSERT_OK(P(none));
+  EXPECT_EQ(none->usage_count, 0);
+  EXPECT_EQ(none->success_rate, 0);
+  auto org = store_->org_usage(o.id);
+  ASSERT_OK(P(org));
+  EXPECT_EQ(org->requests, 4);
+  EXPECT_EQ(org->failed_requests, 1);
+  EXPECT_EQ(org->input_tokens, 118);
+  EXPECT_EQ(org->output_tokens, 207);
+  EXPECT_EQ(org->cost, 4000000000130LL);
+  ASSERT_EQ(org->by_model.size(), 2u);
+  EXPECT_EQ(org->by_model[0].model, "m1");
+  EXPECT_EQ(org->by_model[0].requests, 2);
+  EXPECT_EQ(org->by_model[1].cost, 4000000000030LL);
+  auto runs = store_->list_runs(o.id, a.id, 2);
+  ASSERT_OK(P(runs));
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].created_ms, 3000);  // newest first
+  EXPECT_EQ((*runs)[0].status, "failed");
+  EXPECT_EQ(store_->list_runs(o.id, "", 100)->size(), 4u);
+  Organization other = add_org("other");
+  EXPECT_EQ(store_->org_usage(other.id)->requests, 0);
+}
+
+TEST_P(StoreTest, JobsTransitionOnlyFromTheExpectedState) {
+  Organization o = add_org("acme");
+  Agent a = add_agent(o.id, "bot");
+  std::vector<Job> jobs;
+  for (int i = 0; i < 3; ++i) {
+    Job j;
+    j.id = new_uuid();
+    j.org_id = o.id;
+    j.agent_id = a.id;
+    j.batch_id = "batch-1";
+    j.inputs_json = "{\"i\":" + std::to_string(i) + "}";
+    j.created_ms = j.updated_ms = 1000;
+    jobs.push_back(j);
+  }
+  ASSERT_OK(P(store_->create_jobs(jobs)));
+  auto batch = store_->list_batch(o.id, "batch-1");
+  ASSERT_OK(P(batch));
+  ASSERT_EQ(batch->size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ((*batch)[i].id, jobs[i].id);  // submission order
+  // A duplicate id fails the whole insert.
+  EXPECT_EQ(store_->create_jobs({jobs[0]}).code(), StatusCode::kAlreadyExists);
+  auto moved = store_->transition_job(jobs[0].id, kJobPending, kJobStarted, 1, 2000);
+  ASSERT_OK(P(moved));
+  EXPECT_TRUE(*moved);
+  EXPECT_FALSE(*store_->transition_job(jobs[0].id, kJobPending, kJobStarted, 1, 2000));
+  EXPECT_EQ(store_->jobs_with_status(kJobStarted)->size(), 1u);
+  EXPECT_EQ(store_->jobs_with_status(kJobPending)->size(), 2u);
+  EXPECT_TRUE(*store_->finish_job(jobs[0].id, kJobSuccess, "{\"outputs\":\"x\"}", "", 3000));
+  EXPECT_FALSE(*store_->finish_job(jobs[0].id, kJobFailure, "", "late", 4000));
+  auto got = store_->get_job(o.id, jobs[0].id);
+  ASSERT_OK(P(got));
+  EXPECT_EQ(got->status, kJobSuccess);
+  EXPECT_EQ(got->attempts, 1);
+  EXPECT_EQ(got->result_json, "{\"outputs\":\"x\"}");
+  EXPECT_EQ(got->updated_ms, 3000);
+  // Finishing a job that is not started does nothing (a cancel got there first).
+  EXPECT_TRUE(*store_->transition_job(jobs[1].id, kJobPending, kJobCancelled, 0, 5000));
+  EXPECT_FALSE(*store_->finish_job(jobs[1].id, kJobSuccess, "{}", "", 6000));
+  EXPECT_EQ(store_->get_job(o.id, jobs[1].id)->status, kJobCancelled);
+  Organization other = add_org("other");
+  EXPECT_EQ(store_->get_job(other.id, jobs[0].id).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->list_batch(other.id, "batch-1")->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param == Backend::kSqlite ? std::string("SQLite") : std::string("PostgreSQL");

@@ -1,0 +1,210 @@
+#include "core/jobs.h"
+
+#include <boost/json.hpp>
+
+#include <utility>
+
+#include "common/ids.h"
+
+namespace agentd::core {
+namespace {
+
+namespace json = boost::json;
+
+StatusOr<json::object> parse_object(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Status::invalid_argument("job inputs must be a JSON object");
+  return std::move(v.as_object());
+}
+
+std::string result_json(const store::Job& job, const RunResult& r) {
+  json::object o;
+  o["agent_id"] = r.agent.id;
+  o["agent_version_id"] = r.version.id;
+  auto inputs = parse_object(job.inputs_json);
+  o["inputs"] = inputs.is_ok() ? json::value(std::move(inputs).value()) : json::value(json::object());
+  o["input_tokens"] = r.input_tokens;
+  o["output_tokens"] = r.output_tokens;
+  o["outputs"] = r.text;
+  return json::serialize(o);
+}
+
+}  // namespace
+
+StatusOr<std::string> job_message(const std::string& inputs_json) {
+  AGENTD_ASSIGN_OR_RETURN(json::object o, parse_object(inputs_json));
+  if (o.size() == 1 && o.begin()->value().is_string()) return std::string(o.begin()->value().as_string());
+  return json::serialize(o);
+}
+
+JobService::JobService(AgentRunner& runner, store::Store& store, const Clock& clock, MetricsRegistry& metrics,
+                       JobOptions options)
+    : runner_(runner),
+      store_(store),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options),
+      depth_(metrics.gauge("agentd_job_queue_depth", "Jobs queued in this process, not yet started")) {}
+
+JobService::~JobService() { stop(); }
+
+Status JobService::start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return Status::failed_precondition("job service already started");
+    started_ = true;
+  }
+  const int64_t now = clock_.now_ms();
+  AGENTD_ASSIGN_OR_RETURN(std::vector<store::Job> interrupted, store_.jobs_with_status(store::kJobStarted));
+  for (const store::Job& job : interrupted) {
+    if (job.attempts < 2) {
+      AGENTD_RETURN_IF_ERROR(store_.transition_job(job.id, store::kJobStarted, store::kJobPending, 0, now).status());
+    } else {
+      AGENTD_RETURN_IF_ERROR(
+          store_.finish_job(job.id, store::kJobFailure, "", "interrupted by a restart twice; not retried again", now)
+              .status());
+    }
+  }
+  AGENTD_ASSIGN_OR_RETURN(std::vector<store::Job> pending, store_.jobs_with_status(store::kJobPending));
+  for (store::Job& job : pending) enqueue(std::move(job));
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < std::max<size_t>(options_.workers, 1); ++i) workers_.emplace_back([this] { worker(); });
+  return Status::ok();
+}
+
+void JobService::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+void JobService::enqueue(store::Job job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(job));
+    depth_.set(static_cast<double>(queue_.size()));
+  }
+  cv_.notify_one();
+}
+
+size_t JobService::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+StatusOr<std::vector<store::Job>> JobService::submit(const Principal& who, const std::string& agent_id,
+                                                     const std::string& version_id,
+                                                     const std::vector<std::string>& inputs_json) {
+  if (inputs_json.empty()) return Status::invalid_argument("at least one input is required");
+  if (inputs_json.size() > kMaxJobsPerSubmit) {
+    return Status::invalid_argument("at most " + std::to_string(kMaxJobsPerSubmit) + " inputs per request");
+  }
+  for (const std::string& in : inputs_json) AGENTD_RETURN_IF_ERROR(parse_object(in).status());
+  if (!looks_like_uuid(agent_id)) return Status::not_found("agent " + agent_id + " not found");
+  AGENTD_ASSIGN_OR_RETURN(store::Agent agent, store_.get_agent(who.org_id, agent_id));
+  if (!agent.active) return Status::not_found("agent " + agent_id + " is not active");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() + inputs_json.size() > options_.max_queued) return Status::unavailable("job queue is full");
+  }
+  const int64_t now = clock_.now_ms();
+  const std::string batch = inputs_json.size() > 1 ? new_uuid() : "";
+  std::vector<store::Job> jobs;
+  for (const std::string& in : inputs_json) {
+    store::Job j;
+    j.id = new_uuid();
+    j.org_id = who.org_id;
+    j.agent_id = agent_id;
+    j.version_id = version_id;
+    j.batch_id = batch;
+    j.status = store::kJobPending;
+    j.inputs_json = in;
+    j.created_ms = j.updated_ms = now;
+    jobs.push_back(std::move(j));
+  }
+  AGENTD_RETURN_IF_ERROR(store_.create_jobs(jobs));
+  bool running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running = started_ && !stopping_;
+  }
+  // Not started (e.g. a CLI process): the jobs wait in the store for a server.
+  if (running) {
+    for (const store::Job& j : jobs) enqueue(j);
+  }
+  return jobs;
+}
+
+StatusOr<store::Job> JobService::get(const std::string& org_id, const std::string& job_id) {
+  return store_.get_job(org_id, job_id);
+}
+
+StatusOr<std::vector<store::Job>> JobService::batch(const std::string& org_id, const std::string& batch_id) {
+  AGENTD_ASSIGN_OR_RETURN(std::vector<store::Job> jobs, store_.list_batch(org_id, batch_id));
+  if (jobs.empty()) return Status::not_found("batch " + batch_id + " not found");
+  return jobs;
+}
+
+StatusOr<store::Job> JobService::cancel(const std::string& org_id, const std::string& job_id) {
+  AGENTD_ASSIGN_OR_RETURN(store::Job job, store_.get_job(org_id, job_id));
+  const int64_t now = clock_.now_ms();
+  for (int from : {store::kJobPending, store::kJobStarted}) {
+    AGENTD_ASSIGN_OR_RETURN(bool moved, store_.transition_job(job.id, from, store::kJobCancelled, 0, now));
+    if (moved) return store_.get_job(org_id, job_id);
+  }
+  return Status::failed_precondition("job " + job_id + " has already ended");
+}
+
+void JobService::worker() {
+  while (true) {
+    store::Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      depth_.set(static_cast<double>(queue_.size()));
+    }
+    run_job(job);
+  }
+}
+
+void JobService::run_job(const store::Job& job) {
+  auto moved = store_.transition_job(job.id, store::kJobPending, store::kJobStarted, 1, clock_.now_ms());
+  if (!moved.is_ok() || !*moved) return;  // cancelled, or taken by another process
+  auto outcome = [this](const char* o) {
+    metrics_.counter("agentd_jobs_total", "Finished jobs by outcome", {{"outcome", o}}).inc();
+  };
+  RunRequest req;
+  req.principal.org_id = job.org_id;
+  req.agent_id = job.agent_id;
+  req.version_id = job.version_id;
+  req.request_id = job.id;
+  req.endpoint = "roe.async";
+  StatusOr<RunResult> result = Status::internal("not run");
+  auto message = job_message(job.inputs_json);
+  if (message.is_ok()) {
+    req.message = std::move(message).value();
+    result = runner_.run(req, nullptr);
+  } else {
+    result = message.status();
+  }
+  const int64_t now = clock_.now_ms();
+  if (result.is_ok()) {
+    (void)store_.finish_job(job.id, store::kJobSuccess, result_json(job, *result), "", now);
+    outcome("success");
+  } else {
+    (void)store_.finish_job(job.id, store::kJobFailure, "", result.status().to_string(), now);
+    outcome("failure");
+  }
+}
+
+}  // namespace agentd::core

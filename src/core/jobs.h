@@ -1,0 +1,107 @@
+#pragma once
+// JobService: asynchronous runs (Roe async and async/many). A job is stored
+// as pending before submit() returns, run by a worker through the
+// AgentRunner, and ends as success (result JSON), failure (error) or
+// cancelled. Status codes are Roe's: 0 pending, 1 started, 3 success,
+// 4 failure, 5 cancelled (store/records.h).
+//
+// async/many: up to kMaxJobsPerSubmit inputs make one job each, all sharing a
+// batch id (Job::batch_id) so the batch can be listed in submission order;
+// a single submit of one input has no batch id.
+//
+// Input to message: a job's inputs are a JSON object; when it holds exactly
+// one string value that string is the message, otherwise the object's JSON
+// text is. Result JSON: {"agent_id", "agent_version_id", "inputs" (as
+// given), "input_tokens", "output_tokens", "outputs" (the reply text)}.
+//
+// Restart: start() first recovers. Started jobs were interrupted: one that
+// has been started only once goes back to pending (retried once), one
+// started twice is marked failed. Then every pending job is queued. No job
+// vanishes. With several agentd processes on one database, start them after
+// the previous ones have stopped: recovery treats every started job as
+// interrupted. Cancelling a started job marks it cancelled at once; its run
+// finishes but the result is dropped.
+//
+// Jobs run without the submitting key's rate limits (those apply when the
+// job is submitted, by the API) but with credits like any run.
+//
+// Thread-safety: every method may be called from any thread. Borrows the
+// runner, store, clock and metrics (they must outlive it); the destructor
+// stops the workers, waiting for running jobs.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "core/auth.h"
+#include "core/runner.h"
+#include "store/store.h"
+
+namespace agentd::core {
+
+inline constexpr size_t kMaxJobsPerSubmit = 1000;
+
+struct JobOptions {
+  size_t workers = 2;
+  size_t max_queued = 100000;  // submit() beyond this is kUnavailable
+};
+
+class JobService {
+ public:
+  JobService(AgentRunner& runner, store::Store& store, const Clock& clock, MetricsRegistry& metrics,
+             JobOptions options = {});
+  ~JobService();
+  JobService(const JobService&) = delete;
+  JobService& operator=(const JobService&) = delete;
+
+  // Recovers interrupted jobs and starts the workers. Once.
+  Status start();
+  // Stops taking queued jobs and joins the workers (queued jobs stay pending
+  // in the store for the next start).
+  void stop();
+
+  // One job per element of inputs_json (each a JSON object text), 1 to
+  // kMaxJobsPerSubmit of them; kInvalidArgument otherwise or for input that
+  // is not a JSON object. The agent must exist and be active (kNotFound).
+  // Returns the jobs as stored (pending).
+  StatusOr<std::vector<store::Job>> submit(const Principal& who, const std::string& agent_id,
+                                           const std::string& version_id, const std::vector<std::string>& inputs_json);
+  StatusOr<store::Job> get(const std::string& org_id, const std::string& job_id);
+  StatusOr<std::vector<store::Job>> batch(const std::string& org_id, const std::string& batch_id);
+  // Pending or started -> cancelled. kFailedPrecondition when it already ended.
+  StatusOr<store::Job> cancel(const std::string& org_id, const std::string& job_id);
+
+  // Jobs queued in this process and not yet picked up.
+  size_t queued() const;
+
+ private:
+  void worker();
+  void run_job(const store::Job& job);
+  void enqueue(store::Job job);  // takes mu_
+
+  AgentRunner& runner_;
+  store::Store& store_;
+  const Clock& clock_;
+  MetricsRegistry& metrics_;
+  const JobOptions options_;
+  Gauge& depth_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<store::Job> queue_;  // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  bool started_ = false;          // guarded by mu_
+  std::vector<std::thread> workers_;
+};
+
+// The message a job's inputs stand for (see the header comment).
+StatusOr<std::string> job_message(const std::string& inputs_json);
+
+}  // namespace agentd::core
