@@ -177,7 +177,8 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   if (p.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
   AGENTD_ASSIGN_OR_RETURN(auto prompt, tokenize_prompt(request.messages));
   const auto n_prompt = static_cast<int64_t>(prompt.size());
-  if (n_prompt + p.max_tokens > context_) {
+  // (max_tokens is compared alone first: the sum cannot overflow)
+  if (p.max_tokens > context_ || n_prompt + p.max_tokens > context_) {
     return Status::invalid_argument("prompt (" + std::to_string(n_prompt) + " tokens) + max_tokens (" +
                                     std::to_string(p.max_tokens) + ") exceeds the context of model '" + spec_.id +
                                     "' (" + std::to_string(context_) + " tokens)");
