@@ -46,6 +46,16 @@ def status_of(raw):
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else 0
 
 
+def listening_line(proc):
+    """The "agentd listening on" line from the process output; other log
+    lines (model warnings) may come first."""
+    for _ in range(200):
+        line = proc.stdout.readline().decode()
+        if not line or line.startswith("agentd listening on "):
+            return line.strip()
+    return ""
+
+
 def body_of(raw):
     return raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b""
 
@@ -140,7 +150,7 @@ class ConfigErrorTest(unittest.TestCase):
         proc = subprocess.Popen([AGENTD_BIN, "serve", "--config", path], cwd="/", stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         try:
-            line = proc.stdout.readline().decode()
+            line = listening_line(proc)
             self.assertEqual(line.strip(), f"agentd listening on http://127.0.0.1:{port}")
             self.assertTrue(os.path.exists(os.path.join(self.dir, "rel.db")))
         finally:
@@ -157,7 +167,7 @@ class ConfigErrorTest(unittest.TestCase):
         proc = subprocess.Popen([AGENTD_BIN, "serve", "--config", path, "--listen", f"127.0.0.1:{port}",
                                  "--db", "sqlite://" + db], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            line = proc.stdout.readline().decode()
+            line = listening_line(proc)
             self.assertEqual(line.strip(), f"agentd listening on http://127.0.0.1:{port}")
             self.assertTrue(os.path.exists(db))
             self.assertEqual(status_of(raw_exchange(port, b"GET /healthz HTTP/1.0\r\n\r\n")), 200)
