@@ -10,6 +10,8 @@ cd "$root"
 which_builds=${1:-all}
 
 bash scripts/install-deps.sh
+# The official openai npm package, driven by tests/e2e/test_runs_openai.py.
+(cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
 jobs=$(nproc)
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/agentd-ccache}

@@ -13,6 +13,7 @@ void register_roe_v1(http::Router& router, core::Core& core);      // roe_v1.cpp
 void register_admin(http::Router& router, core::Core& core);       // admin.cpp      /admin/...
 void register_nugen_runs(http::Router& router, core::Core& core);     // runs_nugen.cpp    runs, usage, sessions
 void register_runagent_runs(http::Router& router, core::Core& core);  // runs_runagent.cpp invoke, stream
+void register_roe_runs(http::Router& router, core::Core& core);       // runs_roe.cpp      /v1/agents/run/{id}/...
 void register_openai_v1(http::Router& router, core::Core& core);      // openai_v1.cpp     /v1/chat/completions, /v1/models, /metrics
 
 }  // namespace agentd::api

@@ -1,0 +1,190 @@
+"""OpenAI-compatible endpoint: POST /v1/chat/completions (model = agent name;
+non-streamed and streamed with stream_options.include_usage; stop, max_tokens,
+temperature, top_p, seed) and GET /v1/models, over raw HTTP and through the
+official `openai` npm package (installed by scripts/test.sh into
+tests/e2e/node/)."""
+
+import http.client
+import json
+import os
+import subprocess
+import unittest
+
+from harness import STORIES, TINY_Q8, ServerTestCase
+
+MODELS = [
+    {"id": "stories", "name": "Stories 260K", "backend": "local", "path": STORIES,
+     "context": 128, "price_input_per_mtok": 1.0, "price_output_per_mtok": 2.0},
+    {"id": "tiny-q8", "name": "Tiny Random Q8_0", "backend": "local", "path": TINY_Q8,
+     "context": 2048, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20},
+]
+NODE_DIR = os.path.join(os.environ.get("AGENTD_SOURCE_DIR", ""), "tests", "e2e", "node")
+
+
+def make_agent(srv, key, max_tokens=8):
+    body = {"agent_name": "Story Teller", "agent_description": "d", "model": "stories",
+            "max_tokens": max_tokens, "temperature": 0.0, "instructions": "Be brief."}
+    r = srv.post("/api/v3/agents/create", body, key=key)
+    assert r.status == 200, r
+    return r.json()["data"]
+
+
+def stream_chunks(srv, body, key):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+    try:
+        conn.request("POST", "/v1/chat/completions", body=json.dumps(body),
+                     headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        raw = r.read().decode()
+        ctype = r.getheader("Content-Type")
+    finally:
+        conn.close()
+    datas = [line[6:] for line in raw.split("\n") if line.startswith("data: ")]
+    return r.status, ctype, datas, raw
+
+
+class OpenAiTest(ServerTestCase):
+    server_kwargs = {"models": MODELS}
+
+    def tenant(self):
+        self.srv.create_org("acme", credits=5)
+        return self.srv.create_key("acme")
+
+    def chat(self, key, **over):
+        body = {"model": "story_teller", "messages": [{"role": "user", "content": "Once upon a time"}],
+                "temperature": 0}
+        body.update(over)
+        return self.srv.post("/v1/chat/completions", body, key=key)
+
+    def check_completion_shape(self):
+        key = self.tenant()
+        make_agent(self.srv, key)
+        r = self.chat(key)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        self.assertEqual(out["object"], "chat.completion")
+        self.assertIsInstance(out["id"], str)
+        self.assertIsInstance(out["created"], int)
+        self.assertEqual(out["model"], "story_teller")
+        self.assertEqual(len(out["choices"]), 1)
+        ch = out["choices"][0]
+        self.assertEqual(ch["index"], 0)
+        self.assertEqual(ch["message"]["role"], "assistant")
+        self.assertIsInstance(ch["message"]["content"], str)
+        self.assertIn(ch["finish_reason"], ("stop", "length"))
+        u = out["usage"]
+        self.assertEqual(u["total_tokens"], u["prompt_tokens"] + u["completion_tokens"])
+        self.assertLessEqual(u["completion_tokens"], 8)
+        # max_tokens caps the answer; a longer conversation is a longer prompt.
+        short = self.chat(key, max_tokens=2).json()
+        self.assertLessEqual(short["usage"]["completion_tokens"], 2)
+        if short["usage"]["completion_tokens"] == 2:
+            self.assertEqual(short["choices"][0]["finish_reason"], "length")
+        # The client's earlier messages go into the prompt (a model with room).
+        r = self.srv.post("/api/v3/agents/create", {"agent_name": "Roomy", "model": "tiny-q8", "max_tokens": 4,
+                                                    "temperature": 0.0, "instructions": "Be brief."}, key=key)
+        self.assertEqual(r.status, 200, r)
+        one = self.chat(key, model="roomy").json()["usage"]["prompt_tokens"]
+        r = self.chat(key, model="roomy", messages=[{"role": "user", "content": "A"},
+                                                     {"role": "assistant", "content": "B"},
+                                                     {"role": "user", "content": "Once upon a time"}])
+        self.assertGreater(r.json()["usage"]["prompt_tokens"], one)
+        self.assertNotIn("x-agentd-truncated-turns", r.headers)
+        # History that cannot fit the 128-token context is dropped, oldest
+        # first, and the response says how many turns went.
+        r = self.chat(key, messages=[{"role": "user", "content": "x" * 200}, {"role": "assistant", "content": "B"},
+                                     {"role": "user", "content": "Once upon a time"}])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["x-agentd-truncated-turns"], "2")
+        self.assertEqual(r.json()["usage"]["prompt_tokens"], u["prompt_tokens"])
+        # Greedy decoding: the same request gives the same text, with or
+        # without a seed and top_p.
+        again = self.chat(key, seed=7, top_p=0.9).json()
+        self.assertEqual(again["choices"][0]["message"]["content"], ch["message"]["content"])
+        # A stop string cuts the answer before it.
+        text = ch["message"]["content"]
+        if len(text) >= 2:
+            stop = text[len(text) // 2:len(text) // 2 + 1]
+            cut = self.chat(key, stop=[stop]).json()
+            self.assertNotIn(stop, cut["choices"][0]["message"]["content"])
+            self.assertTrue(text.startswith(cut["choices"][0]["message"]["content"]))
+
+    def check_errors(self):
+        key = self.tenant()
+        make_agent(self.srv, key)
+        r = self.chat(key, model="nobody")
+        self.assertEqual(r.status, 404, r)
+        self.assertIsInstance(r.json()["error"]["message"], str)
+        r = self.srv.post("/v1/chat/completions", {"model": "story_teller"}, key=key)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["param"], "messages")
+        r = self.chat(key, messages=[{"role": "wizard", "content": "x"}])
+        self.assertEqual(r.status, 400, r)
+        r = self.chat("agd_bad")
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.json()["error"]["type"], "authentication_error")
+
+    def check_stream_with_usage(self):
+        key = self.tenant()
+        make_agent(self.srv, key)
+        full = self.chat(key).json()
+        status, ctype, datas, raw = stream_chunks(
+            self.srv, {"model": "story_teller", "messages": [{"role": "user", "content": "Once upon a time"}],
+                       "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}, key)
+        self.assertEqual(status, 200, raw)
+        self.assertTrue(ctype.startswith("text/event-stream"))
+        self.assertEqual(datas[-1], "[DONE]")
+        chunks = [json.loads(d) for d in datas[:-1]]
+        for c in chunks:
+            self.assertEqual(c["object"], "chat.completion.chunk")
+            self.assertEqual(c["id"], chunks[0]["id"])
+        self.assertEqual(chunks[0]["choices"][0]["delta"]["role"], "assistant")
+        usage_chunk = chunks[-1]
+        self.assertEqual(usage_chunk["choices"], [])
+        self.assertEqual(usage_chunk["usage"], full["usage"])
+        finish = chunks[-2]["choices"][0]
+        self.assertEqual(finish["finish_reason"], full["choices"][0]["finish_reason"])
+        text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[:-1])
+        self.assertEqual(text, full["choices"][0]["message"]["content"])
+        # Without include_usage: no usage chunk.
+        status, _, datas, raw = stream_chunks(
+            self.srv, {"model": "story_teller", "messages": [{"role": "user", "content": "Hi"}], "stream": True}, key)
+        self.assertEqual(datas[-1], "[DONE]")
+        self.assertTrue(all(json.loads(d)["choices"] for d in datas[:-1]), raw)
+
+    def check_models(self):
+        key = self.tenant()
+        agent = make_agent(self.srv, key)
+        r = self.srv.get("/v1/models", key=key)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        self.assertEqual(out["object"], "list")
+        self.assertEqual([m["id"] for m in out["data"]], [agent["name"]])  # only this org's agents
+        self.assertEqual(out["data"][0]["object"], "model")
+        self.assertIsInstance(out["data"][0]["created"], int)
+        self.assertEqual(self.srv.get("/v1/models").status, 401)
+
+    def check_official_sdk(self):
+        self.assertTrue(os.path.isdir(os.path.join(NODE_DIR, "node_modules", "openai")),
+                        "the openai npm package is missing: scripts/test.sh runs `npm ci` in tests/e2e/node")
+        key = self.tenant()
+        make_agent(self.srv, key)
+        full = self.chat(key, max_tokens=6).json()
+        env = dict(os.environ, AGENTD_URL=f"http://127.0.0.1:{self.srv.port}/v1", AGENTD_KEY=key,
+                   AGENT="story_teller")
+        p = subprocess.run(["node", os.path.join(NODE_DIR, "openai_client.mjs")], capture_output=True, text=True,
+                           env=env, timeout=120, cwd=NODE_DIR)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["plain"]["choices"][0]["message"]["content"], full["choices"][0]["message"]["content"])
+        self.assertEqual(out["plain"]["usage"], full["usage"])
+        text = "".join((c["choices"][0]["delta"].get("content") or "") for c in out["chunks"] if c["choices"])
+        self.assertEqual(text, full["choices"][0]["message"]["content"])
+        self.assertEqual(out["chunks"][-1]["usage"], full["usage"])
+        self.assertEqual([m["id"] for m in out["models"]], ["story_teller"])
+        self.assertEqual(out["missing"]["status"], 404)
+        self.assertEqual(out["missing"]["name"], "NotFoundError")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,129 @@
+"""Roe-style runs: POST /v1/agents/run/{agent_id}/ (and .../versions/{id}/)
+with the declared inputs as JSON fields, form fields and multipart files; a
+missing input is 400 naming it; the answer is [{key, description, data_type,
+value, cost}]; output_schema answers that do not parse are a 500 saying so."""
+
+import json
+import unittest
+import urllib.parse
+import uuid
+
+from harness import STORIES, TINY_Q8, ServerTestCase
+
+MODELS = [
+    {"id": "stories", "name": "Stories 260K", "backend": "local", "path": STORIES,
+     "context": 128, "price_input_per_mtok": 1.0, "price_output_per_mtok": 2.0},
+    {"id": "tiny-q8", "name": "Tiny Random Q8_0", "backend": "local", "path": TINY_Q8,
+     "context": 2048, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20},
+]
+
+
+def agent_body(org_id, **over):
+    body = {
+        "name": "Story Reader",
+        "organization_id": org_id,
+        "description": "Reads stories",
+        "input_definitions": [
+            {"key": "title", "data_type": "text/plain", "description": "Title", "example": "Tom"},
+            {"key": "story", "data_type": "text/plain", "description": "Story text", "example": "Once"},
+        ],
+        "engine_config": {"model": "stories", "instructions": "Be brief.", "temperature": 0.0, "max_tokens": 6},
+        "version_name": "1.0.0",
+    }
+    body.update(over)
+    return body
+
+
+class RoeRunTest(ServerTestCase):
+    server_kwargs = {"models": MODELS}
+
+    def setup_agent(self, **over):
+        org_id = self.srv.create_org("acme", credits=5)
+        key = self.srv.create_key("acme")
+        r = self.srv.post("/v1/agents/", agent_body(org_id, **over), key=key)
+        self.assertEqual(r.status, 201, r)
+        return key, r.json()
+
+    def check_json_form_multipart_agree(self):
+        key, agent = self.setup_agent()
+        url = f"/v1/agents/run/{agent['id']}/"
+        r = self.srv.post(url, {"title": "Tom", "story": "Once upon a time", "metadata": {"a": 1}}, key=key)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        self.assertEqual(len(out), 1)
+        d = out[0]
+        self.assertEqual(set(d), {"key", "description", "data_type", "value", "cost"})
+        self.assertEqual((d["key"], d["data_type"]), ("output", "text/plain"))
+        self.assertIsInstance(d["value"], str)
+        self.assertIsInstance(d["cost"], float)
+        self.assertGreater(d["cost"], 0.0)
+        usage = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
+        self.assertAlmostEqual(d["cost"], usage["totalCost"], delta=2e-9)
+
+        form = urllib.parse.urlencode({"title": "Tom", "story": "Once upon a time"})
+        f = self.srv.post(url, form, key=key, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(f.status, 200, f)
+        self.assertEqual(f.json()[0]["value"], d["value"])  # greedy: same prompt, same answer
+
+        boundary = "----agentd" + uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nTom\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"story\"; filename=\"story.txt\"\r\n"
+                f"Content-Type: text/plain\r\n\r\nOnce upon a time\r\n--{boundary}--\r\n")
+        m = self.srv.post(url, body, key=key, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        self.assertEqual(m.status, 200, m)
+        self.assertEqual(m.json()[0]["value"], d["value"])
+
+        # A binary file is refused, naming the input.
+        bin_body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nTom\r\n"
+                    f"--{boundary}\r\nContent-Disposition: form-data; name=\"story\"; filename=\"s.bin\"\r\n"
+                    f"\r\n").encode() + b"\x00\x01\x02" + f"\r\n--{boundary}--\r\n".encode()
+        b = self.srv.post(url, bin_body, key=key,
+                          headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        self.assertEqual(b.status, 400, b)
+        self.assertIn("story", b.json()["message"])
+
+    def check_missing_input(self):
+        key, agent = self.setup_agent()
+        url = f"/v1/agents/run/{agent['id']}/"
+        r = self.srv.post(url, {"title": "Tom"}, key=key)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("story", r.json()["message"])
+        r = self.srv.post(url, "title=Tom", key=key, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("story", r.json()["message"])
+        r = self.srv.post("/v1/agents/run/00000000-0000-4000-8000-000000000000/", {"title": "x", "story": "y"},
+                          key=key)
+        self.assertEqual(r.status, 404, r)
+        self.assertIsInstance(r.json()["message"], str)
+
+    def check_versions(self):
+        key, agent = self.setup_agent()
+        v1 = self.srv.get(f"/v1/agents/{agent['id']}/versions/current/", key=key).json()
+        r = self.srv.post(f"/v1/agents/{agent['id']}/versions/",
+                          {"version_name": "2.0.0", "input_definitions": [
+                              {"key": "only", "data_type": "text/plain", "description": "d", "example": "e"}]},
+                          key=key)
+        self.assertEqual(r.status, 201, r)
+        # The current version wants `only`; version 1 still wants title and story.
+        self.assertEqual(self.srv.post(f"/v1/agents/run/{agent['id']}/", {"only": "Once"}, key=key).status, 200)
+        r = self.srv.post(f"/v1/agents/run/{agent['id']}/versions/{v1['id']}/", {"only": "Once"}, key=key)
+        self.assertEqual(r.status, 400, r)
+        r = self.srv.post(f"/v1/agents/run/{agent['id']}/versions/{v1['id']}/", {"title": "a", "story": "b"},
+                          key=key)
+        self.assertEqual(r.status, 200, r)
+
+    def check_output_schema_unparsable(self):
+        schema = {"type": "object", "properties": {"total": {"type": "number", "description": "Total"}}}
+        key, agent = self.setup_agent(engine_config={"model": "tiny-q8", "instructions": "JSON.",
+                                                     "temperature": 0.0, "max_tokens": 6,
+                                                     "output_schema": schema})
+        r = self.srv.post(f"/v1/agents/run/{agent['id']}/", {"title": "Tom", "story": "Once"}, key=key)
+        # A random-weight model does not write a JSON object in 6 tokens.
+        self.assertEqual(r.status, 500, r)
+        self.assertIn("output_schema", r.json()["message"])
+        # The failed parse still ran: usage shows it.
+        self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
