@@ -19,6 +19,7 @@
 #include "http/error_body.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "model/registry.h"
 
 namespace agentd::app {
 namespace {
@@ -108,9 +109,14 @@ int serve(const ServeArgs& args) {
   core_options.public_base_url =
       config.server.public_url.empty() ? url_for(config.server.host, server.port()) : config.server.public_url;
   core_options.admin_org = config.server.admin_org;
-  auto host = core::CoreHost::open(config.storage_url, config.models, core_options);
+  // The backends outlive the Core that borrows them (declared first).
+  const model::ModelCatalog backend_catalog(config.models);
+  auto backends = model::make_backend_registry(backend_catalog);
+  if (!backends.is_ok()) return fail("models: " + backends.status().message());
+  auto host = core::CoreHost::open(config.storage_url, config.models, core_options, backends->get());
   if (!host.is_ok()) return fail("storage: " + host.status().message());
   std::unique_ptr<core::CoreHost> core_host = std::move(host).value();
+  if (Status st = core_host->core().jobs().start(); !st.is_ok()) return fail("jobs: " + st.message());
 
   add_health_routes(router, core_host->store());
   api::register_routes(router, core_host->core());
