@@ -1,7 +1,5 @@
 #include "model/local_backend.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <limits>
 #include <random>
@@ -80,6 +78,7 @@ StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::create(const ModelSpec& sp
   if (!tokenizer.is_ok()) return named(tokenizer.status());
 
   bool own = false;
+  std::vector<std::string> warnings;
   std::optional<engine::ChatTemplate> tmpl;
   if (auto source = (*model)->gguf().get_string("tokenizer.chat_template")) {
     auto parsed = engine::ChatTemplate::parse(*source);
@@ -87,19 +86,22 @@ StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::create(const ModelSpec& sp
       tmpl = std::move(parsed).value();
       own = true;
     } else {
-      spdlog::warn("model '{}' ({}): tokenizer.chat_template does not parse ({}); using ChatML", spec.id, spec.path,
-                   parsed.status().message());
+      warnings.push_back("model '" + spec.id + "' (" + spec.path + "): tokenizer.chat_template does not parse (" +
+                         parsed.status().message() + "); using ChatML");
     }
   } else {
-    spdlog::warn("model '{}' ({}): no tokenizer.chat_template; using ChatML", spec.id, spec.path);
+    warnings.push_back("model '" + spec.id + "' (" + spec.path + "): no tokenizer.chat_template; using ChatML");
   }
   if (!tmpl) {
     auto chatml = engine::ChatTemplate::parse(engine::ChatTemplate::chatml_source());
     if (!chatml.is_ok()) return named(chatml.status());
     tmpl = std::move(chatml).value();
   }
-  return std::unique_ptr<LocalBackend>(new LocalBackend(spec, std::move(model).value(), std::move(tokenizer).value(),
-                                                        std::move(*tmpl), own));
+  std::unique_ptr<LocalBackend> backend(
+      new LocalBackend(spec, std::move(model).value(), std::move(tokenizer).value(), std::move(*tmpl), own));
+  warnings.insert(warnings.end(), backend->warnings_.begin(), backend->warnings_.end());
+  backend->warnings_ = std::move(warnings);
+  return backend;
 }
 
 LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
@@ -115,8 +117,8 @@ LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
   context_ = spec_.context;
   const int64_t trained = model_->config().n_ctx_train;
   if (trained > 0 && trained < context_) {
-    spdlog::warn("model '{}' ({}): context {} is beyond the trained context; using {}", spec_.id, spec_.path,
-                 spec_.context, trained);
+    warnings_.push_back("model '" + spec_.id + "' (" + spec_.path + "): context " + std::to_string(spec_.context) +
+                        " is beyond the trained context; using " + std::to_string(trained));
     context_ = trained;
   }
   if (tokenizer_->bos_id() >= 0) bos_text_ = tokenizer_->token_text(tokenizer_->bos_id());

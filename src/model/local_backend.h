@@ -3,7 +3,7 @@
 //
 // At start it loads the Model, its Tokenizer and the chat template
 // (`tokenizer.chat_template`; ChatML when absent or unparsable, with a
-// warning). A request is rendered with the template (add_generation_prompt),
+// warning in warnings(): the caller logs them, as for Tokenizer::warnings()). A request is rendered with the template (add_generation_prompt),
 // tokenized with special tokens parsed, given one BOS when the model wants it
 // and the rendered text does not already start with it (as llama.cpp's server
 // does), and checked against the context: prompt + max_tokens beyond
@@ -98,6 +98,9 @@ class LocalBackend : public ModelBackend {
   // True when the file's template was used, false for the ChatML fallback.
   bool uses_model_template() const { return own_template_; }
   const KvCacheStore& kept_caches() const { return caches_; }
+  // Non-fatal findings at load (no or unparsable template, context beyond
+  // the trained one), each naming the model and the file.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // Requests queued and not yet started, and requests being generated.
   int64_t waiting() const;
   int64_t running() const;
@@ -123,6 +126,7 @@ class LocalBackend : public ModelBackend {
   engine::ChatTemplate template_;
   bool own_template_;
   int64_t context_ = 0;  // min(spec.context, the model's trained context)
+  std::vector<std::string> warnings_;
   std::string bos_text_, eos_text_;
   std::unique_ptr<engine::ThreadPool> pool_;
   KvCacheStore caches_;

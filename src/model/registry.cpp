@@ -25,12 +25,14 @@ class MapRegistry : public BackendRegistry {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<BackendRegistry>> make_backend_registry(const ModelCatalog& catalog) {
+StatusOr<std::unique_ptr<BackendRegistry>> make_backend_registry(const ModelCatalog& catalog,
+                                                                 std::vector<std::string>* warnings) {
   std::map<std::string, std::unique_ptr<ModelBackend>> backends;
   for (const ModelSpec& spec : catalog.all()) {
     if (backends.count(spec.id)) return Status::invalid_argument("duplicate model id '" + spec.id + "'");
     if (spec.backend == "local") {
       AGENTD_ASSIGN_OR_RETURN(auto backend, LocalBackend::create(spec));
+      if (warnings) warnings->insert(warnings->end(), backend->warnings().begin(), backend->warnings().end());
       backends.emplace(spec.id, std::move(backend));
     } else if (spec.backend == "openai") {
       AGENTD_ASSIGN_OR_RETURN(auto backend, OpenAiBackend::create(spec));

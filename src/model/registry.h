@@ -5,6 +5,8 @@
 // backends may be used from any thread.
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "model/backend.h"
@@ -14,6 +16,9 @@ namespace agentd::model {
 
 // Errors: an unknown backend kind, a local file that cannot be loaded (the
 // message names the model id and the file), an upstream spec without base_url.
-StatusOr<std::unique_ptr<BackendRegistry>> make_backend_registry(const ModelCatalog& catalog);
+// Non-fatal findings (e.g. "model 'x' (path): no tokenizer.chat_template;
+// using ChatML") are appended to *warnings when given; the caller logs them.
+StatusOr<std::unique_ptr<BackendRegistry>> make_backend_registry(const ModelCatalog& catalog,
+                                                                 std::vector<std::string>* warnings = nullptr);
 
 }  // namespace agentd::model

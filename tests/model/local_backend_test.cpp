@@ -71,6 +71,8 @@ TEST(LocalBackend, PromptIsChatmlWithOneBos) {
   auto b = load(spec_for(kStories));
   ASSERT_TRUE(b);
   EXPECT_FALSE(b->uses_model_template());  // stories260K has no template: ChatML
+  ASSERT_FALSE(b->warnings().empty());
+  EXPECT_NE(b->warnings()[0].find("no tokenizer.chat_template; using ChatML"), std::string::npos);
   auto model = engine::Model::load(kStories);
   ASSERT_TRUE(model.is_ok());
   auto tok = engine::Tokenizer::from_gguf((*model)->gguf());
@@ -133,6 +135,8 @@ TEST(LocalBackend, BrokenTemplateFallsBackToChatml) {
   auto b = load(spec_for(path));
   ASSERT_TRUE(b);
   EXPECT_FALSE(b->uses_model_template());
+  ASSERT_FALSE(b->warnings().empty());
+  EXPECT_NE(b->warnings()[0].find("does not parse"), std::string::npos) << b->warnings()[0];
   auto model = engine::Model::load(kStories);
   ASSERT_TRUE(model.is_ok());
   auto tok = engine::Tokenizer::from_gguf((*model)->gguf());
@@ -257,6 +261,8 @@ TEST(LocalBackend, ContextIsCappedAtTrainedContext) {
   auto b = load(spec_for(kStories, 512));  // trained context 128 (testdata README)
   ASSERT_TRUE(b);
   EXPECT_EQ(b->context(), 128);
+  ASSERT_EQ(b->warnings().size(), 2u);
+  EXPECT_NE(b->warnings()[1].find("context 512 is beyond the trained context; using 128"), std::string::npos);
   auto g = b->generate(request("Once upon a time", 120), {});
   ASSERT_EQ(g.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(g.status().message().find("(128 tokens)"), std::string::npos) << g.status().message();

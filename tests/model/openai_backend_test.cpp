@@ -291,7 +291,8 @@ TEST_F(OpenAiBackendTest, RegistryBuildsOneBackendPerSpec) {
   local.id = "tiny";
   local.path = std::string(AGENTD_TESTDATA_DIR) + "/models/stories260K.gguf";
   local.threads = 1;
-  auto registry = make_backend_registry(ModelCatalog({local, spec("ok")}));
+  std::vector<std::string> warnings;
+  auto registry = make_backend_registry(ModelCatalog({local, spec("ok")}), &warnings);
   ASSERT_TRUE(registry.is_ok()) << registry.status().to_string();
   ASSERT_NE((*registry)->find("tiny"), nullptr);
   EXPECT_EQ((*registry)->find("tiny")->spec().backend, "local");
@@ -299,6 +300,8 @@ TEST_F(OpenAiBackendTest, RegistryBuildsOneBackendPerSpec) {
   auto g = (*registry)->find("up")->generate(request(), {});
   ASSERT_TRUE(g.is_ok()) << g.status().to_string();
   EXPECT_EQ((*registry)->find("nope"), nullptr);
+  ASSERT_EQ(warnings.size(), 2u);  // no template; context 2048 beyond the trained 128
+  EXPECT_NE(warnings[0].find("model 'tiny'"), std::string::npos);
 
   ModelSpec missing = local;
   missing.path = "/nonexistent/x.gguf";
