@@ -12,6 +12,17 @@
 // strings (JSON text for non-strings), and a model answer that is not a JSON
 // object is a 500 that says so. `cost` is the run's cost in USD, carried by
 // the first datum (the others carry 0) so summing gives the run's cost.
+//
+// Async (core/jobs.h runs them; jobs survive a restart):
+//   POST .../run/{agent_id}/async/ (and .../versions/{version_id}/async/),
+//     inputs as above -> 202 {job_id, status: 0}
+//   POST .../run/{agent_id}/async/many/ {inputs: [{...}, ...]} (1..1000)
+//     -> 202 {batch_id, job_ids: [...]}
+//   GET /v1/agents/jobs/{job_id}/status/ -> {job_id, status} (0 pending,
+//     1 started, 3 success, 4 failure, 5 cancelled)
+//   GET /v1/agents/jobs/{job_id}/result/ -> {agent_id, agent_version_id,
+//     inputs, input_tokens, output_tokens, outputs}; 409 {message, status}
+//     while unfinished or cancelled; a failed job is 500 {message, status}.
 
 #include <boost/json.hpp>
 
@@ -25,6 +36,7 @@
 #include "api/errors.h"
 #include "api/json_body.h"
 #include "api/run_common.h"
+#include "core/jobs.h"
 
 namespace agentd::api {
 namespace {
@@ -146,6 +158,58 @@ class RoeRuns {
   explicit RoeRuns(core::Core& core) : core_(core) {}
 
   http::Response run_current(http::Request& req, const core::Principal& p) { return run(req, p, ""); }
+  http::Response async_current(http::Request& req, const core::Principal& p) { return submit_one(req, p, ""); }
+  http::Response async_version(http::Request& req, const core::Principal& p) {
+    return submit_one(req, p, req.path_param("version_id"));
+  }
+
+  http::Response async_many(http::Request& req, const core::Principal& p) {
+    std::string agent_id = req.path_param("agent_id");
+    auto view = core_.agents().get(p.org_id, agent_id);
+    if (!view.is_ok()) return error_response(kDialect, view.status());
+    ApiError err;
+    auto body = parse_object(req.body, err);
+    if (!body) return error_response(kDialect, err);
+    FieldReader r(*body);
+    const json::array* inputs = r.array("inputs", true);
+    if (!r.ok()) return error_response(kDialect, r.error());
+    if (inputs->empty() || inputs->size() > core::kMaxJobsPerSubmit)
+      return error_response(kDialect, invalid_value("inputs", "must hold 1 to 1000 input objects"));
+    std::vector<std::string> texts;
+    for (size_t i = 0; i < inputs->size(); ++i) {
+      std::string field = "inputs[" + std::to_string(i) + "]";
+      if (!(*inputs)[i].is_object()) return error_response(kDialect, wrong_type(field, "object"));
+      for (const auto& def : view->version.config.input_definitions)
+        if (!(*inputs)[i].as_object().contains(def.key)) return error_response(kDialect, missing_field(field + "." + def.key));
+      texts.push_back(to_json_text((*inputs)[i]));
+    }
+    auto jobs = core_.jobs().submit(p, agent_id, "", texts);
+    if (!jobs.is_ok()) return error_response(kDialect, jobs.status());
+    json::array ids;
+    for (const auto& j : *jobs) ids.emplace_back(j.id);
+    return json_response(202, json::object{{"batch_id", jobs->empty() ? "" : (*jobs)[0].batch_id}, {"job_ids", ids}});
+  }
+
+  http::Response job_status(http::Request& req, const core::Principal& p) {
+    auto job = core_.jobs().get(p.org_id, req.path_param("job_id"));
+    if (!job.is_ok()) return error_response(kDialect, job.status());
+    return json_response(200, json::object{{"job_id", job->id}, {"status", job->status}});
+  }
+
+  http::Response job_result(http::Request& req, const core::Principal& p) {
+    auto job = core_.jobs().get(p.org_id, req.path_param("job_id"));
+    if (!job.is_ok()) return error_response(kDialect, job.status());
+    if (job->status == store::kJobSuccess) {
+      boost::system::error_code ec;
+      json::value v = json::parse(job->result_json, ec);
+      if (ec) return error_response(kDialect, Status::internal("the job's stored result is not JSON"));
+      return json_response(200, v);
+    }
+    if (job->status == store::kJobFailure)
+      return json_response(500, json::object{{"message", "the job failed: " + job->error}, {"status", job->status}});
+    const char* what = job->status == store::kJobCancelled ? "the job was cancelled" : "the job has not finished";
+    return json_response(409, json::object{{"message", what}, {"status", job->status}});
+  }
   http::Response run_version(http::Request& req, const core::Principal& p) {
     return run(req, p, req.path_param("version_id"));
   }
@@ -185,6 +249,34 @@ class RoeRuns {
           kv.value().is_string() ? std::string(kv.value().as_string()) : to_json_text(kv.value());
     }
     return fields;
+  }
+
+  http::Response submit_one(http::Request& req, const core::Principal& p, const std::string& version_id) {
+    std::string agent_id = req.path_param("agent_id");
+    auto view = core_.agents().get(p.org_id, agent_id);
+    if (!view.is_ok()) return error_response(kDialect, view.status());
+    store::AgentVersion version = view->version;
+    if (!version_id.empty()) {
+      auto v = core_.agents().get_version(p.org_id, agent_id, version_id);
+      if (!v.is_ok()) return error_response(kDialect, v.status());
+      version = *v;
+    }
+    http::Response failure;
+    auto fields = read_fields(req, failure);
+    if (!fields) return failure;
+    json::object inputs;
+    for (const auto& def : version.config.input_definitions) {
+      auto it = fields->find(def.key);
+      if (it == fields->end()) return error_response(kDialect, missing_field(def.key));
+      inputs[def.key] = it->second;
+    }
+    if (version.config.input_definitions.empty())
+      for (const auto& [k, v] : *fields)
+        if (k != "metadata") inputs[k] = v;
+    if (inputs.empty()) return error_response(kDialect, missing_field("input"));
+    auto jobs = core_.jobs().submit(p, agent_id, version_id, {to_json_text(inputs)});
+    if (!jobs.is_ok()) return error_response(kDialect, jobs.status());
+    return json_response(202, json::object{{"job_id", jobs->at(0).id}, {"status", jobs->at(0).status}});
   }
 
   http::Response run(http::Request& req, const core::Principal& p, const std::string& version_id) {
@@ -304,6 +396,11 @@ void register_roe_runs(http::Router& router, core::Core& core) {
   };
   route("POST", "/v1/agents/run/{agent_id}/", &RoeRuns::run_current);
   route("POST", "/v1/agents/run/{agent_id}/versions/{version_id}/", &RoeRuns::run_version);
+  route("POST", "/v1/agents/run/{agent_id}/async/", &RoeRuns::async_current);
+  route("POST", "/v1/agents/run/{agent_id}/versions/{version_id}/async/", &RoeRuns::async_version);
+  route("POST", "/v1/agents/run/{agent_id}/async/many/", &RoeRuns::async_many);
+  route("GET", "/v1/agents/jobs/{job_id}/status/", &RoeRuns::job_status);
+  route("GET", "/v1/agents/jobs/{job_id}/result/", &RoeRuns::job_result);
 }
 
 }  // namespace agentd::api

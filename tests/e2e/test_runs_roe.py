@@ -4,6 +4,7 @@ missing input is 400 naming it; the answer is [{key, description, data_type,
 value, cost}]; output_schema answers that do not parse are a 500 saying so."""
 
 import json
+import time
 import unittest
 import urllib.parse
 import uuid
@@ -123,6 +124,61 @@ class RoeRunTest(ServerTestCase):
         self.assertIn("output_schema", r.json()["message"])
         # The failed parse still ran: usage shows it.
         self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"], 1)
+
+    def wait_job(self, key, job_id, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.srv.get(f"/v1/agents/jobs/{job_id}/status/", key=key)
+            self.assertEqual(r.status, 200, r)
+            if r.json()["status"] in (3, 4, 5):
+                return r.json()["status"]
+            time.sleep(0.05)
+        self.fail(f"job {job_id} did not finish")
+
+    def check_async_lifecycle_and_restart(self):
+        key, agent = self.setup_agent()
+        base = f"/v1/agents/run/{agent['id']}/"
+        # (Job prompts hold the inputs' JSON text: short values fit the 128-token context.)
+        r = self.srv.post(base + "async/", {"title": "T", "story": "Once"}, key=key)
+        self.assertEqual(r.status, 202, r)
+        job_id = r.json()["job_id"]
+        self.assertIn(r.json()["status"], (0, 1, 3))
+        self.assertEqual(self.wait_job(key, job_id), 3)
+        res = self.srv.get(f"/v1/agents/jobs/{job_id}/result/", key=key)
+        self.assertEqual(res.status, 200, res)
+        out = res.json()
+        self.assertEqual(set(out), {"agent_id", "agent_version_id", "inputs", "input_tokens", "output_tokens",
+                                    "outputs"})
+        self.assertEqual(out["agent_id"], agent["id"])
+        self.assertEqual(out["inputs"], {"title": "T", "story": "Once"})
+        self.assertGreater(out["input_tokens"], 0)
+        self.assertLessEqual(out["output_tokens"], 6)
+        self.assertIsInstance(out["outputs"], str)
+        # A missing input is refused before any job exists.
+        r = self.srv.post(base + "async/", {"title": "Tom"}, key=key)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("story", r.json()["message"])
+        # Another organization cannot see the job.
+        self.srv.create_org("other", credits=5)
+        other = self.srv.create_key("other")
+        self.assertEqual(self.srv.get(f"/v1/agents/jobs/{job_id}/status/", key=other).status, 404)
+        # async/many, then a restart: every job ends in success.
+        many = [{"title": f"T{i}", "story": "Hi"} for i in range(6)]
+        r = self.srv.post(base + "async/many/", {"inputs": many}, key=key)
+        self.assertEqual(r.status, 202, r)
+        ids = r.json()["job_ids"]
+        self.assertEqual(len(ids), 6)
+        self.assertIsInstance(r.json()["batch_id"], str)
+        self.srv.stop()
+        self.srv.start()
+        for i, jid in enumerate(ids):
+            self.assertEqual(self.wait_job(key, jid), 3)
+            res = self.srv.get(f"/v1/agents/jobs/{jid}/result/", key=key).json()
+            self.assertEqual(res["inputs"], many[i])
+        r = self.srv.post(base + "async/many/", {"inputs": [{"title": "x"}]}, key=key)
+        self.assertEqual(r.status, 400, r)
+        r = self.srv.post(base + "async/many/", {"inputs": [{"title": "x", "story": "y"}] * 1001}, key=key)
+        self.assertEqual(r.status, 400, r)
 
 
 if __name__ == "__main__":
