@@ -1,0 +1,94 @@
+"""An OpenAI-compatible upstream provider: a second agentd serves its
+/v1/chat/completions as the upstream of the first (model backend "openai").
+Working (the answer is the upstream agent's), slow (a tiny timeout_s: the
+dialect's error says it timed out) and down (a closed port: the error says
+the upstream is unreachable)."""
+
+import unittest
+
+from harness import STORIES, TINY_Q8, Server, free_port
+
+UPSTREAM_MODELS = [
+    {"id": "stories", "name": "Stories 260K", "backend": "local", "path": STORIES,
+     "context": 128, "price_input_per_mtok": 1.0, "price_output_per_mtok": 2.0},
+    {"id": "tiny-q8", "name": "Tiny Random Q8_0", "backend": "local", "path": TINY_Q8,
+     "context": 2048, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20},
+]
+
+
+def upstream_model(port, agent, **extra):
+    m = {"id": "up", "name": "Upstream", "backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
+         "api_key_env": "AGENTD_UPSTREAM_KEY", "upstream_model": agent, "context": 2048,
+         "price_input_per_mtok": 1.0, "price_output_per_mtok": 2.0, "max_retries": 0}
+    m.update(extra)
+    return m
+
+
+def tenant_agent(srv, max_tokens=8):
+    srv.create_org("acme", credits=5)
+    key = srv.create_key("acme")
+    r = srv.post("/v1/agents", {"name": "Front", "model": "up", "instructions": "",
+                                "parameters": {"temperature": 0.0, "max_tokens": max_tokens}}, key=key)
+    assert r.status in (200, 201), r
+    return key, (r.json().get("data") or r.json())["id"]
+
+
+class UpstreamTest(unittest.TestCase):
+    def setUp(self):
+        self.up = Server(models=UPSTREAM_MODELS).start()
+        self.addCleanup(self.up.cleanup)
+        self.up.create_org("provider", credits=5)
+        self.up_key = self.up.create_key("provider")
+        for name, model, max_tokens in (("story_teller", "stories", 8), ("slow_writer", "tiny-q8", 70)):
+            r = self.up.post("/api/v3/agents/create", {"agent_name": name, "model": model, "max_tokens": max_tokens,
+                                                       "temperature": 0.0, "instructions": "Be brief."},
+                             key=self.up_key)
+            self.assertEqual(r.status, 200, r)
+
+    def front(self, model):
+        srv = Server(models=[model], env={"AGENTD_UPSTREAM_KEY": self.up_key}).start()
+        self.addCleanup(srv.cleanup)
+        return srv
+
+    def test_working(self):
+        direct = self.up.post("/v1/chat/completions", {"model": "story_teller", "temperature": 0,
+                                                       "messages": [{"role": "user", "content": "Once upon a time"}]},
+                              key=self.up_key)
+        self.assertEqual(direct.status, 200, direct)
+        srv = self.front(upstream_model(self.up.port, "story_teller"))
+        key, agent_id = tenant_agent(srv)
+        r = srv.post(f"/v1/agents/{agent_id}/invoke", {"query": "Once upon a time"}, key=key)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        self.assertEqual(out["result"]["answer"], direct.json()["choices"][0]["message"]["content"])
+        u = out["usage"]
+        self.assertEqual(u["completion_tokens"], direct.json()["usage"]["completion_tokens"])
+        self.assertEqual(u["total_tokens"], u["prompt_tokens"] + u["completion_tokens"])
+        # The upstream's organization paid for the upstream run.
+        usage = self.up.get("/api/v3/agents/usage/", key=self.up_key).json()["data"]
+        self.assertEqual(usage["totalUsage"], 2)
+
+    def test_slow(self):
+        srv = self.front(upstream_model(self.up.port, "slow_writer", timeout_s=0.005))
+        key, agent_id = tenant_agent(srv, max_tokens=70)
+        r = srv.post(f"/v1/agents/{agent_id}/invoke", {"query": "Write a long story"}, key=key)
+        self.assertEqual(r.status, 504, r)
+        self.assertIn("timed out", r.json()["error"]["message"])
+        r = srv.post("/api/v3/agents/run-agents/front/run", {"message": "Write a long story"}, key=key)
+        self.assertEqual(r.status, 504, r)
+        self.assertIn("timed out", r.json()["detail"])
+
+    def test_down(self):
+        srv = self.front(upstream_model(free_port(), "story_teller"))
+        key, agent_id = tenant_agent(srv)
+        before = srv.cli("org", "show", "acme").stdout
+        r = srv.post(f"/v1/agents/{agent_id}/invoke", {"query": "Hi"}, key=key)
+        self.assertEqual(r.status, 503, r)
+        self.assertIn("unreachable", r.json()["error"]["message"])
+        self.assertIn("retry-after", r.headers)
+        # A failed run costs nothing.
+        self.assertEqual(srv.cli("org", "show", "acme").stdout, before)
+
+
+if __name__ == "__main__":
+    unittest.main()
