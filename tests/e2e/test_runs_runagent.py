@@ -81,6 +81,11 @@ class RunAgentRunTest(ServerTestCase):
         self.assertLess(md["execution_time"], 60.0)
         self.assertIsInstance(md["agent_version"], str)
         self.assertEqual(md["request_id"], "req_abc123")
+        # The agent's health route agrees that it can run.
+        h = self.srv.get(f"/v1/agents/{agent_id}/health", key=key)
+        self.assertEqual(h.status, 200, h)
+        self.assertEqual(h.json()["status"], "healthy")
+        self.assertIs(h.json()["model_available"], True)
 
     def check_parameters_and_context(self):
         key = self.tenant()

@@ -4,6 +4,7 @@ Working (the answer is the upstream agent's), slow (a tiny timeout_s: the
 dialect's error says it timed out) and down (a closed port: the error says
 the upstream is unreachable)."""
 
+import json
 import unittest
 
 from harness import STORIES, TINY_Q8, Server, free_port
@@ -88,6 +89,16 @@ class UpstreamTest(unittest.TestCase):
         self.assertIn("retry-after", r.headers)
         # A failed run costs nothing.
         self.assertEqual(srv.cli("org", "show", "acme").stdout, before)
+        # Streamed, the failure comes after `start` as an `error` event.
+        r = srv.post(f"/v1/agents/{agent_id}/stream", {"query": "Hi"}, key=key)
+        self.assertEqual(r.status, 200, r)
+        events = [b for b in r.text.split("\n\n") if b.strip()]
+        self.assertTrue(events[0].startswith("event: start\n"), r.text)
+        self.assertTrue(events[-1].startswith("event: error\n"), r.text)
+        err = json.loads(events[-1].split("data: ", 1)[1])
+        self.assertEqual(err["code"], "SERVICE_UNAVAILABLE")
+        self.assertIn("unreachable", err["error"])
+        self.assertEqual(err["retry_after"], 1)
 
 
 if __name__ == "__main__":
