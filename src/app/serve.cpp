@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/api.h"
 #include "app/commands.h"
@@ -111,7 +112,8 @@ int serve(const ServeArgs& args) {
   core_options.admin_org = config.server.admin_org;
   // The backends outlive the Core that borrows them (declared first).
   const model::ModelCatalog backend_catalog(config.models);
-  auto backends = model::make_backend_registry(backend_catalog);
+  std::vector<std::string> model_warnings;  // logged after the listening line
+  auto backends = model::make_backend_registry(backend_catalog, &model_warnings);
   if (!backends.is_ok()) return fail("models: " + backends.status().message());
   auto host = core::CoreHost::open(config.storage_url, config.models, core_options, backends->get());
   if (!host.is_ok()) return fail("storage: " + host.status().message());
@@ -124,6 +126,7 @@ int serve(const ServeArgs& args) {
   std::printf("agentd listening on %s\n", url_for(config.server.host, server.port()).c_str());
   std::fflush(stdout);
   spdlog::info("storage: {}, models: {}", core_host->store().kind(), config.models.size());
+  for (const std::string& w : model_warnings) spdlog::warn("{}", w);
 
   if (Status st = server.run(); !st.is_ok()) return fail(st.message());
   spdlog::info("agentd stopped");
