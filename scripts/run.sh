@@ -12,6 +12,7 @@ cd "$root"
 
 bash scripts/install-deps.sh
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/agentd-ccache}
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build/release agentd
 bin="$root/build/release/src/app/agentd"

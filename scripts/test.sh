@@ -16,6 +16,8 @@ bash scripts/install-deps.sh
 jobs=$(nproc)
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/agentd-ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Paths are rewritten relative to the checkout, so clones in other folders hit the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 
 pgdir=$(mktemp -d /tmp/agentd-pg.XXXXXX)
 cleanup() { bash "$root/scripts/pg-cluster.sh" stop "$pgdir" || true; }
