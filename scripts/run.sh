@@ -63,6 +63,8 @@ if [ -s "$data/demo.agent" ]; then
   agent=$(cat "$data/demo.agent")
   echo "agent: demo_agent ($agent) on model tiny-q8"
   echo "try:"
+  echo "  curl -s -X POST http://127.0.0.1:$port/api/v3/agents/run-agents/demo_agent/run \\"
+  echo "    -H 'Authorization: Bearer $key' -H 'Content-Type: application/json' -d '{\"message\": \"Hello\"}'"
   echo "  curl -s -H 'Authorization: Bearer $key' http://127.0.0.1:$port/api/v3/agents/$agent"
 else
   echo "no model file found at $model: declare a [[models]] entry in $config to create agents"

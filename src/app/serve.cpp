@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "app/commands.h"
 #include "app/config.h"
+#include "common/metrics.h"
 #include "core/core_host.h"
 #include "http/error_body.h"
 #include "http/router.h"
@@ -121,6 +122,10 @@ int serve(const ServeArgs& args) {
   if (Status st = core_host->core().jobs().start(); !st.is_ok()) return fail("jobs: " + st.message());
 
   add_health_routes(router, core_host->store());
+  MetricsRegistry& metrics = core_host->core().metrics();
+  router.observer = [&metrics](const http::Request& req, const http::Response& res, double seconds) {
+    metrics.record_http_request(req.route.empty() ? "unmatched" : req.route, req.method, res.status, seconds);
+  };
   api::register_routes(router, core_host->core());
 
   std::printf("agentd listening on %s\n", url_for(config.server.host, server.port()).c_str());

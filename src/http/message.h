@@ -24,6 +24,9 @@ struct Request {
 
   // Filled by the router from "{name}" segments of the matched pattern.
   std::map<std::string, std::string> path_params;
+  // The matched route pattern ("/v1/agents/{agent_id}/invoke"), "" when no
+  // route matched: a bounded label for metrics, unlike the raw path.
+  std::string route;
 
   std::optional<std::string> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;

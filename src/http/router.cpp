@@ -1,6 +1,7 @@
 #include "http/router.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string_view>
 
 #include "http/error_body.h"
@@ -44,6 +45,7 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   SplitPath sp = split_path(pattern);
   Route r;
   r.method = std::move(method);
+  r.pattern = pattern;
   for (auto s : sp.segments) r.segments.emplace_back(s);
   r.trailing_slash = sp.trailing_slash;
   r.handler = std::move(handler);
@@ -51,6 +53,15 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
 }
 
 Response Router::dispatch(Request& req) const {
+  if (!observer) return dispatch_unobserved(req);
+  const auto start = std::chrono::steady_clock::now();
+  Response res = dispatch_unobserved(req);
+  observer(req, res, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return res;
+}
+
+Response Router::dispatch_unobserved(Request& req) const {
+  req.route.clear();
   const SplitPath sp = split_path(req.path);
 
   // A route matches when every segment matches; among matches, the one whose
@@ -89,6 +100,7 @@ Response Router::dispatch(Request& req) const {
   if (!best) best = best_get;
 
   if (best) {
+    req.route = best->pattern;
     req.path_params.clear();
     for (size_t i = 0; i < best->segments.size(); ++i) {
       const std::string& seg = best->segments[i];

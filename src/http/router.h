@@ -27,9 +27,17 @@ class Router {
   // Builds the body for unmatched routes: (request, status 404 or 405).
   std::function<Response(const Request&, int)> fallback;
 
+  // Called after every dispatch with the request (route filled), the
+  // response and the seconds the handler took (for a streamed response, the
+  // time until its headers). Set at start-up; runs on the worker thread.
+  std::function<void(const Request&, const Response&, double seconds)> observer;
+
  private:
+  Response dispatch_unobserved(Request& req) const;
+
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;  // "{name}" for captures
     bool trailing_slash = false;
     Handler handler;

@@ -132,6 +132,12 @@ class NugenRunTest(ServerTestCase):
         self.assertTrue(m.headers["content-type"].startswith("text/plain"), m.headers)
         runs = [l for l in m.text.splitlines() if l.startswith("agentd_runs_total{")]
         self.assertTrue(any('endpoint="nugen.run"' in l and l.endswith(" 2") for l in runs), runs)
+        # HTTP requests are counted by route pattern (a bounded label), never by raw path.
+        reqs = [l for l in m.text.splitlines() if l.startswith("agentd_http_requests_total{")]
+        self.assertTrue(any('route="/api/v3/agents/run-agents/{agent_name}/run"' in l and 'status="200"' in l
+                            and l.endswith(" 2") for l in reqs), reqs)
+        self.assertFalse(any("support_bot" in l for l in reqs), reqs)
+        self.assertTrue(any(l.startswith("agentd_http_request_duration_seconds_bucket{") for l in m.text.splitlines()))
 
     def check_insufficient_credits_charges_nothing(self):
         key = self.tenant(credits=0.01)

@@ -4,6 +4,9 @@
 
 #include <boost/json.hpp>
 
+#include <string>
+#include <vector>
+
 namespace agentd::http {
 namespace {
 
@@ -104,6 +107,23 @@ TEST_F(RouterTest, CustomFallbackPerDialect) {
   Response na = call(router_, "PATCH", "/v1/agents/");
   EXPECT_EQ(na.status, 405);
   EXPECT_EQ(na.body, "{\"message\":\"405 /v1/agents/\"}");
+}
+
+TEST_F(RouterTest, ObserverSeesTheRoutePatternAndStatus) {
+  std::vector<std::string> seen;
+  router_.observer = [&seen](const Request& req, const Response& res, double seconds) {
+    EXPECT_GE(seconds, 0.0);
+    seen.push_back(req.method + " " + (req.route.empty() ? "-" : req.route) + " " + std::to_string(res.status));
+  };
+  call(router_, "POST", "/v1/agents/a1/invoke");
+  call(router_, "GET", "/v1/agents/a1/versions/current/");
+  call(router_, "GET", "/nowhere");
+  call(router_, "PUT", "/v1/agents/");
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0], "POST /v1/agents/{agent_id}/invoke 200");
+  EXPECT_EQ(seen[1], "GET /v1/agents/{agent_id}/versions/current/ 200");
+  EXPECT_EQ(seen[2], "GET - 404");
+  EXPECT_EQ(seen[3], "PUT - 405");
 }
 
 TEST(RequestTest, HeaderAndQueryLookup) {
