@@ -38,7 +38,7 @@ if [ ! -f "$config" ]; then
       echo "name = \"Tiny Random Q8_0\""
       echo "backend = \"local\""
       echo "path = \"$model\""
-      echo "context = 2048"
+      echo "context = 128           # this test model was trained for 128 positions"
       echo "price_input_per_mtok = 0.10"
       echo "price_output_per_mtok = 0.20"
     fi
@@ -51,7 +51,7 @@ if ! "$bin" org show demo --config "$config" >/dev/null 2>&1; then
   "$bin" key create --org demo --config "$config" | tail -n 1 >"$data/demo.key"
   chmod 600 "$data/demo.key"
   if grep -q 'id = "tiny-q8"' "$config"; then
-    "$bin" agent create --org demo --name demo_agent --model tiny-q8 \
+    "$bin" agent create --org demo --name demo_agent --model tiny-q8 --max-tokens 48 \
       --instructions "You are a helpful assistant." --config "$config" | tail -n 1 >"$data/demo.agent"
   fi
 fi
