@@ -178,7 +178,7 @@ StatusOr<std::unique_ptr<PreparedRun>> CoreAgentRunner::prepare(const RunRequest
     msgs.push_back(next);
     return std::make_pair(std::move(msgs), drop);
   };
-  const int64_t context = run->spec->context;
+  const int64_t context = run->backend->context_tokens();
   // Smallest number of oldest history messages to drop so that prompt +
   // max_tokens fits: a binary search, since the count shrinks as more go.
   size_t lo = 0, hi = history.size();

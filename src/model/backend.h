@@ -65,6 +65,12 @@ class ModelBackend {
   virtual ~ModelBackend() = default;
   virtual const ModelSpec& spec() const = 0;
 
+  // Tokens a prompt plus its generation may take on this backend: the
+  // configured context, or less when the model itself cannot hold that many
+  // (a local model trained for fewer positions). The core fits prompts and
+  // max_tokens into this.
+  virtual int64_t context_tokens() const { return spec().context; }
+
   // How many tokens `messages` take as a prompt (with the chat template and
   // the generation prompt), for context truncation and credit reservation.
   // Upstream backends estimate; the real count comes back in Generation.

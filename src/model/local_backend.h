@@ -95,6 +95,7 @@ class LocalBackend : public ModelBackend {
   // Tokens a prompt plus max_tokens may take: ModelSpec::context, or the
   // model's trained context when that is smaller.
   int64_t context() const { return context_; }
+  int64_t context_tokens() const override { return context_; }
   // True when the file's template was used, false for the ChatML fallback.
   bool uses_model_template() const { return own_template_; }
   const KvCacheStore& kept_caches() const { return caches_; }

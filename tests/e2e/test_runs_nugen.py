@@ -78,6 +78,18 @@ class NugenRunTest(ServerTestCase):
         self.assertEqual(r2.json()["response"], out["response"])
         self.assertEqual(r2.json()["usage"], u)
 
+    def check_max_tokens_fit_the_models_own_context(self):
+        # tiny-q8 is declared with context 2048 but the file was trained for
+        # 128 positions: an agent allowing 256 tokens still runs, and the run
+        # stays within what the model can hold.
+        key = self.tenant()
+        make_agent(self.srv, key, model="tiny-q8", max_tokens=256)
+        r = self.srv.post("/api/v3/agents/run-agents/support_bot/run", {"message": "Hello"}, key=key)
+        self.assertEqual(r.status, 200, r)
+        u = r.json()["usage"]
+        self.assertGreater(u["output_tokens"], 0)
+        self.assertLessEqual(u["input_tokens"] + u["output_tokens"], 128, u)
+
     def check_errors(self):
         key = self.tenant()
         make_agent(self.srv, key)
