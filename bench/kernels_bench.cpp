@@ -4,7 +4,7 @@
 //   kernels_bench --benchmark_filter='Q4_0/avx512'
 //
 // Arguments of each case: rows, n, m (activation rows: 1 = one decode
-// step, 16 = a prefill chunk), threads.
+// step, 8 = a batched decode step, 16 or 128 = a prefill chunk), threads.
 
 #include <benchmark/benchmark.h>
 
@@ -90,6 +90,8 @@ int register_all() {
                                              [c, isa](benchmark::State& s) { run_matmul(s, c.type, isa); });
       b->ArgNames({"rows", "n", "m", "threads"});
       b->Args({1024, 4096, 1, 1})->Args({1024, 4096, 1, 2})->Args({256, 4096, 16, 2});
+      // SmolLM2-135M's FFN up projection: decode, batch-8 decode, a prefill chunk.
+      b->Args({1536, 576, 1, 1})->Args({1536, 576, 8, 1})->Args({1536, 576, 128, 1});
       b->Unit(benchmark::kMicrosecond)->UseRealTime();  // pool threads' CPU time is not the caller's
     }
   }

@@ -59,6 +59,27 @@ class BlockLanes {
   float acc_[detail::kBlockLanes] = {};
 };
 
+// The 32 lane accumulators of Q4_0/Q5_0/Q8_0 (see kernels_internal.h).
+// add() takes the block's 32 integer products in element order.
+class Q8Lanes {
+ public:
+  void add(int64_t block, float scale, const int32_t* products) {
+    float* a = acc_ + 8 * (block % 4);
+    for (int j = 0; j < 8; ++j) {
+      const int32_t lane = products[4 * j] + products[4 * j + 1] + products[4 * j + 2] + products[4 * j + 3];
+      a[j] = std::fma(scale, static_cast<float>(lane), a[j]);
+    }
+  }
+  float total() const {
+    float t[8];
+    for (int j = 0; j < 8; ++j) t[j] = (acc_[j] + acc_[j + 16]) + (acc_[j + 8] + acc_[j + 24]);
+    return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+  }
+
+ private:
+  float acc_[detail::kQ8Lanes] = {};
+};
+
 // ---------------------------------------------------------------- F32/F16/BF16
 
 void quantize_row_f16(const float* x, void* dst, int64_t n) {
@@ -151,11 +172,11 @@ void dequantize_row_q8_1(const void* src, float* y, int64_t n) {
 float dot_q8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q8_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  BlockLanes lanes;
+  Q8Lanes lanes;
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    int isum = 0;
-    for (int j = 0; j < kQK8_0; ++j) isum += a[i].qs[j] * b[i].qs[j];
-    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum);
+    int32_t p[kQK8_0];
+    for (int j = 0; j < kQK8_0; ++j) p[j] = a[i].qs[j] * b[i].qs[j];
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), p);
   }
   return lanes.total();
 }
@@ -249,14 +270,14 @@ void dequantize_row_q4_0(const void* src, float* y, int64_t n) {
 float dot_q4_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  BlockLanes lanes;
+  Q8Lanes lanes;
   for (int64_t i = 0; i < n / kQK4_0; ++i) {
-    int isum = 0;
+    int32_t p[kQK4_0];
     for (int j = 0; j < kQK4_0 / 2; ++j) {
-      isum += ((a[i].qs[j] & 0xf) - 8) * b[i].qs[j];
-      isum += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + kQK4_0 / 2];
+      p[j] = ((a[i].qs[j] & 0xf) - 8) * b[i].qs[j];
+      p[j + kQK4_0 / 2] = ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + kQK4_0 / 2];
     }
-    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum);
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), p);
   }
   return lanes.total();
 }
@@ -349,16 +370,17 @@ void dequantize_row_q5_0(const void* src, float* y, int64_t n) {
 float dot_q5_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  BlockLanes lanes;
+  Q8Lanes lanes;
   for (int64_t i = 0; i < n / kQK5_0; ++i) {
     const uint32_t qh = load_qh(a[i].qh);
-    int isum = 0;
+    int32_t p[kQK5_0];
     for (int j = 0; j < kQK5_0 / 2; ++j) {
       const int q0 = (a[i].qs[j] & 0xf) | static_cast<int>(((qh >> j) & 1u) << 4);
       const int q1 = (a[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
-      isum += (q0 - 16) * b[i].qs[j] + (q1 - 16) * b[i].qs[j + kQK5_0 / 2];
+      p[j] = (q0 - 16) * b[i].qs[j];
+      p[j + kQK5_0 / 2] = (q1 - 16) * b[i].qs[j + kQK5_0 / 2];
     }
-    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), isum);
+    lanes.add(i, fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), p);
   }
   return lanes.total();
 }
@@ -765,8 +787,27 @@ detail::VecDotFn dot_fn(const KernelTable& t, TensorType type) {
   }
 }
 
-// Per-thread scratch for converted activations, reused across calls.
+const detail::MatKernel* mat_kernel(const KernelTable& t, TensorType type) {
+  const detail::MatKernel* k = nullptr;
+  switch (type) {
+    case TensorType::kF32: k = &t.mat_f32; break;
+    case TensorType::kF16: k = &t.mat_f16; break;
+    case TensorType::kQ4_0: k = &t.mat_q4_0; break;
+    case TensorType::kQ5_0: k = &t.mat_q5_0; break;
+    case TensorType::kQ8_0: k = &t.mat_q8_0; break;
+    case TensorType::kQ4_K: k = &t.mat_q4_k; break;
+    case TensorType::kQ6_K: k = &t.mat_q6_k; break;
+    default: break;
+  }
+  return (k != nullptr && k->mat != nullptr) ? k : nullptr;
+}
+
+// Per-thread scratch for converted and prepared activations, reused across calls.
 std::vector<uint8_t>& activation_scratch() {
+  thread_local std::vector<uint8_t> buf;
+  return buf;
+}
+std::vector<uint8_t>& prepared_scratch() {
   thread_local std::vector<uint8_t> buf;
   return buf;
 }
@@ -894,10 +935,25 @@ void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float
     xq = out;
   }
 
-  // 2. Rows split across threads in blocks of kRowBlock; each block of weight
+  // 2. Optionally to the matrix kernel's own layout, once per call.
+  const detail::MatKernel* mk = mat_kernel(table, type);
+  size_t xs = x_stride;
+  if (mk != nullptr && mk->prepare != nullptr) {
+    xs = mk->prepared_bytes(n);
+    std::vector<uint8_t>& buf = prepared_scratch();
+    buf.resize(xs * static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) mk->prepare(n, xq + x_stride * i, buf.data() + xs * i);
+    xq = buf.data();
+  }
+
+  // 3. Rows split across threads in blocks of kRowBlock; each block of weight
   //    rows meets every activation row before the next block is loaded.
   const auto* wb = static_cast<const uint8_t*>(w);
   auto rows_task = [&](int64_t begin, int64_t end) {
+    if (mk != nullptr) {
+      mk->mat(n, wb + w_stride * begin, w_stride, end - begin, xq, xs, m, y + begin, rows);
+      return;
+    }
     for (int64_t r0 = begin; r0 < end; r0 += kRowBlock) {
       const int64_t r1 = std::min(end, r0 + kRowBlock);
       for (int64_t i = 0; i < m; ++i) {

@@ -67,7 +67,10 @@ float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
 // W: `rows` rows of `n` elements in `type`, contiguous. x, y: float, row-major.
 // Activations are converted once per call; rows are split across `pool`'s
 // threads (nullptr: the calling thread only; small products stay there too).
-// Each output is one vec_dot, so results do not depend on the thread count.
+// Each output equals vec_dot of its row and column bit for bit (the matrix
+// kernels decode a block of weights once for several activation rows but
+// compute every output with the dot product's operations), so results do not
+// depend on m, on which rows are computed together, or on the thread count.
 // y must not alias x or w.
 // Uses a per-thread scratch buffer for the converted activations.
 void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float* x, int64_t m, float* y,

@@ -97,6 +97,27 @@ float sum_blocks(int64_t nb, BlockFn block) {
   return hsum_ps(acc);
 }
 
+// Q4_0/Q5_0/Q8_0 order (kernels_internal.h): block(b, &scale) returns block
+// b's 8 int32 lane sums; they are fused with its scale into accumulator b % 4.
+template <typename BlockFn>
+float sum_q8_lanes(int64_t nb, BlockFn block) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 4 <= nb; i += 4) {
+    for (int k = 0; k < 4; ++k) {
+      float scale;
+      const __m256i v = block(i + k, &scale);
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(v), acc[k]);
+    }
+  }
+  for (int k = 0; i < nb; ++i, ++k) {
+    float scale;
+    const __m256i v = block(i, &scale);
+    acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(v), acc[k]);
+  }
+  return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
+}
+
 // ------------------------------------------------------------ conversions
 
 void quantize_f16(const float* x, void* dst, int64_t n) {
@@ -210,7 +231,7 @@ float dot_bf16(int64_t n, const void* w, const void* x) {
 float dot_q8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q8_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  return sum_blocks<false>(n / kQK8_0, [&](int64_t i, float* scale, float*) {
+  return sum_q8_lanes(n / kQK8_0, [&](int64_t i, float* scale) {
     *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
     const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
@@ -222,7 +243,7 @@ float dot_q4_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
   const __m256i eight = _mm256_set1_epi8(8);
-  return sum_blocks<false>(n / kQK4_0, [&](int64_t i, float* scale, float*) {
+  return sum_q8_lanes(n / kQK4_0, [&](int64_t i, float* scale) {
     *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
     const __m256i qa = _mm256_sub_epi8(unpack_nibbles_32(a[i].qs), eight);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
@@ -234,7 +255,7 @@ float dot_q5_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
   const __m256i sixteen = _mm256_set1_epi8(16);
-  return sum_blocks<false>(n / kQK5_0, [&](int64_t i, float* scale, float*) {
+  return sum_q8_lanes(n / kQK5_0, [&](int64_t i, float* scale) {
     *scale = half_to_float(a[i].d) * half_to_float(b[i].d);
     uint32_t qh;
     std::memcpy(&qh, a[i].qh, sizeof qh);

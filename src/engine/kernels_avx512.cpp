@@ -92,109 +92,8 @@ float dot_bf16(int64_t n, const void* w, const void* x) {
   });
 }
 
-// ------------------------------------------------------------ 32-element blocks
-
-// The totals of 8 vectors of 8 int32 lanes, in order (as in kernels_avx2.cpp).
-inline __m256i reduce8_epi32(const __m256i* v) {
-  const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]);
-  const __m256i h23 = _mm256_hadd_epi32(v[2], v[3]);
-  const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]);
-  const __m256i h67 = _mm256_hadd_epi32(v[6], v[7]);
-  const __m256i q0 = _mm256_hadd_epi32(h01, h23);
-  const __m256i q1 = _mm256_hadd_epi32(h45, h67);
-  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
-}
-
-// Sum over nb 32-element blocks, two per 512-bit step: pair(b, both, scale)
-// returns the int32 partial sums of block b (lanes 0-7) and, if `both`,
-// block b + 1 (lanes 8-15), and fills their float scales. Eight blocks at a
-// time, their totals land in one lane each of the accumulator, exactly as
-// kernels_internal.h prescribes.
-template <typename PairFn>
-float sum_block_pairs(int64_t nb, PairFn pair) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < nb; i += kBlockLanes) {
-    const int count = nb - i < kBlockLanes ? static_cast<int>(nb - i) : kBlockLanes;
-    __m256i v[kBlockLanes];
-    alignas(32) float scale[kBlockLanes];
-    for (int k = 0; k < kBlockLanes; k += 2) {
-      if (k < count) {
-        const __m512i p = pair(i + k, k + 1 < count, &scale[k]);
-        v[k] = _mm512_castsi512_si256(p);
-        v[k + 1] = _mm512_extracti64x4_epi64(p, 1);
-        if (k + 1 >= count) scale[k + 1] = 0.f;
-      } else {
-        v[k] = v[k + 1] = _mm256_setzero_si256();
-        scale[k] = scale[k + 1] = 0.f;
-      }
-    }
-    __m256 term = _mm256_mul_ps(_mm256_load_ps(scale), _mm256_cvtepi32_ps(reduce8_epi32(v)));
-    AGENTD_NO_FUSE(term);
-    acc = _mm256_add_ps(acc, term);
-  }
-  return hsum_ps(acc);
-}
-
-// 32 bytes of block b and, if `both`, of block b + 1; zeros otherwise.
-inline __m512i load_pair(const int8_t* first, const int8_t* second, bool both) {
-  return both ? join(load256(first), load256(second)) : _mm512_zextsi256_si512(load256(first));
-}
-
-// Q8_0 x Q8_0: |w| (unsigned) times x with w's sign.
-float dot_q8_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Q8_0Block*>(w);
-  const auto* b = static_cast<const Q8_0Block*>(x);
-  return sum_block_pairs(n / kQK8_0, [&](int64_t i, bool both, float* scale) {
-    scale[0] = half_to_float(a[i].d) * half_to_float(b[i].d);
-    if (both) scale[1] = half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d);
-    const __m512i qa = load_pair(a[i].qs, both ? a[i + 1].qs : nullptr, both);
-    const __m512i qb = load_pair(b[i].qs, both ? b[i + 1].qs : nullptr, both);
-    const __m512i qb_signed = _mm512_mask_sub_epi8(qb, _mm512_movepi8_mask(qa), _mm512_setzero_si512(), qb);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qa), qb_signed);
-  });
-}
-
-// Shared by Q4_0 and Q5_0: unsigned weights qa, the offset subtracted
-// through sum(x) computed with the same instruction.
-inline __m512i offset_dot(__m512i qa, __m512i qb, __m512i offset) {
-  const __m512i raw = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa, qb);
-  const __m512i corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, qb);
-  return _mm512_sub_epi32(raw, corr);
-}
-
-float dot_q4_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Q4_0Block*>(w);
-  const auto* b = static_cast<const Q8_0Block*>(x);
-  const __m512i eight = _mm512_set1_epi8(8);
-  return sum_block_pairs(n / kQK4_0, [&](int64_t i, bool both, float* scale) {
-    scale[0] = half_to_float(a[i].d) * half_to_float(b[i].d);
-    if (both) scale[1] = half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d);
-    const __m512i qa = both ? join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs))
-                            : _mm512_zextsi256_si512(unpack_nibbles_32(a[i].qs));
-    const __m512i qb = load_pair(b[i].qs, both ? b[i + 1].qs : nullptr, both);
-    return offset_dot(qa, qb, eight);
-  });
-}
-
-float dot_q5_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Q5_0Block*>(w);
-  const auto* b = static_cast<const Q8_0Block*>(x);
-  const __m512i sixteen = _mm512_set1_epi8(16);
-  return sum_block_pairs(n / kQK5_0, [&](int64_t i, bool both, float* scale) {
-    scale[0] = half_to_float(a[i].d) * half_to_float(b[i].d);
-    if (both) scale[1] = half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d);
-    uint32_t qh0, qh1 = 0;
-    std::memcpy(&qh0, a[i].qh, sizeof qh0);
-    if (both) std::memcpy(&qh1, a[i + 1].qh, sizeof qh1);
-    // Bit k of qh is bit 4 of element k, which sits in byte k of its block.
-    const __mmask64 high = static_cast<__mmask64>(qh0) | (static_cast<__mmask64>(qh1) << 32);
-    const __m512i low = both ? join(unpack_nibbles_32(a[i].qs), unpack_nibbles_32(a[i + 1].qs))
-                             : _mm512_zextsi256_si512(unpack_nibbles_32(a[i].qs));
-    const __m512i qa = _mm512_mask_add_epi8(low, high, low, sixteen);
-    const __m512i qb = load_pair(b[i].qs, both ? b[i + 1].qs : nullptr, both);
-    return offset_dot(qa, qb, sixteen);
-  });
-}
+// Q4_0/Q5_0/Q8_0 dot products are the AVX2 ones; their matrix kernels (which
+// matmul uses) are in kernels_mat_avx512.cpp.
 
 // ------------------------------------------------------------ K-quants
 
@@ -314,12 +213,10 @@ void fill_avx512_kernels(KernelTable& t) {
   t.dot_f32 = dot_f32;
   t.dot_f16 = dot_f16;
   t.dot_bf16 = dot_bf16;
-  t.dot_q8_0 = dot_q8_0;
-  t.dot_q4_0 = dot_q4_0;
-  t.dot_q5_0 = dot_q5_0;
   t.dot_q4_k = dot_q4_k;
   t.dot_q5_k = dot_q5_k;
   t.dot_q6_k = dot_q6_k;
+  fill_avx512_mat_kernels(t);
 }
 
 }  // namespace agentd::engine::detail

@@ -443,22 +443,22 @@ TEST(Kernels, QuantizedDotTracksFloatDot) {
 // fixed float accumulation order (kernels_internal.h).
 TEST(Kernels, SimdMatmulMatchesScalar) {
   ASSERT_GE(detected_isa(), Isa::kAvx2) << "this machine should have AVX2";
-  const int64_t rows = 7;
+  const int64_t rows = 13;
+  const int64_t max_m = 17;
   for (TensorType t : kWeightTypes) {
     for (int64_t n : {7, 45, 100, 32, 64, 96, 256, 288, 768, 4096}) {
       if (n % block_size(t) != 0) continue;
       const auto w = random_floats(static_cast<size_t>(rows * n), 300 + static_cast<uint32_t>(n), -1.5f, 1.5f);
       std::vector<uint8_t> wq(row_bytes(t, n) * rows);
       for (int64_t r = 0; r < rows; ++r) quantize_row(t, w.data() + r * n, wq.data() + r * row_bytes(t, n), n);
-      const int64_t m = 3;
-      const auto x = random_floats(static_cast<size_t>(m * n), 400 + static_cast<uint32_t>(n), -2.f, 2.f);
+      const auto x = random_floats(static_cast<size_t>(max_m * n), 400 + static_cast<uint32_t>(n), -2.f, 2.f);
       // Bound: |sum| of products of the dequantized values, times float epsilon growth.
       std::vector<float> wd(static_cast<size_t>(n));
       std::vector<float> xd(static_cast<size_t>(n));
-      std::vector<double> abs_sum(static_cast<size_t>(rows * m));
-      std::vector<double> want(static_cast<size_t>(rows * m));
+      std::vector<double> abs_sum(static_cast<size_t>(rows * max_m));
+      std::vector<double> want(static_cast<size_t>(rows * max_m));
       std::vector<uint8_t> xq(row_bytes(vec_dot_type(t), n));
-      for (int64_t i = 0; i < m; ++i) {
+      for (int64_t i = 0; i < max_m; ++i) {
         quantize_row(vec_dot_type(t), x.data() + i * n, xq.data(), n);
         dequantize_row(vec_dot_type(t), xq.data(), xd.data(), n);
         for (int64_t r = 0; r < rows; ++r) {
@@ -474,22 +474,27 @@ TEST(Kernels, SimdMatmulMatchesScalar) {
       }
       IsaGuard guard;
       set_active_isa(Isa::kScalar);
-      std::vector<float> ref(static_cast<size_t>(rows * m));
-      matmul(t, wq.data(), rows, n, x.data(), m, ref.data(), nullptr);
+      std::vector<float> ref(static_cast<size_t>(rows * max_m));
+      matmul(t, wq.data(), rows, n, x.data(), max_m, ref.data(), nullptr);
+      for (size_t k = 0; k < ref.size(); ++k) {
+        // The reference itself is a dot product of the decoded rows (Q8_1's
+        // rounded block sums are covered in VecDotEqualsDotOfDequantizedRows).
+        if (vec_dot_type(t) != TensorType::kQ8_1) {
+          EXPECT_NEAR(ref[k], want[k], 1e-5 * abs_sum[k] + 1e-6) << type_name(t) << " n=" << n;
+        }
+      }
+      // Every ISA and every batch size (the tiled kernels' full and partial
+      // tiles) gives each output bit for bit.
       for (Isa isa : available_isas()) {
-        if (isa == Isa::kScalar) continue;
         set_active_isa(isa);
         ASSERT_EQ(active_isa(), isa);
-        std::vector<float> got(ref.size());
-        matmul(t, wq.data(), rows, n, x.data(), m, got.data(), nullptr);
-        for (size_t k = 0; k < ref.size(); ++k) {
-          EXPECT_EQ(float_bits(got[k]), float_bits(ref[k]))
-              << type_name(t) << " n=" << n << " " << isa_name(isa) << " out " << k << ": " << got[k] << " vs "
-              << ref[k];
-          // And the reference itself is a dot product of the decoded rows
-          // (Q8_1's rounded block sums are covered in VecDotEqualsDotOfDequantizedRows).
-          if (vec_dot_type(t) != TensorType::kQ8_1) {
-            EXPECT_NEAR(ref[k], want[k], 1e-5 * abs_sum[k] + 1e-6) << type_name(t) << " n=" << n;
+        for (int64_t m : {1, 2, 3, 5, 8, 17}) {
+          std::vector<float> got(static_cast<size_t>(rows * m));
+          matmul(t, wq.data(), rows, n, x.data(), m, got.data(), nullptr);
+          for (size_t k = 0; k < got.size(); ++k) {
+            ASSERT_EQ(float_bits(got[k]), float_bits(ref[k]))
+                << type_name(t) << " n=" << n << " m=" << m << " " << isa_name(isa) << " out " << k << ": "
+                << got[k] << " vs " << ref[k];
           }
         }
       }
@@ -499,13 +504,16 @@ TEST(Kernels, SimdMatmulMatchesScalar) {
 
 TEST(Kernels, MatmulWithPoolEqualsVecDotPerElement) {
   ThreadPool pool(3);
-  for (TensorType t : {TensorType::kQ4_0, TensorType::kQ6_K, TensorType::kF16, TensorType::kF32}) {
-    const int64_t n = 512, rows = 301;  // enough work to engage the pool
+  for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ6_K,
+                       TensorType::kF16, TensorType::kF32}) {
+    // Enough work to engage the pool; rows span several row blocks and end
+    // in partial tiles; 544 has an odd number of 32-blocks.
+    const int64_t n = block_size(t) == kQK_K ? 512 : 544, rows = 301;
     const size_t rb = row_bytes(t, n);
     std::vector<uint8_t> wq(rb * rows);
     const auto w = random_floats(static_cast<size_t>(rows * n), 9);
     for (int64_t r = 0; r < rows; ++r) quantize_row(t, w.data() + r * n, wq.data() + r * rb, n);
-    for (int64_t m : {1, 2, 5}) {
+    for (int64_t m : {1, 2, 3, 5, 8, 17}) {
       const auto x = random_floats(static_cast<size_t>(m * n), 10 + static_cast<uint32_t>(m));
       std::vector<float> y1(static_cast<size_t>(m * rows)), y2(y1.size());
       matmul(t, wq.data(), rows, n, x.data(), m, y1.data(), &pool);

@@ -1,0 +1,518 @@
+// AVX-512 (F, BW, VL, DQ, VNNI) matrix kernels: blocks of weight rows times
+// blocks of activation rows, each weight block decoded once per block of
+// activation rows held in registers. Internal linkage throughout, for the
+// same reason as kernels_avx2.cpp.
+//
+// Every output is computed with exactly the operations its dot product
+// prescribes (kernels_internal.h): the integer sums are exact and the float
+// steps the same, so a tile of any shape gives each output bit-identical to
+// the scalar reference for that one row and column.
+//
+// Q4_0/Q5_0/Q8_0 (x Q8_0) work on pairs of blocks (one 512-bit register).
+// The weights become signed bytes w; the activations are prepared once per
+// call as unsigned bytes x + 128 with the block scales widened to float, so
+//   dpbusd(-128 * sum4(w), x + 128, w) = sum4(x * w)
+// per int32 lane (4 neighbouring elements), with the correction computed
+// once per weight block.
+
+// GCC 12 reports its own _mm512_undefined_* idiom as uninitialized once
+// inlined at -O3 (see kernels_avx512.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstdint>
+#include <cstring>
+
+#include "engine/kernels_internal.h"
+#include "engine/quants.h"
+
+namespace agentd::engine::detail {
+namespace {
+
+inline float half_to_float(Half h) { return _cvtsh_ss(h); }
+
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
+
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Weight rows per tile for one activation row (decode), and rows x columns
+// per tile otherwise; kRowBlock rows are finished against every column
+// before the next ones, so they stay in L2 while activation tiles stay in L1.
+constexpr int64_t kRowBlock = 64;
+
+// Runs K's tiles over rows x m outputs. K::run<R, C>(w, w_stride, x,
+// x_stride, y, y_stride) computes an R x C tile.
+template <class K>
+void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
+           float* y, int64_t y_stride) {
+  constexpr int R1 = K::kRowsDecode;
+  constexpr int R = K::kRows;
+  constexpr int C = K::kCols;
+  if (m == 1) {
+    int64_t r = 0;
+    for (; r + R1 <= rows; r += R1) k.template run<R1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
+    for (; r < rows; ++r) k.template run<1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
+    return;
+  }
+  for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
+    const int64_t re = rb + kRowBlock < rows ? rb + kRowBlock : rows;
+    for (int64_t c = 0; c < m; c += C) {
+      const uint8_t* xc = x + x_stride * c;
+      float* yc = y + y_stride * c;
+      const bool full = m - c >= C;
+      int64_t r = rb;
+      for (; r + R <= re; r += R) {
+        if (full) {
+          k.template run<R, C>(w + w_stride * r, w_stride, xc, x_stride, yc + r, y_stride);
+        } else {
+          for (int64_t j = c; j < m; ++j) {
+            k.template run<R, 1>(w + w_stride * r, w_stride, x + x_stride * j, x_stride, y + y_stride * j + r,
+                                 y_stride);
+          }
+        }
+      }
+      for (; r < re; ++r) {
+        if (full) {
+          k.template run<1, C>(w + w_stride * r, w_stride, xc, x_stride, yc + r, y_stride);
+        } else {
+          for (int64_t j = c; j < m; ++j) {
+            k.template run<1, 1>(w + w_stride * r, w_stride, x + x_stride * j, x_stride, y + y_stride * j + r,
+                                 y_stride);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------ Q4_0 / Q5_0 / Q8_0
+
+// A prepared Q8_0 activation row: per pair of blocks, 64 bytes x + 128 (the
+// first block, then the second) and 16 floats (8 x d of each block). A
+// missing second block (odd block count) is x = 0 with scale 0.
+constexpr size_t kPairBytes = 128;
+
+size_t q8_prepared_bytes(int64_t n) { return static_cast<size_t>((n / kQK8_0 + 1) / 2) * kPairBytes; }
+
+void q8_prepare(int64_t n, const void* src, void* dst) {
+  const auto* b = static_cast<const Q8_0Block*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  const int64_t nb = n / kQK8_0;
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t blk = 0; blk < (nb + 1) / 2 * 2; ++blk) {
+    uint8_t* pair = out + kPairBytes * static_cast<size_t>(blk / 2);
+    const int h = static_cast<int>(blk % 2);
+    __m256i q = flip;
+    float d = 0.f;
+    if (blk < nb) {
+      q = _mm256_xor_si256(load256(b[blk].qs), flip);
+      d = half_to_float(b[blk].d);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(pair + 32 * h), q);
+    _mm256_storeu_ps(reinterpret_cast<float*>(pair + 64) + 8 * h, _mm256_set1_ps(d));
+  }
+}
+
+// One pair of weight blocks, ready for dpbusd against prepared activations.
+struct WeightPair {
+  __m512i w;     // signed weights; zero for a missing second block
+  __m512i corr;  // -128 * sum4(w) per int32 lane
+  __m512 scale;  // d of each block, 8 lanes each; 0 for a missing block
+};
+
+inline __m512 pair_scales(Half d0, Half d1) {
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (static_cast<uint32_t>(d1) << 16))));
+  const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  return _mm512_permutexvar_ps(idx, _mm512_zextps128_ps512(f));
+}
+
+// 2 x 16 bytes of nibbles -> 64 bytes: block 0's low then high nibbles, then block 1's.
+inline __m512i unpack_nibble_pair(const uint8_t* q0, const uint8_t* q1, bool both) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0));
+  const __m128i hi = both ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q1)) : _mm_setzero_si128();
+  const __m256i y = _mm256_set_m128i(hi, lo);
+  const __m512i z = join(y, _mm256_srli_epi16(y, 4));  // lo, hi, lo >> 4, hi >> 4
+  return _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0f));
+}
+
+inline __mmask64 byte_mask(bool both) { return both ? ~__mmask64{0} : __mmask64{0xffffffffu}; }
+inline __mmask16 lane_mask(bool both) { return both ? __mmask16{0xffff} : __mmask16{0x00ff}; }
+
+struct UnpackQ4_0 {
+  static WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+    const auto* a = reinterpret_cast<const Q4_0Block*>(row) + 2 * p;
+    const __m512i q = unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
+    WeightPair wp;
+    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(8));
+    // -128 * sum4(q - 8) = 4096 - 128 * sum4(q)
+    wp.corr = _mm512_maskz_dpbusd_epi32(lane_mask(both), _mm512_set1_epi32(4096), q,
+                                        _mm512_set1_epi8(static_cast<char>(-128)));
+    wp.scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
+    return wp;
+  }
+};
+
+struct UnpackQ5_0 {
+  static WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+    const auto* a = reinterpret_cast<const Q5_0Block*>(row) + 2 * p;
+    uint32_t qh0, qh1 = 0;
+    std::memcpy(&qh0, a[0].qh, sizeof qh0);
+    if (both) std::memcpy(&qh1, a[1].qh, sizeof qh1);
+    // Bit k of qh is bit 4 of element k, which sits in byte k of its block.
+    const __mmask64 high = static_cast<__mmask64>(qh0) | (static_cast<__mmask64>(qh1) << 32);
+    const __m512i low = unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
+    const __m512i q = _mm512_mask_add_epi8(low, high, low, _mm512_set1_epi8(16));
+    WeightPair wp;
+    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(16));
+    // -128 * sum4(q - 16) = 8192 - 128 * sum4(q)
+    wp.corr = _mm512_maskz_dpbusd_epi32(lane_mask(both), _mm512_set1_epi32(8192), q,
+                                        _mm512_set1_epi8(static_cast<char>(-128)));
+    wp.scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
+    return wp;
+  }
+};
+
+struct UnpackQ8_0 {
+  static WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+    const auto* a = reinterpret_cast<const Q8_0Block*>(row) + 2 * p;
+    WeightPair wp;
+    wp.w = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
+    const __m512i sum128 =
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)), wp.w);
+    wp.corr = _mm512_sub_epi32(_mm512_setzero_si512(), sum128);
+    wp.scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
+    return wp;
+  }
+};
+
+template <class U>
+struct Q8Tiles {
+  static constexpr int kRowsDecode = 4;
+  static constexpr int kRows = 2;
+  static constexpr int kCols = 4;
+  int64_t blocks;
+
+  // Pair p (parity P) of an R x C tile: accumulators acc[P] hold the blocks
+  // with b % 4 in {2P, 2P + 1} (kernels_internal.h).
+  template <int R, int C, int P>
+  static void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p, bool both,
+                   __m512 (&acc)[2][R][C]) {
+    WeightPair wp[R];
+    for (int r = 0; r < R; ++r) wp[r] = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* xp = x + x_stride * static_cast<size_t>(c) + kPairBytes * static_cast<size_t>(p);
+      const __m512i xu = _mm512_loadu_si512(xp);
+      const __m512 xs = _mm512_loadu_ps(xp + 64);
+      for (int r = 0; r < R; ++r) {
+        const __m512i isum = _mm512_dpbusd_epi32(wp[r].corr, xu, wp[r].w);
+        acc[P][r][c] = _mm512_fmadd_ps(_mm512_mul_ps(wp[r].scale, xs), _mm512_cvtepi32_ps(isum), acc[P][r][c]);
+      }
+    }
+  }
+
+  template <int R, int C>
+  void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
+    __m512 acc[2][R][C];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) acc[0][r][c] = acc[1][r][c] = _mm512_setzero_ps();
+    }
+    const int64_t full = blocks / 2;  // pairs with both blocks
+    int64_t p = 0;
+    for (; p + 2 <= full; p += 2) {
+      step<R, C, 0>(w, w_stride, x, x_stride, p, true, acc);
+      step<R, C, 1>(w, w_stride, x, x_stride, p + 1, true, acc);
+    }
+    if (p < full) {
+      step<R, C, 0>(w, w_stride, x, x_stride, p, true, acc);
+      ++p;
+      if (blocks % 2 != 0) step<R, C, 1>(w, w_stride, x, x_stride, p, false, acc);
+    } else if (blocks % 2 != 0) {
+      step<R, C, 0>(w, w_stride, x, x_stride, p, false, acc);
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        const __m512 z = _mm512_add_ps(acc[0][r][c], acc[1][r][c]);
+        const __m256 t = _mm256_add_ps(_mm512_castps512_ps256(z), _mm512_extractf32x8_ps(z, 1));
+        y[y_stride * c + r] = hsum8(t);
+      }
+    }
+  }
+};
+
+template <class U>
+void mat_q8(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+            float* y, int64_t y_stride) {
+  const Q8Tiles<U> k{n / kQK8_0};
+  drive(k, static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m, y, y_stride);
+}
+
+// ------------------------------------------------------------ F32 / F16
+
+// 32 lanes per output in two registers (kernels_internal.h); the tail runs
+// through masked loads (zeros leave the accumulators unchanged).
+template <class L>
+struct FloatTiles {
+  static constexpr int kRowsDecode = 4;
+  static constexpr int kRows = 2;
+  static constexpr int kCols = 4;
+  int64_t n;
+
+  template <int R, int C>
+  static void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t i, __mmask16 m0,
+                   __mmask16 m1, __m512 (&acc)[R][C][2]) {
+    __m512 w0[R], w1[R];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wr = w + w_stride * static_cast<size_t>(r);
+      w0[r] = L::load(wr, i, m0);
+      w1[r] = L::load(wr, i + 16, m1);
+    }
+    for (int c = 0; c < C; ++c) {
+      const float* xc = reinterpret_cast<const float*>(x + x_stride * static_cast<size_t>(c)) + i;
+      const __m512 x0 = _mm512_maskz_loadu_ps(m0, xc);
+      const __m512 x1 = _mm512_maskz_loadu_ps(m1, xc + 16);
+      for (int r = 0; r < R; ++r) {
+        acc[r][c][0] = _mm512_fmadd_ps(w0[r], x0, acc[r][c][0]);
+        acc[r][c][1] = _mm512_fmadd_ps(w1[r], x1, acc[r][c][1]);
+      }
+    }
+  }
+
+  template <int R, int C>
+  void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
+    __m512 acc[R][C][2];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) acc[r][c][0] = acc[r][c][1] = _mm512_setzero_ps();
+    }
+    const __mmask16 all = 0xffff;
+    int64_t i = 0;
+    for (; i + kFloatLanes <= n; i += kFloatLanes) step<R, C>(w, w_stride, x, x_stride, i, all, all, acc);
+    if (i < n) {
+      const int64_t left = n - i;  // 1..31
+      const __mmask16 m0 = left >= 16 ? all : static_cast<__mmask16>((1u << left) - 1u);
+      const __mmask16 m1 = left > 16 ? static_cast<__mmask16>((1u << (left - 16)) - 1u) : __mmask16{0};
+      step<R, C>(w, w_stride, x, x_stride, i, m0, m1, acc);
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        const __m512 z0 = acc[r][c][0];
+        const __m512 z1 = acc[r][c][1];
+        const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(z0), _mm512_extractf32x8_ps(z0, 1)),
+                                       _mm256_add_ps(_mm512_castps512_ps256(z1), _mm512_extractf32x8_ps(z1, 1)));
+        y[y_stride * c + r] = hsum8(t);
+      }
+    }
+  }
+};
+
+struct LoadF32 {
+  static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
+  }
+};
+struct LoadF16 {
+  static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const Half*>(row) + i));
+  }
+};
+
+template <class L>
+void mat_float(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+               float* y, int64_t y_stride) {
+  const FloatTiles<L> k{n};
+  drive(k, static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m, y, y_stride);
+}
+
+// F16 activations widened to float once per call (exact).
+size_t f16_prepared_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
+void f16_prepare(int64_t n, const void* src, void* dst) {
+  const auto* h = static_cast<const Half*>(src);
+  auto* f = static_cast<float*>(dst);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(f + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
+  }
+  for (; i < n; ++i) f[i] = half_to_float(h[i]);
+}
+
+// ------------------------------------------------------------ K-quants
+
+// Per super-block, the integer sum is exact (dpbusd per 4 elements, packed to
+// int16 and weighted by the sub-block scales with dpwssd) and the float part
+// is accumulate_blocks, as in every other dot product of these types.
+// packs_epi32 interleaves 128-bit lanes: in pack(d[2k], d[2k+1]), lane L
+// holds 4 sums of d[2k] then 4 of d[2k+1], both from their int32 lanes
+// 4L .. 4L+3; the scale vectors are laid out to match.
+
+// int16 lane i of a 32-lane scale vector for pack(d[2k], d[2k+1]), given the
+// sub-block of int32 lane l of d[v] as sub(v, l).
+template <typename SubBlock>
+__m512i scale_index(int k, SubBlock sub) {
+  alignas(64) int16_t idx[32];
+  for (int lane = 0; lane < 4; ++lane) {
+    for (int i = 0; i < 4; ++i) {
+      idx[8 * lane + i] = static_cast<int16_t>(sub(2 * k, 4 * lane + i));
+      idx[8 * lane + 4 + i] = static_cast<int16_t>(sub(2 * k + 1, 4 * lane + i));
+    }
+  }
+  return _mm512_load_si512(idx);
+}
+
+// The 8 int32 lanes' total.
+inline int32_t hsum8_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Sum over 4 x 64 elements of q * x weighted per 16 int16 pairs: 16 int32 lanes.
+inline __m512i weighted_sums(const __m512i (&q)[4], const int8_t* x, __m512i s01, __m512i s23) {
+  __m512i d[4];
+  for (int v = 0; v < 4; ++v) d[v] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], _mm512_loadu_si512(x + 64 * v));
+  const __m512i acc = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(d[0], d[1]), s01);
+  return _mm512_dpwssd_epi32(acc, _mm512_packs_epi32(d[2], d[3]), s23);
+}
+
+inline __m256i fold16(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+
+struct Q4KRow {
+  __m512i q[4];  // elements 64v .. 64v + 63, 0..15
+  __m512i s01, s23;
+  __m256i min_pairs;  // int16: m[j] at 2j and 2j + 1
+  float d, dmin;
+
+  void unpack(const uint8_t* row, int64_t i, __m512i idx01, __m512i idx23) {
+    const Q4_KBlock& a = reinterpret_cast<const Q4_KBlock*>(row)[i];
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int g = 0; g < 4; ++g) {
+      const __m256i raw = load256(a.qs + 32 * g);
+      q[g] = join(_mm256_and_si256(raw, low4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
+    }
+    alignas(16) uint8_t sc[16] = {};
+    for (int j = 0; j < 8; ++j) k_scale_min(j, a.scales, &sc[j], &sc[8 + j]);
+    const __m512i all16 = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sc))));
+    s01 = _mm512_permutexvar_epi16(idx01, all16);
+    s23 = _mm512_permutexvar_epi16(idx23, all16);
+    const __m256i pair_idx = _mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    min_pairs = _mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_zextsi256_si512(pair_idx), all16));
+    d = half_to_float(a.d);
+    dmin = half_to_float(a.dmin);
+  }
+
+  float dot(const Q8_KBlock& b, float sum) const {
+    const __m256i isum8 = fold16(weighted_sums(q, b.qs, s01, s23));
+    const __m256i mins8 = _mm256_madd_epi16(load256(b.bsums), min_pairs);
+    __m256i h = _mm256_hadd_epi32(isum8, mins8);
+    __m128i h4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    h4 = _mm_hadd_epi32(h4, h4);
+    const int32_t isum = _mm_cvtsi128_si32(h4);
+    const int32_t mins = _mm_extract_epi32(h4, 1);
+    const float scale = d * b.d;
+    const float offset = -(dmin * b.d * static_cast<float>(mins));
+    return accumulate_blocks(sum, &scale, &isum, &offset, 1);
+  }
+};
+
+struct Q6KRow {
+  __m512i q[4];  // elements 64v .. 64v + 63, 0..63
+  __m512i s01, s23;
+  __m256i neg32_scales;  // int16: -32 * scales[j]
+  float d;
+
+  void unpack(const uint8_t* row, int64_t i, __m512i idx01, __m512i idx23) {
+    const Q6_KBlock& a = reinterpret_cast<const Q6_KBlock*>(row)[i];
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i three = _mm256_set1_epi8(3);
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = a.ql + 64 * half;
+      const __m256i qh = load256(a.qh + 32 * half);
+      const __m256i ql0 = load256(ql);
+      const __m256i ql1 = load256(ql + 32);
+      const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
+                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
+      for (int k = 0; k < 4; k += 2) {
+        const __m256i hi0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
+        const __m256i hi1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 2), three), 4);
+        q[2 * half + k / 2] = join(_mm256_or_si256(lows[k], hi0), _mm256_or_si256(lows[k + 1], hi1));
+      }
+    }
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
+    s01 = _mm512_permutexvar_epi16(idx01, _mm512_zextsi256_si512(sc16));
+    s23 = _mm512_permutexvar_epi16(idx23, _mm512_zextsi256_si512(sc16));
+    neg32_scales = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5));
+    d = half_to_float(a.d);
+  }
+
+  float dot(const Q8_KBlock& b, float sum) const {
+    const __m256i isum8 = _mm256_add_epi32(fold16(weighted_sums(q, b.qs, s01, s23)),
+                                           _mm256_madd_epi16(load256(b.bsums), neg32_scales));
+    const int32_t isum = hsum8_epi32(isum8);
+    const float scale = d * b.d;
+    return accumulate_blocks(sum, &scale, &isum, nullptr, 1);
+  }
+};
+
+template <class Row>
+struct KTiles {
+  static constexpr int kRowsDecode = 2;
+  static constexpr int kRows = 2;
+  static constexpr int kCols = 4;
+  int64_t blocks;
+  __m512i idx01, idx23;
+
+  template <int R, int C>
+  void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
+    float sum[R][C] = {};
+    for (int64_t i = 0; i < blocks; ++i) {
+      Row wr[R];
+      for (int r = 0; r < R; ++r) wr[r].unpack(w + w_stride * static_cast<size_t>(r), i, idx01, idx23);
+      for (int c = 0; c < C; ++c) {
+        const Q8_KBlock& b = reinterpret_cast<const Q8_KBlock*>(x + x_stride * static_cast<size_t>(c))[i];
+        for (int r = 0; r < R; ++r) sum[r][c] = wr[r].dot(b, sum[r][c]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) y[y_stride * c + r] = sum[r][c];
+    }
+  }
+};
+
+void mat_q4_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+              float* y, int64_t y_stride) {
+  // d[v] lanes 0-7: sub-block 2v, lanes 8-15: 2v + 1.
+  auto sub = [](int v, int l) { return 2 * v + l / 8; };
+  const KTiles<Q4KRow> k{n / kQK_K, scale_index(0, sub), scale_index(1, sub)};
+  drive(k, static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m, y, y_stride);
+}
+
+void mat_q6_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+              float* y, int64_t y_stride) {
+  // d[v] lane l: elements 64v + 4l .. 64v + 4l + 3, sub-block of 16: 4v + l / 4.
+  auto sub = [](int v, int l) { return 4 * v + l / 4; };
+  const KTiles<Q6KRow> k{n / kQK_K, scale_index(0, sub), scale_index(1, sub)};
+  drive(k, static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m, y, y_stride);
+}
+
+}  // namespace
+
+void fill_avx512_mat_kernels(KernelTable& t) {
+  t.mat_q4_0 = {mat_q8<UnpackQ4_0>, q8_prepare, q8_prepared_bytes};
+  t.mat_q5_0 = {mat_q8<UnpackQ5_0>, q8_prepare, q8_prepared_bytes};
+  t.mat_q8_0 = {mat_q8<UnpackQ8_0>, q8_prepare, q8_prepared_bytes};
+  t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
+  t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
+  t.mat_q4_k = {mat_q4_k, nullptr, nullptr};
+  t.mat_q6_k = {mat_q6_k, nullptr, nullptr};
+}
+
+}  // namespace agentd::engine::detail
