@@ -90,8 +90,9 @@ int register_all() {
                                              [c, isa](benchmark::State& s) { run_matmul(s, c.type, isa); });
       b->ArgNames({"rows", "n", "m", "threads"});
       b->Args({1024, 4096, 1, 1})->Args({1024, 4096, 1, 2})->Args({256, 4096, 16, 2});
-      // SmolLM2-135M's FFN up projection: decode, batch-8 decode, a prefill chunk.
-      b->Args({1536, 576, 1, 1})->Args({1536, 576, 8, 1})->Args({1536, 576, 128, 1});
+      // SmolLM2-135M's FFN up and down projections (K-quants only fit the
+      // second): decode, batch-8 decode, a prefill chunk.
+      for (int64_t m : {1, 8, 128}) b->Args({1536, 576, m, 1})->Args({576, 1536, m, 1});
       b->Unit(benchmark::kMicrosecond)->UseRealTime();  // pool threads' CPU time is not the caller's
     }
   }

@@ -32,6 +32,8 @@
 namespace agentd::engine::detail {
 namespace {
 
+#define AGENTD_INLINE inline __attribute__((always_inline))
+
 inline float half_to_float(Half h) { return _cvtsh_ss(h); }
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -129,14 +131,14 @@ struct WeightPair {
   __m512 scale;  // d of each block, 8 lanes each; 0 for a missing block
 };
 
-inline __m512 pair_scales(Half d0, Half d1) {
+AGENTD_INLINE __m512 pair_scales(Half d0, Half d1) {
   const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (static_cast<uint32_t>(d1) << 16))));
   const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   return _mm512_permutexvar_ps(idx, _mm512_zextps128_ps512(f));
 }
 
 // 2 x 16 bytes of nibbles -> 64 bytes: block 0's low then high nibbles, then block 1's.
-inline __m512i unpack_nibble_pair(const uint8_t* q0, const uint8_t* q1, bool both) {
+AGENTD_INLINE __m512i unpack_nibble_pair(const uint8_t* q0, const uint8_t* q1, bool both) {
   const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0));
   const __m128i hi = both ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q1)) : _mm_setzero_si128();
   const __m256i y = _mm256_set_m128i(hi, lo);
@@ -148,7 +150,7 @@ inline __mmask64 byte_mask(bool both) { return both ? ~__mmask64{0} : __mmask64{
 inline __mmask16 lane_mask(bool both) { return both ? __mmask16{0xffff} : __mmask16{0x00ff}; }
 
 struct UnpackQ4_0 {
-  static WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+  static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
     const auto* a = reinterpret_cast<const Q4_0Block*>(row) + 2 * p;
     const __m512i q = unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
     WeightPair wp;
@@ -162,7 +164,7 @@ struct UnpackQ4_0 {
 };
 
 struct UnpackQ5_0 {
-  static WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+  static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
     const auto* a = reinterpret_cast<const Q5_0Block*>(row) + 2 * p;
     uint32_t qh0, qh1 = 0;
     std::memcpy(&qh0, a[0].qh, sizeof qh0);
@@ -182,7 +184,7 @@ struct UnpackQ5_0 {
 };
 
 struct UnpackQ8_0 {
-  static WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+  static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
     const auto* a = reinterpret_cast<const Q8_0Block*>(row) + 2 * p;
     WeightPair wp;
     wp.w = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
@@ -204,15 +206,15 @@ struct Q8Tiles {
   // Pair p (parity P) of an R x C tile: accumulators acc[P] hold the blocks
   // with b % 4 in {2P, 2P + 1} (kernels_internal.h).
   template <int R, int C, int P>
-  static void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p, bool both,
+  static AGENTD_INLINE void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p, bool both,
                    __m512 (&acc)[2][R][C]) {
     WeightPair wp[R];
-    for (int r = 0; r < R; ++r) wp[r] = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
-    for (int c = 0; c < C; ++c) {
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) wp[r] = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
+    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
       const uint8_t* xp = x + x_stride * static_cast<size_t>(c) + kPairBytes * static_cast<size_t>(p);
       const __m512i xu = _mm512_loadu_si512(xp);
       const __m512 xs = _mm512_loadu_ps(xp + 64);
-      for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
         const __m512i isum = _mm512_dpbusd_epi32(wp[r].corr, xu, wp[r].w);
         acc[P][r][c] = _mm512_fmadd_ps(_mm512_mul_ps(wp[r].scale, xs), _mm512_cvtepi32_ps(isum), acc[P][r][c]);
       }
@@ -222,8 +224,8 @@ struct Q8Tiles {
   template <int R, int C>
   void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
     __m512 acc[2][R][C];
-    for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < C; ++c) acc[0][r][c] = acc[1][r][c] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[0][r][c] = acc[1][r][c] = _mm512_setzero_ps();
     }
     const int64_t full = blocks / 2;  // pairs with both blocks
     int64_t p = 0;
@@ -238,10 +240,10 @@ struct Q8Tiles {
     } else if (blocks % 2 != 0) {
       step<R, C, 0>(w, w_stride, x, x_stride, p, false, acc);
     }
-    for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < C; ++c) {
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
         const __m512 z = _mm512_add_ps(acc[0][r][c], acc[1][r][c]);
-        const __m256 t = _mm256_add_ps(_mm512_castps512_ps256(z), _mm512_extractf32x8_ps(z, 1));
+        const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
         y[y_stride * c + r] = hsum8(t);
       }
     }
@@ -267,46 +269,38 @@ struct FloatTiles {
   int64_t n;
 
   template <int R, int C>
-  static void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t i, __mmask16 m0,
-                   __mmask16 m1, __m512 (&acc)[R][C][2]) {
-    __m512 w0[R], w1[R];
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* wr = w + w_stride * static_cast<size_t>(r);
-      w0[r] = L::load(wr, i, m0);
-      w1[r] = L::load(wr, i + 16, m1);
-    }
-    for (int c = 0; c < C; ++c) {
-      const float* xc = reinterpret_cast<const float*>(x + x_stride * static_cast<size_t>(c)) + i;
-      const __m512 x0 = _mm512_maskz_loadu_ps(m0, xc);
-      const __m512 x1 = _mm512_maskz_loadu_ps(m1, xc + 16);
-      for (int r = 0; r < R; ++r) {
-        acc[r][c][0] = _mm512_fmadd_ps(w0[r], x0, acc[r][c][0]);
-        acc[r][c][1] = _mm512_fmadd_ps(w1[r], x1, acc[r][c][1]);
-      }
-    }
-  }
-
-  template <int R, int C>
   void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
     __m512 acc[R][C][2];
-    for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < C; ++c) acc[r][c][0] = acc[r][c][1] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[r][c][0] = acc[r][c][1] = _mm512_setzero_ps();
     }
     const __mmask16 all = 0xffff;
-    int64_t i = 0;
-    for (; i + kFloatLanes <= n; i += kFloatLanes) step<R, C>(w, w_stride, x, x_stride, i, all, all, acc);
-    if (i < n) {
-      const int64_t left = n - i;  // 1..31
+    for (int64_t i = 0; i < n; i += kFloatLanes) {
+      const int64_t left = n - i;
       const __mmask16 m0 = left >= 16 ? all : static_cast<__mmask16>((1u << left) - 1u);
-      const __mmask16 m1 = left > 16 ? static_cast<__mmask16>((1u << (left - 16)) - 1u) : __mmask16{0};
-      step<R, C>(w, w_stride, x, x_stride, i, m0, m1, acc);
+      const __mmask16 m1 = left >= 32 ? all : left > 16 ? static_cast<__mmask16>((1u << (left - 16)) - 1u) : __mmask16{0};
+      __m512 w0[R], w1[R];
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+        const uint8_t* wr = w + w_stride * static_cast<size_t>(r);
+        w0[r] = L::load(wr, i, m0);
+        w1[r] = L::load(wr, i + 16, m1);
+      }
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
+        const float* xc = reinterpret_cast<const float*>(x + x_stride * static_cast<size_t>(c)) + i;
+        const __m512 x0 = _mm512_maskz_loadu_ps(m0, xc);
+        const __m512 x1 = _mm512_maskz_loadu_ps(m1, xc + 16);
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+          acc[r][c][0] = _mm512_fmadd_ps(w0[r], x0, acc[r][c][0]);
+          acc[r][c][1] = _mm512_fmadd_ps(w1[r], x1, acc[r][c][1]);
+        }
+      }
     }
-    for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < C; ++c) {
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
         const __m512 z0 = acc[r][c][0];
         const __m512 z1 = acc[r][c][1];
-        const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(z0), _mm512_extractf32x8_ps(z0, 1)),
-                                       _mm256_add_ps(_mm512_castps512_ps256(z1), _mm512_extractf32x8_ps(z1, 1)));
+        const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm512_extractf32x8_ps(z0, 0), _mm512_extractf32x8_ps(z0, 1)),
+                                       _mm256_add_ps(_mm512_extractf32x8_ps(z1, 0), _mm512_extractf32x8_ps(z1, 1)));
         y[y_stride * c + r] = hsum8(t);
       }
     }
@@ -314,12 +308,12 @@ struct FloatTiles {
 };
 
 struct LoadF32 {
-  static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
+  static AGENTD_INLINE __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
   }
 };
 struct LoadF16 {
-  static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
+  static AGENTD_INLINE __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const Half*>(row) + i));
   }
 };
@@ -375,14 +369,14 @@ inline int32_t hsum8_epi32(__m256i v) {
 }
 
 // Sum over 4 x 64 elements of q * x weighted per 16 int16 pairs: 16 int32 lanes.
-inline __m512i weighted_sums(const __m512i (&q)[4], const int8_t* x, __m512i s01, __m512i s23) {
+AGENTD_INLINE __m512i weighted_sums(const __m512i (&q)[4], const int8_t* x, __m512i s01, __m512i s23) {
   __m512i d[4];
-  for (int v = 0; v < 4; ++v) d[v] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], _mm512_loadu_si512(x + 64 * v));
+  _Pragma("GCC unroll 16") for (int v = 0; v < 4; ++v) d[v] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], _mm512_loadu_si512(x + 64 * v));
   const __m512i acc = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(d[0], d[1]), s01);
   return _mm512_dpwssd_epi32(acc, _mm512_packs_epi32(d[2], d[3]), s23);
 }
 
-inline __m256i fold16(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+AGENTD_INLINE __m256i fold16(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
 
 struct Q4KRow {
   __m512i q[4];  // elements 64v .. 64v + 63, 0..15
@@ -390,10 +384,10 @@ struct Q4KRow {
   __m256i min_pairs;  // int16: m[j] at 2j and 2j + 1
   float d, dmin;
 
-  void unpack(const uint8_t* row, int64_t i, __m512i idx01, __m512i idx23) {
+  AGENTD_INLINE void unpack(const uint8_t* row, int64_t i, __m512i idx01, __m512i idx23) {
     const Q4_KBlock& a = reinterpret_cast<const Q4_KBlock*>(row)[i];
     const __m256i low4 = _mm256_set1_epi8(0x0f);
-    for (int g = 0; g < 4; ++g) {
+    _Pragma("GCC unroll 16") for (int g = 0; g < 4; ++g) {
       const __m256i raw = load256(a.qs + 32 * g);
       q[g] = join(_mm256_and_si256(raw, low4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
     }
@@ -408,7 +402,7 @@ struct Q4KRow {
     dmin = half_to_float(a.dmin);
   }
 
-  float dot(const Q8_KBlock& b, float sum) const {
+  AGENTD_INLINE float dot(const Q8_KBlock& b, float sum) const {
     const __m256i isum8 = fold16(weighted_sums(q, b.qs, s01, s23));
     const __m256i mins8 = _mm256_madd_epi16(load256(b.bsums), min_pairs);
     __m256i h = _mm256_hadd_epi32(isum8, mins8);
@@ -428,7 +422,7 @@ struct Q6KRow {
   __m256i neg32_scales;  // int16: -32 * scales[j]
   float d;
 
-  void unpack(const uint8_t* row, int64_t i, __m512i idx01, __m512i idx23) {
+  AGENTD_INLINE void unpack(const uint8_t* row, int64_t i, __m512i idx01, __m512i idx23) {
     const Q6_KBlock& a = reinterpret_cast<const Q6_KBlock*>(row)[i];
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i three = _mm256_set1_epi8(3);
@@ -453,7 +447,7 @@ struct Q6KRow {
     d = half_to_float(a.d);
   }
 
-  float dot(const Q8_KBlock& b, float sum) const {
+  AGENTD_INLINE float dot(const Q8_KBlock& b, float sum) const {
     const __m256i isum8 = _mm256_add_epi32(fold16(weighted_sums(q, b.qs, s01, s23)),
                                            _mm256_madd_epi16(load256(b.bsums), neg32_scales));
     const int32_t isum = hsum8_epi32(isum8);
@@ -475,14 +469,14 @@ struct KTiles {
     float sum[R][C] = {};
     for (int64_t i = 0; i < blocks; ++i) {
       Row wr[R];
-      for (int r = 0; r < R; ++r) wr[r].unpack(w + w_stride * static_cast<size_t>(r), i, idx01, idx23);
-      for (int c = 0; c < C; ++c) {
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) wr[r].unpack(w + w_stride * static_cast<size_t>(r), i, idx01, idx23);
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
         const Q8_KBlock& b = reinterpret_cast<const Q8_KBlock*>(x + x_stride * static_cast<size_t>(c))[i];
-        for (int r = 0; r < R; ++r) sum[r][c] = wr[r].dot(b, sum[r][c]);
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) sum[r][c] = wr[r].dot(b, sum[r][c]);
       }
     }
-    for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < C; ++c) y[y_stride * c + r] = sum[r][c];
+    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) y[y_stride * c + r] = sum[r][c];
     }
   }
 };
