@@ -59,40 +59,30 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
   constexpr int R1 = K::kRowsDecode;
   constexpr int R = K::kRows;
   constexpr int C = K::kCols;
+  static_assert(C == 4 || C == 8);
   if (m == 1) {
     int64_t r = 0;
     for (; r + R1 <= rows; r += R1) k.template run<R1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
     for (; r < rows; ++r) k.template run<1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
     return;
   }
+  // Rows [rb, re) against columns [c, c + CC).
+  auto tile = [&]<int CC>(int64_t rb, int64_t re, int64_t c) {
+    const uint8_t* xc = x + x_stride * c;
+    float* yc = y + y_stride * c;
+    int64_t r = rb;
+    for (; r + R <= re; r += R) k.template run<R, CC>(w + w_stride * r, w_stride, xc, x_stride, yc + r, y_stride);
+    for (; r < re; ++r) k.template run<1, CC>(w + w_stride * r, w_stride, xc, x_stride, yc + r, y_stride);
+  };
   for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
     const int64_t re = rb + kRowBlock < rows ? rb + kRowBlock : rows;
-    for (int64_t c = 0; c < m; c += C) {
-      const uint8_t* xc = x + x_stride * c;
-      float* yc = y + y_stride * c;
-      const bool full = m - c >= C;
-      int64_t r = rb;
-      for (; r + R <= re; r += R) {
-        if (full) {
-          k.template run<R, C>(w + w_stride * r, w_stride, xc, x_stride, yc + r, y_stride);
-        } else {
-          for (int64_t j = c; j < m; ++j) {
-            k.template run<R, 1>(w + w_stride * r, w_stride, x + x_stride * j, x_stride, y + y_stride * j + r,
-                                 y_stride);
-          }
-        }
-      }
-      for (; r < re; ++r) {
-        if (full) {
-          k.template run<1, C>(w + w_stride * r, w_stride, xc, x_stride, yc + r, y_stride);
-        } else {
-          for (int64_t j = c; j < m; ++j) {
-            k.template run<1, 1>(w + w_stride * r, w_stride, x + x_stride * j, x_stride, y + y_stride * j + r,
-                                 y_stride);
-          }
-        }
-      }
+    int64_t c = 0;
+    for (; c + C <= m; c += C) tile.template operator()<C>(rb, re, c);
+    if (C > 4 && c + 4 <= m) {
+      tile.template operator()<4>(rb, re, c);
+      c += 4;
     }
+    for (; c < m; ++c) tile.template operator()<1>(rb, re, c);
   }
 }
 
@@ -200,14 +190,13 @@ template <class U>
 struct Q8Tiles {
   static constexpr int kRowsDecode = 4;
   static constexpr int kRows = 2;
-  static constexpr int kCols = 4;
+  static constexpr int kCols = 8;
   int64_t blocks;
 
-  // Pair p (parity P) of an R x C tile: accumulators acc[P] hold the blocks
-  // with b % 4 in {2P, 2P + 1} (kernels_internal.h).
-  template <int R, int C, int P>
-  static AGENTD_INLINE void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p, bool both,
-                   __m512 (&acc)[2][R][C]) {
+  // Pair p of an R x C tile into acc.
+  template <int R, int C>
+  static AGENTD_INLINE void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p,
+                                 bool both, __m512 (&acc)[R][C]) {
     WeightPair wp[R];
     _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) wp[r] = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
     _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
@@ -216,35 +205,37 @@ struct Q8Tiles {
       const __m512 xs = _mm512_loadu_ps(xp + 64);
       _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
         const __m512i isum = _mm512_dpbusd_epi32(wp[r].corr, xu, wp[r].w);
-        acc[P][r][c] = _mm512_fmadd_ps(_mm512_mul_ps(wp[r].scale, xs), _mm512_cvtepi32_ps(isum), acc[P][r][c]);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(wp[r].scale, xs), _mm512_cvtepi32_ps(isum), acc[r][c]);
       }
     }
   }
 
+  // Even pairs (blocks with b % 4 in {0, 1}) and odd pairs accumulate into
+  // different lanes (kernels_internal.h), so they run as two passes, each
+  // with one register per output.
   template <int R, int C>
   void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
-    __m512 acc[2][R][C];
-    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[0][r][c] = acc[1][r][c] = _mm512_setzero_ps();
-    }
+    const int64_t pairs = (blocks + 1) / 2;
     const int64_t full = blocks / 2;  // pairs with both blocks
-    int64_t p = 0;
-    for (; p + 2 <= full; p += 2) {
-      step<R, C, 0>(w, w_stride, x, x_stride, p, true, acc);
-      step<R, C, 1>(w, w_stride, x, x_stride, p + 1, true, acc);
-    }
-    if (p < full) {
-      step<R, C, 0>(w, w_stride, x, x_stride, p, true, acc);
-      ++p;
-      if (blocks % 2 != 0) step<R, C, 1>(w, w_stride, x, x_stride, p, false, acc);
-    } else if (blocks % 2 != 0) {
-      step<R, C, 0>(w, w_stride, x, x_stride, p, false, acc);
-    }
-    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
-        const __m512 z = _mm512_add_ps(acc[0][r][c], acc[1][r][c]);
-        const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
-        y[y_stride * c + r] = hsum8(t);
+    alignas(64) float even[R][C][16];
+    for (int parity = 0; parity < 2; ++parity) {
+      __m512 acc[R][C];
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+        _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+      }
+      int64_t p = parity;
+      for (; p < full; p += 2) step<R, C>(w, w_stride, x, x_stride, p, true, acc);
+      if (p < pairs) step<R, C>(w, w_stride, x, x_stride, p, false, acc);
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+        _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
+          if (parity == 0) {
+            _mm512_store_ps(even[r][c], acc[r][c]);
+          } else {
+            const __m512 z = _mm512_add_ps(_mm512_load_ps(even[r][c]), acc[r][c]);
+            const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
+            y[y_stride * c + r] = hsum8(t);
+          }
+        }
       }
     }
   }
