@@ -332,7 +332,8 @@ void f16_prepare(int64_t n, const void* src, void* dst) {
 
 // Per super-block, the integer sum is exact (dpbusd per 4 elements, packed to
 // int16 and weighted by the sub-block scales with dpwssd) and the float part
-// is accumulate_blocks, as in every other dot product of these types.
+// is accumulate_blocks' (written out here: a call would spill every vector
+// register).
 // packs_epi32 interleaves 128-bit lanes: in pack(d[2k], d[2k+1]), lane L
 // holds 4 sums of d[2k] then 4 of d[2k+1], both from their int32 lanes
 // 4L .. 4L+3; the scale vectors are laid out to match.
@@ -382,9 +383,16 @@ struct Q4KRow {
       const __m256i raw = load256(a.qs + 32 * g);
       q[g] = join(_mm256_and_si256(raw, low4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
     }
-    alignas(16) uint8_t sc[16] = {};
-    for (int j = 0; j < 8; ++j) k_scale_min(j, a.scales, &sc[j], &sc[8 + j]);
-    const __m512i all16 = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sc))));
+    // k_scale_min for all 8 sub-blocks at once: bytes sc[0..7], then m[0..7].
+    uint32_t q[3];
+    std::memcpy(q, a.scales, sizeof q);
+    const uint32_t sc_lo = q[0] & 0x3f3f3f3fu;
+    const uint32_t m_lo = q[1] & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (q[2] & 0x0f0f0f0fu) | (((q[0] >> 6) & 0x03030303u) << 4);
+    const uint32_t m_hi = ((q[2] >> 4) & 0x0f0f0f0fu) | (((q[1] >> 6) & 0x03030303u) << 4);
+    const __m128i bytes = _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(m_lo),
+                                         static_cast<int>(m_hi));
+    const __m512i all16 = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(bytes));
     s01 = _mm512_permutexvar_epi16(idx01, all16);
     s23 = _mm512_permutexvar_epi16(idx23, all16);
     const __m256i pair_idx = _mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
@@ -401,9 +409,12 @@ struct Q4KRow {
     h4 = _mm_hadd_epi32(h4, h4);
     const int32_t isum = _mm_cvtsi128_si32(h4);
     const int32_t mins = _mm_extract_epi32(h4, 1);
-    const float scale = d * b.d;
-    const float offset = -(dmin * b.d * static_cast<float>(mins));
-    return accumulate_blocks(sum, &scale, &isum, &offset, 1);
+    float term = (d * b.d) * static_cast<float>(isum);
+    AGENTD_NO_FUSE(term);
+    float min_part = dmin * b.d * static_cast<float>(mins);
+    AGENTD_NO_FUSE(min_part);
+    term += -min_part;
+    return sum + term;
   }
 };
 
@@ -442,8 +453,9 @@ struct Q6KRow {
     const __m256i isum8 = _mm256_add_epi32(fold16(weighted_sums(q, b.qs, s01, s23)),
                                            _mm256_madd_epi16(load256(b.bsums), neg32_scales));
     const int32_t isum = hsum8_epi32(isum8);
-    const float scale = d * b.d;
-    return accumulate_blocks(sum, &scale, &isum, nullptr, 1);
+    float term = (d * b.d) * static_cast<float>(isum);
+    AGENTD_NO_FUSE(term);
+    return sum + term;
   }
 };
 
