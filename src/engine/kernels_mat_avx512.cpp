@@ -197,6 +197,17 @@ struct Q8Tiles {
   template <int R, int C>
   static AGENTD_INLINE void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p,
                                  bool both, __m512 (&acc)[R][C]) {
+    if constexpr (C == 1) {
+      // One activation row: each weight pair is used once, right away.
+      const __m512i xu = _mm512_loadu_si512(x + kPairBytes * static_cast<size_t>(p));
+      const __m512 xs = _mm512_loadu_ps(x + kPairBytes * static_cast<size_t>(p) + 64);
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+        const WeightPair wp = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
+        const __m512i isum = _mm512_dpbusd_epi32(wp.corr, xu, wp.w);
+        acc[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(wp.scale, xs), _mm512_cvtepi32_ps(isum), acc[r][0]);
+      }
+      return;
+    }
     WeightPair wp[R];
     _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) wp[r] = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
     _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
