@@ -139,22 +139,34 @@ AGENTD_INLINE __m512i unpack_nibble_pair(const uint8_t* q0, const uint8_t* q1, b
 inline __mmask64 byte_mask(bool both) { return both ? ~__mmask64{0} : __mmask64{0xffffffffu}; }
 inline __mmask16 lane_mask(bool both) { return both ? __mmask16{0xffff} : __mmask16{0x00ff}; }
 
-struct UnpackQ4_0 {
+// Q4_0 and Q5_0: unsigned levels q (zero for a missing block) with an offset.
+template <class Levels, int kOffsetValue>
+struct UnpackOffset {
+  static constexpr int kOffset = kOffsetValue;
+  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
+    return Levels::levels(row, p, both, scale);
+  }
   static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
-    const auto* a = reinterpret_cast<const Q4_0Block*>(row) + 2 * p;
-    const __m512i q = unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
     WeightPair wp;
-    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(8));
-    // -128 * sum4(q - 8) = 4096 - 128 * sum4(q)
-    wp.corr = _mm512_maskz_dpbusd_epi32(lane_mask(both), _mm512_set1_epi32(4096), q,
+    const __m512i q = levels(row, p, both, &wp.scale);
+    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(kOffset));
+    // -128 * sum4(q - offset) = 512 * offset - 128 * sum4(q)
+    wp.corr = _mm512_maskz_dpbusd_epi32(lane_mask(both), _mm512_set1_epi32(512 * kOffset), q,
                                         _mm512_set1_epi8(static_cast<char>(-128)));
-    wp.scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
     return wp;
   }
 };
 
-struct UnpackQ5_0 {
-  static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+struct LevelsQ4_0 {
+  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
+    const auto* a = reinterpret_cast<const Q4_0Block*>(row) + 2 * p;
+    *scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
+    return unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
+  }
+};
+
+struct LevelsQ5_0 {
+  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
     const auto* a = reinterpret_cast<const Q5_0Block*>(row) + 2 * p;
     uint32_t qh0, qh1 = 0;
     std::memcpy(&qh0, a[0].qh, sizeof qh0);
@@ -162,18 +174,16 @@ struct UnpackQ5_0 {
     // Bit k of qh is bit 4 of element k, which sits in byte k of its block.
     const __mmask64 high = static_cast<__mmask64>(qh0) | (static_cast<__mmask64>(qh1) << 32);
     const __m512i low = unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
-    const __m512i q = _mm512_mask_add_epi8(low, high, low, _mm512_set1_epi8(16));
-    WeightPair wp;
-    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(16));
-    // -128 * sum4(q - 16) = 8192 - 128 * sum4(q)
-    wp.corr = _mm512_maskz_dpbusd_epi32(lane_mask(both), _mm512_set1_epi32(8192), q,
-                                        _mm512_set1_epi8(static_cast<char>(-128)));
-    wp.scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
-    return wp;
+    *scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
+    return _mm512_mask_add_epi8(low, high, low, _mm512_set1_epi8(16));
   }
 };
 
+using UnpackQ4_0 = UnpackOffset<LevelsQ4_0, 8>;
+using UnpackQ5_0 = UnpackOffset<LevelsQ5_0, 16>;
+
 struct UnpackQ8_0 {
+  static constexpr int kOffset = 0;
   static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
     const auto* a = reinterpret_cast<const Q8_0Block*>(row) + 2 * p;
     WeightPair wp;
@@ -197,7 +207,22 @@ struct Q8Tiles {
   template <int R, int C>
   static AGENTD_INLINE void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p,
                                  bool both, __m512 (&acc)[R][C]) {
-    if constexpr (C == 1) {
+    if constexpr (C == 1 && U::kOffset != 0) {
+      // One activation row and unsigned levels: the offset is taken off
+      // through sum4(x), once for all R rows: dpbusd(-k * sum4(x), q, x).
+      const __m512i xu = _mm512_loadu_si512(x + kPairBytes * static_cast<size_t>(p));
+      const __m512 xs = _mm512_loadu_ps(x + kPairBytes * static_cast<size_t>(p) + 64);
+      const __m512i xv = _mm512_xor_si512(xu, _mm512_set1_epi8(static_cast<char>(0x80)));
+      const __m512i corr = _mm512_sub_epi32(
+          _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(U::kOffset), xv));
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+        __m512 scale;
+        const __m512i q = U::levels(w + w_stride * static_cast<size_t>(r), p, both, &scale);
+        const __m512i isum = _mm512_dpbusd_epi32(corr, q, xv);
+        acc[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(scale, xs), _mm512_cvtepi32_ps(isum), acc[r][0]);
+      }
+      return;
+    } else if constexpr (C == 1) {
       // One activation row: each weight pair is used once, right away.
       const __m512i xu = _mm512_loadu_si512(x + kPairBytes * static_cast<size_t>(p));
       const __m512 xs = _mm512_loadu_ps(x + kPairBytes * static_cast<size_t>(p) + 64);
