@@ -139,7 +139,7 @@ AGENTD_INLINE __m512i unpack_nibble_pair(const uint8_t* q0, const uint8_t* q1, b
 inline __mmask64 byte_mask(bool both) { return both ? ~__mmask64{0} : __mmask64{0xffffffffu}; }
 inline __mmask16 lane_mask(bool both) { return both ? __mmask16{0xffff} : __mmask16{0x00ff}; }
 
-// Q4_0 and Q5_0: unsigned levels q (zero for a missing block) with an offset.
+// Unsigned levels q (zero for a missing block) with an offset: w = q - offset.
 template <class Levels, int kOffsetValue>
 struct UnpackOffset {
   static constexpr int kOffset = kOffsetValue;
@@ -149,7 +149,7 @@ struct UnpackOffset {
   static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
     WeightPair wp;
     const __m512i q = levels(row, p, both, &wp.scale);
-    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(kOffset));
+    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(static_cast<char>(kOffset)));
     // -128 * sum4(q - offset) = 512 * offset - 128 * sum4(q)
     wp.corr = _mm512_maskz_dpbusd_epi32(lane_mask(both), _mm512_set1_epi32(512 * kOffset), q,
                                         _mm512_set1_epi8(static_cast<char>(-128)));
@@ -182,19 +182,17 @@ struct LevelsQ5_0 {
 using UnpackQ4_0 = UnpackOffset<LevelsQ4_0, 8>;
 using UnpackQ5_0 = UnpackOffset<LevelsQ5_0, 16>;
 
-struct UnpackQ8_0 {
-  static constexpr int kOffset = 0;
-  static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
+// Q8_0 as levels w + 128 with offset 128.
+struct LevelsQ8_0 {
+  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
     const auto* a = reinterpret_cast<const Q8_0Block*>(row) + 2 * p;
-    WeightPair wp;
-    wp.w = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
-    const __m512i sum128 =
-        _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)), wp.w);
-    wp.corr = _mm512_sub_epi32(_mm512_setzero_si512(), sum128);
-    wp.scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
-    return wp;
+    *scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
+    const __m512i w = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
+    return _mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
 };
+
+using UnpackQ8_0 = UnpackOffset<LevelsQ8_0, 128>;
 
 template <class U>
 struct Q8Tiles {
@@ -207,29 +205,20 @@ struct Q8Tiles {
   template <int R, int C>
   static AGENTD_INLINE void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p,
                                  bool both, __m512 (&acc)[R][C]) {
-    if constexpr (C == 1 && U::kOffset != 0) {
+    if constexpr (C == 1) {
       // One activation row and unsigned levels: the offset is taken off
       // through sum4(x), once for all R rows: dpbusd(-k * sum4(x), q, x).
       const __m512i xu = _mm512_loadu_si512(x + kPairBytes * static_cast<size_t>(p));
       const __m512 xs = _mm512_loadu_ps(x + kPairBytes * static_cast<size_t>(p) + 64);
       const __m512i xv = _mm512_xor_si512(xu, _mm512_set1_epi8(static_cast<char>(0x80)));
-      const __m512i corr = _mm512_sub_epi32(
-          _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(U::kOffset), xv));
+      const __m512i k_sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                                _mm512_set1_epi8(static_cast<char>(U::kOffset)), xv);
+      const __m512i corr = _mm512_sub_epi32(_mm512_setzero_si512(), k_sum);
       _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
         __m512 scale;
         const __m512i q = U::levels(w + w_stride * static_cast<size_t>(r), p, both, &scale);
         const __m512i isum = _mm512_dpbusd_epi32(corr, q, xv);
         acc[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(scale, xs), _mm512_cvtepi32_ps(isum), acc[r][0]);
-      }
-      return;
-    } else if constexpr (C == 1) {
-      // One activation row: each weight pair is used once, right away.
-      const __m512i xu = _mm512_loadu_si512(x + kPairBytes * static_cast<size_t>(p));
-      const __m512 xs = _mm512_loadu_ps(x + kPairBytes * static_cast<size_t>(p) + 64);
-      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-        const WeightPair wp = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
-        const __m512i isum = _mm512_dpbusd_epi32(wp.corr, xu, wp.w);
-        acc[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(wp.scale, xs), _mm512_cvtepi32_ps(isum), acc[r][0]);
       }
       return;
     }
