@@ -3,12 +3,10 @@
 // std:: templates), for the same reason as kernels_avx2.cpp.
 //
 // vpdpbusd multiplies unsigned by signed bytes and accumulates into int32
-// lanes. Offset encodings (Q4_0: q - 8, Q5_0: q - 16) use the unsigned q
-// directly and subtract offset * sum(x); Q8_0 moves the weight's sign onto
-// the activation. Q6_K subtracts 32 * bsums as the AVX2 kernel does. As
-// there, each block's integer sum is exact and the float part follows the
-// fixed order of kernels_internal.h, so results are bit-identical to the
-// scalar reference.
+// lanes. Q6_K subtracts 32 * bsums as the AVX2 kernel does. As there, each
+// block's integer sum is exact and the float part follows the fixed order of
+// kernels_internal.h, so results are bit-identical to the scalar reference.
+// matmul uses the matrix kernels of kernels_mat_avx512.cpp where they exist.
 
 // GCC 12 reports its own _mm512_undefined_* idiom (self-initialized
 // variables inside avx512fintrin.h) as uninitialized once inlined at -O3;

@@ -1,8 +1,9 @@
 #pragma once
 // Private to the kernels: the table of per-ISA entry points that kernels.cpp
-// dispatches through. kernels.cpp fills it with the scalar reference, then
-// kernels_avx2.cpp and kernels_avx512.cpp overwrite the entries they speed up
-// (so anything they leave alone falls back to the previous level).
+// dispatches through (dot products, conversions, matrix kernels). kernels.cpp
+// fills it with the scalar reference, then kernels_avx2.cpp and
+// kernels_avx512.cpp (with kernels_mat_avx512.cpp) overwrite the entries they
+// speed up (so anything they leave alone falls back to the previous level).
 //
 // Functions that fill the table must only be called when the CPU supports
 // their instruction set; the functions they install have the same contract as

@@ -9,11 +9,14 @@
 // the scalar reference for that one row and column.
 //
 // Q4_0/Q5_0/Q8_0 (x Q8_0) work on pairs of blocks (one 512-bit register).
-// The weights become signed bytes w; the activations are prepared once per
-// call as unsigned bytes x + 128 with the block scales widened to float, so
+// The weights are unsigned levels q with an offset k (w = q - k: Q4_0 k = 8,
+// Q5_0 16, Q8_0 128 with q = w + 128); the activations are prepared once per
+// call as unsigned bytes x + 128 with the block scales widened to float.
+// Several activation rows (the tile's columns) share one decoded weight pair:
 //   dpbusd(-128 * sum4(w), x + 128, w) = sum4(x * w)
-// per int32 lane (4 neighbouring elements), with the correction computed
-// once per weight block.
+// per int32 lane (4 neighbouring elements), the correction made once per
+// weight pair. One activation row (decode) shares its correction instead:
+//   dpbusd(-k * sum4(x), q, x) = sum4(x * w).
 
 // GCC 12 reports its own _mm512_undefined_* idiom as uninitialized once
 // inlined at -O3 (see kernels_avx512.cpp).
@@ -46,13 +49,13 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Weight rows per tile for one activation row (decode), and rows x columns
-// per tile otherwise; kRowBlock rows are finished against every column
-// before the next ones, so they stay in L2 while activation tiles stay in L1.
+// Rows finished against every activation row before the next ones, so they
+// stay in L2 while a tile's activation rows stay in L1.
 constexpr int64_t kRowBlock = 64;
 
 // Runs K's tiles over rows x m outputs. K::run<R, C>(w, w_stride, x,
-// x_stride, y, y_stride) computes an R x C tile.
+// x_stride, y, y_stride) computes an R x C tile; K::kRowsDecode x 1 tiles
+// serve m = 1, K::kRows x K::kCols (then x 4, x 1 for the rest) the others.
 template <class K>
 void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
            float* y, int64_t y_stride) {
