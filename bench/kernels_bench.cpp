@@ -93,6 +93,7 @@ int register_all() {
       // SmolLM2-135M's FFN up and down projections (K-quants only fit the
       // second): decode, batch-8 decode, a prefill chunk.
       for (int64_t m : {1, 8, 128}) b->Args({1536, 576, m, 1})->Args({576, 1536, m, 1});
+      b->Args({32000, 576, 1, 2});  // its output layer, one decode step
       b->Unit(benchmark::kMicrosecond)->UseRealTime();  // pool threads' CPU time is not the caller's
     }
   }
