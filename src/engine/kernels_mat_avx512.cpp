@@ -64,6 +64,8 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
   constexpr int C = K::kCols;
   static_assert(C == 4 || C == 8);
   if (m == 1) {
+    // One row at a time: the weights then stream from memory in one
+    // sequential run, which measured faster than tiles of several rows.
     int64_t r = 0;
     for (; r + R1 <= rows; r += R1) k.template run<R1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
     for (; r < rows; ++r) k.template run<1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
@@ -199,7 +201,7 @@ using UnpackQ8_0 = UnpackOffset<LevelsQ8_0, 128>;
 
 template <class U>
 struct Q8Tiles {
-  static constexpr int kRowsDecode = 4;
+  static constexpr int kRowsDecode = 1;
   static constexpr int kRows = 2;
   static constexpr int kCols = 8;
   int64_t blocks;
@@ -282,7 +284,7 @@ void mat_q8(int64_t n, const void* w, size_t w_stride, int64_t rows, const void*
 // through masked loads (zeros leave the accumulators unchanged).
 template <class L>
 struct FloatTiles {
-  static constexpr int kRowsDecode = 4;
+  static constexpr int kRowsDecode = 1;
   static constexpr int kRows = 2;
   static constexpr int kCols = 4;
   int64_t n;
@@ -489,7 +491,7 @@ struct Q6KRow {
 
 template <class Row>
 struct KTiles {
-  static constexpr int kRowsDecode = 2;
+  static constexpr int kRowsDecode = 1;
   static constexpr int kRows = 2;
   static constexpr int kCols = 4;
   int64_t blocks;
