@@ -12,15 +12,29 @@ void KvCache::truncate(int64_t n) {
 }
 
 void KvCache::reserve_more(int64_t n) {
-  const size_t need = static_cast<size_t>((size() + n) * kv_dim_);
+  const int64_t positions = size() + n;
+  const int64_t blocks = (positions + kKeyBlock - 1) / kKeyBlock;
+  const int64_t max_blocks = (max_tokens_ + kKeyBlock - 1) / kKeyBlock;
+  const size_t need_k = static_cast<size_t>(blocks * kKeyBlock * kv_dim_);
+  const size_t need_v = static_cast<size_t>(positions * kv_dim_);
   for (int64_t l = 0; l < n_layer_; ++l) {
-    if (k_[l].size() < need) {
-      // Grow geometrically so a long conversation does not copy per token.
-      const size_t cap = std::min(std::max(need, k_[l].size() * 2), static_cast<size_t>(max_tokens_ * kv_dim_));
-      k_[l].resize(std::max(cap, need));
-      v_[l].resize(std::max(cap, need));
+    // Grow geometrically so a long conversation does not copy per token.
+    if (k_[l].size() < need_k) {
+      const size_t cap = std::min(k_[l].size() * 2, static_cast<size_t>(max_blocks * kKeyBlock * kv_dim_));
+      k_[l].resize(std::max(cap, need_k));
+    }
+    if (v_[l].size() < need_v) {
+      const size_t cap = std::min(v_[l].size() * 2, static_cast<size_t>(max_tokens_ * kv_dim_));
+      v_[l].resize(std::max(cap, need_v));
     }
   }
+}
+
+void KvCache::store(int64_t layer, int64_t pos, const float* key, const float* value) {
+  Half* kb = &k_[layer][(pos / kKeyBlock) * kKeyBlock * kv_dim_ + pos % kKeyBlock];
+  for (int64_t i = 0; i < kv_dim_; ++i) kb[i * kKeyBlock] = fp32_to_fp16(key[i]);
+  Half* v = &v_[layer][pos * kv_dim_];
+  for (int64_t i = 0; i < kv_dim_; ++i) v[i] = fp32_to_fp16(value[i]);
 }
 
 void KvCache::commit(std::span<const int32_t> tokens) { tokens_.insert(tokens_.end(), tokens.begin(), tokens.end()); }
