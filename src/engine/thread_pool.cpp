@@ -16,16 +16,22 @@ inline void cpu_relax() {
 #endif
 }
 
-// Polls `done` for up to `budget`; true if it became true. Only `pause`
-// between polls: sched_yield is a system call and showed up in profiles.
+// Polls `done` for up to `budget`; true if it became true. The first
+// kPauseOnly polls only `pause` (sched_yield is a system call and showed up in
+// profiles of short waits); after that every poll also yields, so a waiting
+// thread gives its core away when there are more threads than cores.
 template <typename Pred>
 bool spin_until(Pred done, std::chrono::microseconds budget) {
-  if (done()) return true;
+  constexpr int kPauseOnly = 128;  // a few microseconds
+  for (int i = 0; i < kPauseOnly; ++i) {
+    if (done()) return true;
+    cpu_relax();
+  }
   const auto deadline = std::chrono::steady_clock::now() + budget;
   for (;;) {
-    for (int i = 0; i < 128; ++i) {
-      cpu_relax();
+    for (int i = 0; i < 16; ++i) {
       if (done()) return true;
+      std::this_thread::yield();
     }
     if (std::chrono::steady_clock::now() >= deadline) return done();
   }
