@@ -8,29 +8,12 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/fast_exp.h"
 #include "engine/kernels.h"
 
 namespace agentd::engine {
 
-float attention_exp(float x) {
-  using namespace detail;
-  if (!(x >= kExpMin)) return 0.0f;  // also NaN
-  if (x > 0.0f) x = 0.0f;
-  const float n = std::nearbyint(x * kLog2e);
-  float r = std::fma(n, -kLn2Hi, x);
-  r = std::fma(n, -kLn2Lo, r);
-  float p = kExpC6;
-  p = std::fma(p, r, kExpC5);
-  p = std::fma(p, r, kExpC4);
-  p = std::fma(p, r, kExpC3);
-  p = std::fma(p, r, kExpC2);
-  p = std::fma(p, r, 1.0f);
-  p = std::fma(p, r, 1.0f);
-  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
-  float two_n;
-  std::memcpy(&two_n, &bits, sizeof(two_n));
-  return p * two_n;
-}
+float attention_exp(float x) { return fast_exp_nonpositive(x); }
 
 namespace detail {
 
@@ -59,7 +42,7 @@ void attend_scalar(const KvHeadView& kv, const AttentionTile& tile, float* scrat
     }
     float lanes[kKeyBlock] = {};
     for (int64_t j = 0; j < n_kv; ++j) {
-      s[j] = attention_exp(s[j] - m);
+      s[j] = fast_exp_nonpositive(s[j] - m);
       lanes[j % kKeyBlock] += s[j];
     }
     float t[8], u[4], w[2];

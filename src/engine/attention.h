@@ -15,7 +15,7 @@
 //   s_j    = (fma over i = 0..d-1 in order: acc = fma(qh[i], k_j[i], acc),
 //             from +0) * scale                       (one rounding for *)
 //   m      = max_j s_j
-//   e_j    = attention_exp(s_j - m)                 (below; not std::exp)
+//   e_j    = fast_exp_nonpositive(s_j - m)          (fast_exp.h; not std::exp)
 //   sum    = 16 lanes, e_j added to lane j % 16 in order of j, from +0;
 //            then t[l] = a[l] + a[l + 8], u[l] = t[l] + t[l + 4],
 //            w[l] = u[l] + u[l + 2], sum = w[0] + w[1]
@@ -57,10 +57,8 @@ struct AttentionTile {
 // Computes every row of the tile with the instruction set active_isa() names.
 void attend(const KvHeadView& kv, const AttentionTile& tile);
 
-// exp(x) for the softmax, x <= 0 (larger x is clamped to 0): range reduction
-// to x = n ln2 + r, a degree-6 polynomial for e^r (Horner, fma), times 2^n;
-// below -87 it returns 0. Relative error about 2e-7. Defined this way so that
-// every instruction set computes the same bits.
+// exp(x) for the softmax, x <= 0: fast_exp_nonpositive (fast_exp.h), the
+// same bits on every instruction set.
 float attention_exp(float x);
 
 namespace detail {
@@ -72,16 +70,6 @@ void attend_scalar(const KvHeadView& kv, const AttentionTile& tile, float* scrat
 void attend_avx2(const KvHeadView& kv, const AttentionTile& tile, float* scratch);
 void attend_avx512(const KvHeadView& kv, const AttentionTile& tile, float* scratch);
 
-// Constants of attention_exp, shared by every implementation.
-constexpr float kExpMin = -87.0f;
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693145751953125f;      // ln 2 split so n * kLn2Hi is exact
-constexpr float kLn2Lo = 1.428606765330187045e-06f;
-constexpr float kExpC2 = 0.5f;                     // 1/2!
-constexpr float kExpC3 = 1.66666672e-1f;           // 1/3!
-constexpr float kExpC4 = 4.16666679e-2f;           // 1/4!
-constexpr float kExpC5 = 8.33333377e-3f;           // 1/5!
-constexpr float kExpC6 = 1.38888892e-3f;           // 1/6!
 }  // namespace detail
 
 }  // namespace agentd::engine

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "engine/attention.h"
+#include "engine/fast_exp.h"
 
 // Keeps the optimizer from fusing a product with a later add (the flags of
 // this file allow FMA contraction, which the scalar reference does not do).
@@ -21,23 +22,6 @@ constexpr int kRowsPerPass = 4;  // 8 accumulators + 2 key vectors fit in 16 reg
 
 inline __m256 round_f16(__m256 x) {
   return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-inline __m256 exp8(__m256 x) {
-  const __m256 valid = _mm256_cmp_ps(x, _mm256_set1_ps(kExpMin), _CMP_GE_OQ);
-  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_setzero_ps()), _mm256_set1_ps(kExpMin));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-kLn2Hi), x);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(-kLn2Lo), r);
-  __m256 p = _mm256_set1_ps(kExpC6);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpC5));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpC4));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpC3));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpC2));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(valid, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
 }
 
 // Lanes l < n (n may exceed 8) as an all-ones mask.
@@ -166,8 +150,8 @@ void tile_rows(const KvHeadView& kv, const AttentionTile& tile, int r0, float* q
     const __m256 m = _mm256_set1_ps(_mm_cvtss_f32(m4));
     __m256 sum_lo = _mm256_setzero_ps(), sum_hi = _mm256_setzero_ps();
     for (int64_t j = 0; j < n; j += 16) {
-      const __m256 e0 = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), m)), lane_mask(n - j, 0));
-      const __m256 e1 = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), m)), lane_mask(n - j, 8));
+      const __m256 e0 = _mm256_and_ps(fast_exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(row + j), m)), lane_mask(n - j, 0));
+      const __m256 e1 = _mm256_and_ps(fast_exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(row + j + 8), m)), lane_mask(n - j, 8));
       _mm256_storeu_ps(row + j, e0);
       _mm256_storeu_ps(row + j + 8, e1);
       sum_lo = _mm256_add_ps(sum_lo, e0);

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "engine/attention.h"
+#include "engine/fast_exp.h"
 
 // Keeps the optimizer from fusing a product with a later add (the flags of
 // this file allow FMA contraction, which the scalar reference does not do).
@@ -18,24 +19,6 @@ namespace {
 
 inline __m512 round_f16(__m512 x) {
   return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-
-inline __m512 exp16(__m512 x) {
-  const __mmask16 valid = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpMin), _CMP_GE_OQ);
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_setzero_ps()), _mm512_set1_ps(kExpMin));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2Hi), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2Lo), r);
-  __m512 p = _mm512_set1_ps(kExpC6);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpC5));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpC4));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpC3));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpC2));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_maskz_mul_ps(valid, p, _mm512_castsi512_ps(bits));
 }
 
 // t[l] = a[l] + a[l + 8], u = t[l] + t[l + 4], w = u[l] + u[l + 2], w0 + w1.
@@ -126,7 +109,7 @@ void tile_rows(const KvHeadView& kv, const AttentionTile& tile, int r0, float* q
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < n; j += 16) {
       const __mmask16 tm = tail_mask(n - j);
-      const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + j), m));
+      const __m512 e = fast_exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), m));
       _mm512_storeu_ps(row + j, e);
       sum = _mm512_mask_add_ps(sum, tm, sum, e);
     }

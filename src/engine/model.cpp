@@ -16,6 +16,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/activation.h"
 #include "engine/attention.h"
 #include "engine/kernels.h"
 #include "engine/quants.h"
@@ -88,6 +89,7 @@ struct Workspace {
   std::vector<float> rope_cs;  // [token][n_rot / 2][cos, sin]
   std::vector<int64_t> tok_seq, tok_pos, out_rows;
   std::vector<AttentionJob> jobs;
+  std::vector<int64_t> part_begin;  // [n_threads + 1]: jobs of each thread
 };
 
 Workspace& workspace() {
@@ -406,9 +408,18 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
   // Attention tiles: for each sequence and KV head, the query heads of its
   // group for up to kMaxTileRows / group consecutive tokens (groups wider
   // than a tile are split by heads). Built once; the same for every layer.
+  // A decode step has only n_head_kv tiles per sequence; when that is too
+  // few to keep every thread busy, tiles hold one row each (a row's result
+  // does not depend on its tile, attention.h).
   const int64_t group = c.n_head / c.n_head_kv;
-  const int64_t heads_per_tile = std::min<int64_t>(group, kMaxTileRows);
-  const int64_t tokens_per_tile = std::max<int64_t>(1, kMaxTileRows / group);
+  const int n_threads = pool != nullptr ? pool->n_threads() : 1;
+  int64_t heads_per_tile = std::min<int64_t>(group, kMaxTileRows);
+  int64_t tokens_per_tile = std::max<int64_t>(1, kMaxTileRows / group);
+  if (n_threads > 1 && static_cast<int64_t>(batch.size()) * c.n_head_kv < 2 * n_threads &&
+      n_tok <= static_cast<int64_t>(batch.size())) {
+    heads_per_tile = 1;
+    tokens_per_tile = 1;
+  }
   ws.jobs.clear();
   int64_t attention_work = 0;
   {
@@ -441,11 +452,32 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
   }
   const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t n_jobs = static_cast<int64_t>(ws.jobs.size());
+  // Jobs split into n_threads contiguous parts of about equal work (a
+  // prefill's later tokens attend to more keys).
+  int64_t* part_begin = at_least(ws.part_begin, n_threads + 1);
+  {
+    int64_t acc = 0, part = 1;
+    part_begin[0] = 0;
+    for (int64_t j = 0; j < n_jobs && part < n_threads; ++j) {
+      acc += ws.jobs[static_cast<size_t>(j)].work;
+      while (part < n_threads && acc * n_threads >= attention_work * part) part_begin[part++] = j + 1;
+    }
+    while (part <= n_threads) part_begin[part++] = n_jobs;
+  }
+  const bool attention_parallel = n_threads > 1 && attention_work * hd * 2 >= kMinParallelWork;
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const Layer& L = layers_[static_cast<size_t>(l)];
+    // The previous layer's FFN residual (h holds its output), then the norm.
     for_range(pool, n_tok, n_embd, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) rms_norm(x + t * n_embd, L.attn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
+      for (int64_t t = b; t < e; ++t) {
+        float* xt = x + t * n_embd;
+        if (l > 0) {
+          const float* ht = h + t * n_embd;
+          for (int64_t i = 0; i < n_embd; ++i) xt[i] += ht[i];
+        }
+        rms_norm(xt, L.attn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
+      }
     });
     run_matmul(L.wq, h, n_tok, q, pool);
     run_matmul(L.wk, h, n_tok, k, pool);
@@ -467,7 +499,7 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
         batch[static_cast<size_t>(tok_seq[t])].cache->store(l, tok_pos[t], kt, vt);
       }
     });
-    for_range(pool, n_jobs, attention_work * hd * 2 / std::max<int64_t>(1, n_jobs), [&](int64_t b, int64_t e) {
+    auto attend_jobs = [&](int64_t b, int64_t e) {
       for (int64_t j = b; j < e; ++j) {
         const AttentionJob& job = ws.jobs[static_cast<size_t>(j)];
         const KvCache& cache = *batch[static_cast<size_t>(job.seq)].cache;
@@ -480,7 +512,14 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
         view.scale = att_scale;
         attend(view, job.tile);
       }
-    });
+    };
+    if (attention_parallel) {
+      pool->parallel_for(n_threads, [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) attend_jobs(part_begin[p], part_begin[p + 1]);
+      });
+    } else {
+      attend_jobs(0, n_jobs);
+    }
     run_matmul(L.wo, att, n_tok, h, pool);
     // Residual, then the FFN norm, per token.
     for_range(pool, n_tok, n_embd, [&](int64_t b, int64_t e) {
@@ -494,13 +533,14 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
     run_matmul(L.w_gate, h, n_tok, gate, pool);
     run_matmul(L.w_up, h, n_tok, up, pool);
     for_range(pool, n_tok, c.n_ff * 8, [&](int64_t b, int64_t e) {
-      for (int64_t i = b * c.n_ff; i < e * c.n_ff; ++i) {
-        const float g = gate[i];
-        gate[i] = (g / (1.0f + std::exp(-g))) * up[i];
-      }
+      silu_mul(gate + b * c.n_ff, up + b * c.n_ff, (e - b) * c.n_ff);
     });
     run_matmul(L.w_down, gate, n_tok, h, pool);
-    for (int64_t i = 0; i < n_tok * n_embd; ++i) x[i] += h[i];
+  }
+  for (int64_t r = 0; r < n_out; ++r) {  // the last layer's FFN residual, for the rows that need it
+    float* xt = x + out_rows[r] * n_embd;
+    const float* ht = h + out_rows[r] * n_embd;
+    for (int64_t i = 0; i < n_embd; ++i) xt[i] += ht[i];
   }
 
   float* normed = at_least(ws.normed, n_out * n_embd);

@@ -4,6 +4,8 @@
 
 #include "engine/attention.h"
 
+#include "engine/activation.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -89,7 +91,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(AttentionTest, ExpMatchesStdExp) {
   for (float x = -90.0f; x <= 0.5f; x += 0.0371f) {
-    const double want = x > 0.0f ? 1.0 : (x < detail::kExpMin ? 0.0 : std::exp(static_cast<double>(x)));
+    const double want = x > 0.0f ? 1.0 : (x < -87.0f ? 0.0 : std::exp(static_cast<double>(x)));
     EXPECT_NEAR(attention_exp(x), want, want * 4e-7 + 1e-38) << x;
   }
   EXPECT_EQ(attention_exp(0.0f), 1.0f);
@@ -145,6 +147,38 @@ TEST(AttentionTest, ReferenceMatchesDoublePrecisionSoftmax) {
       for (int64_t j = 0; j < nk; ++j) want += s[static_cast<size_t>(j)] / sum * fp16_to_fp32(f.values[static_cast<size_t>(j * f.kv_dim + i)]);
       // F16 rounding of the query and of the weights bounds the difference.
       EXPECT_NEAR(got[static_cast<size_t>(r * d + i)], want, 5e-3) << "row " << r << " dim " << i;
+    }
+  }
+}
+
+// SiLU(gate) * up (the FFN activation, activation.h): every instruction set
+// gives the scalar reference's bits, which track the exact formula.
+TEST(ActivationTest, SiluMulIsBitIdenticalAndAccurate) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.0f, 4.0f);
+  for (int64_t n : {1, 7, 16, 37, 1536}) {
+    std::vector<float> gate(static_cast<size_t>(n)), up(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      gate[static_cast<size_t>(i)] = g(rng);
+      up[static_cast<size_t>(i)] = g(rng);
+    }
+    gate[0] = n > 1 ? -100.0f : 100.0f;  // saturated ends
+    std::vector<float> want = gate;
+    detail::silu_mul_scalar(want.data(), up.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = gate[static_cast<size_t>(i)];
+      const double exact = x / (1.0 + std::exp(-x)) * up[static_cast<size_t>(i)];
+      EXPECT_NEAR(want[static_cast<size_t>(i)], exact, 1e-6 * std::abs(exact) + 1e-30) << x;
+    }
+    if (detected_isa() >= Isa::kAvx2) {
+      std::vector<float> got = gate;
+      detail::silu_mul_avx2(got.data(), up.data(), n);
+      EXPECT_TRUE(same_bits(got, want)) << "avx2 n " << n;
+    }
+    if (detected_isa() >= Isa::kAvx512) {
+      std::vector<float> got = gate;
+      detail::silu_mul_avx512(got.data(), up.data(), n);
+      EXPECT_TRUE(same_bits(got, want)) << "avx512 n " << n;
     }
   }
 }
