@@ -97,6 +97,19 @@ Workspace& workspace() {
   return ws;
 }
 
+// A workspace larger than this (a long prefill) is freed after the call
+// instead of staying resident on its thread; small batches (decode steps)
+// keep theirs.
+constexpr size_t kKeepWorkspaceBytes = size_t{16} << 20;
+
+void trim(Workspace& ws) {
+  size_t bytes = 0;
+  for (const std::vector<float>* v : {&ws.x, &ws.h, &ws.q, &ws.k, &ws.v, &ws.att, &ws.gate, &ws.up, &ws.normed}) {
+    bytes += v->capacity() * sizeof(float);
+  }
+  if (bytes > kKeepWorkspaceBytes) ws = Workspace();
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Model>> Model::load(const std::string& path) {
@@ -551,6 +564,7 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
   run_matmul(output_, normed, n_out, logits.data(), pool);
 
   for (const SequenceBatch& sb : batch) sb.cache->commit(sb.tokens);
+  trim(ws);
   return Status::ok();
 }
 

@@ -13,8 +13,8 @@
 // after load; forward() may be called from several threads at once as long as
 // no KvCache is used by two calls at the same time (a shared ThreadPool
 // serializes their parallel sections). forward() keeps its activation buffers
-// in a per-thread workspace that grows to the largest batch seen on that
-// thread and is reused by later calls.
+// in a per-thread workspace reused by later calls on that thread (up to 16 MiB
+// stay allocated; a larger one, from a long prefill, is freed after the call).
 
 #include <cstdint>
 #include <memory>
