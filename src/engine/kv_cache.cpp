@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/kernels.h"
+
 namespace agentd::engine {
 
 KvCache::KvCache(int64_t n_layer, int64_t kv_dim, int64_t max_tokens)
@@ -31,10 +33,13 @@ void KvCache::reserve_more(int64_t n) {
 }
 
 void KvCache::store(int64_t layer, int64_t pos, const float* key, const float* value) {
+  // quantize_row converts with the active SIMD set (same bits as fp32_to_fp16).
+  thread_local std::vector<Half> key_f16;
+  if (key_f16.size() < static_cast<size_t>(kv_dim_)) key_f16.resize(static_cast<size_t>(kv_dim_));
+  quantize_row(TensorType::kF16, key, key_f16.data(), kv_dim_);
   Half* kb = &k_[layer][(pos / kKeyBlock) * kKeyBlock * kv_dim_ + pos % kKeyBlock];
-  for (int64_t i = 0; i < kv_dim_; ++i) kb[i * kKeyBlock] = fp32_to_fp16(key[i]);
-  Half* v = &v_[layer][pos * kv_dim_];
-  for (int64_t i = 0; i < kv_dim_; ++i) v[i] = fp32_to_fp16(value[i]);
+  for (int64_t i = 0; i < kv_dim_; ++i) kb[i * kKeyBlock] = key_f16[static_cast<size_t>(i)];
+  quantize_row(TensorType::kF16, value, &v_[layer][pos * kv_dim_], kv_dim_);
 }
 
 void KvCache::commit(std::span<const int32_t> tokens) { tokens_.insert(tokens_.end(), tokens.begin(), tokens.end()); }

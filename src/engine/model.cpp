@@ -9,6 +9,11 @@
 // then logits = rmsnorm(x) * output_norm  Woutput for the rows that want them.
 // The arithmetic follows ggml's (float RMSNorm with a double sum, F16 K/V and
 // F16-rounded queries and attention weights) so logits track llama.cpp's.
+// Every step computes each token's row in one fixed order (matmul: kernels.h;
+// attention: attention.h; SiLU: activation.h), so a sequence's logits are the
+// same bits alone or batched, with any thread count and instruction set.
+// Small steps run on the calling thread (kMinParallelWork); activations live
+// in a per-thread workspace reused across calls.
 
 #include "engine/model.h"
 

@@ -229,7 +229,10 @@ TEST(ModelGoldenTest, LogitsAreBitIdenticalAcrossBatchingThreadsAndIsa) {
     const size_t nv = static_cast<size_t>(m.config().n_vocab);
     const Isa before = active_isa();
     std::vector<float> want;  // a alone, prefilled at once, every position; first ISA, no pool
-    for (int isa = static_cast<int>(detected_isa()); isa >= 0; --isa) {
+    // The scalar kernels are slow on quantized files (a Debug build runs this
+    // suite too); kernels_test holds the SIMD kernels to them.
+    const int lowest = name == "stories260K" || detected_isa() == Isa::kScalar ? 0 : 1;
+    for (int isa = static_cast<int>(detected_isa()); isa >= lowest; --isa) {
       set_active_isa(static_cast<Isa>(isa));
       SCOPED_TRACE(isa_name(static_cast<Isa>(isa)));
       std::vector<float> all;
