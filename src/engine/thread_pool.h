@@ -7,9 +7,12 @@
 // of short parallel_for calls. Idle workers therefore poll the job counter
 // with `pause` for a while (kSpin) before they sleep on a condition
 // variable, and the caller polls the same way while it waits for the last
-// chunk. A mutex and condition variable are only touched when some thread
-// actually sleeps. A 1-thread pool runs everything inline without touching
-// any shared state.
+// chunk; after a few microseconds of `pause` the polling also yields, so
+// waiting threads give their core away when there are more threads than
+// cores. Apart from the mutex that serializes callers, the condition
+// variables and their mutex are only touched when some thread actually
+// sleeps. A 1-thread pool runs everything inline without touching any shared
+// state.
 //
 // Thread-safety: parallel_for may be called from any thread; concurrent calls
 // on one pool are serialized. A parallel_for issued from inside a running
