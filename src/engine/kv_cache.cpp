@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/kernels.h"
+
 namespace agentd::engine {
 
 KvCache::KvCache(int64_t n_layer, int64_t kv_dim, int64_t max_tokens)
@@ -12,15 +14,32 @@ void KvCache::truncate(int64_t n) {
 }
 
 void KvCache::reserve_more(int64_t n) {
-  const size_t need = static_cast<size_t>((size() + n) * kv_dim_);
+  const int64_t positions = size() + n;
+  const int64_t blocks = (positions + kKeyBlock - 1) / kKeyBlock;
+  const int64_t max_blocks = (max_tokens_ + kKeyBlock - 1) / kKeyBlock;
+  const size_t need_k = static_cast<size_t>(blocks * kKeyBlock * kv_dim_);
+  const size_t need_v = static_cast<size_t>(positions * kv_dim_);
   for (int64_t l = 0; l < n_layer_; ++l) {
-    if (k_[l].size() < need) {
-      // Grow geometrically so a long conversation does not copy per token.
-      const size_t cap = std::min(std::max(need, k_[l].size() * 2), static_cast<size_t>(max_tokens_ * kv_dim_));
-      k_[l].resize(std::max(cap, need));
-      v_[l].resize(std::max(cap, need));
+    // Grow geometrically so a long conversation does not copy per token.
+    if (k_[l].size() < need_k) {
+      const size_t cap = std::min(k_[l].size() * 2, static_cast<size_t>(max_blocks * kKeyBlock * kv_dim_));
+      k_[l].resize(std::max(cap, need_k));
+    }
+    if (v_[l].size() < need_v) {
+      const size_t cap = std::min(v_[l].size() * 2, static_cast<size_t>(max_tokens_ * kv_dim_));
+      v_[l].resize(std::max(cap, need_v));
     }
   }
+}
+
+void KvCache::store(int64_t layer, int64_t pos, const float* key, const float* value) {
+  // quantize_row converts with the active SIMD set (same bits as fp32_to_fp16).
+  thread_local std::vector<Half> key_f16;
+  if (key_f16.size() < static_cast<size_t>(kv_dim_)) key_f16.resize(static_cast<size_t>(kv_dim_));
+  quantize_row(TensorType::kF16, key, key_f16.data(), kv_dim_);
+  Half* kb = &k_[layer][(pos / kKeyBlock) * kKeyBlock * kv_dim_ + pos % kKeyBlock];
+  for (int64_t i = 0; i < kv_dim_; ++i) kb[i * kKeyBlock] = key_f16[static_cast<size_t>(i)];
+  quantize_row(TensorType::kF16, value, &v_[layer][pos * kv_dim_], kv_dim_);
 }
 
 void KvCache::commit(std::span<const int32_t> tokens) { tokens_.insert(tokens_.end(), tokens.begin(), tokens.end()); }

@@ -1,7 +1,9 @@
 #pragma once
 // The key/value cache of one sequence: for every layer, the rotated keys and
 // the values of every position seen so far, in F16 (as llama.cpp keeps them,
-// so attention rounds the same way). A cache outlives a single call: a session
+// so attention rounds the same way). Keys are stored transposed in blocks of
+// kKeyBlock positions (layout in attention.h) so attention scores 16 keys per
+// vector; values are stored one position after another. A cache outlives a single call: a session
 // keeps it and the next turn only processes its new tokens. The token ids are
 // kept beside the entries so a caller can find a shared prefix and truncate().
 //
@@ -13,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/attention.h"
 #include "engine/quants.h"
 
 namespace agentd::engine {
@@ -34,12 +37,13 @@ class KvCache {
   void clear() { truncate(0); }
 
   // --- used by Model::forward ---
-  // Makes room for `n` more positions after size(); the caller fills them
-  // with key()/value() and then commit()s the tokens.
+  // Makes room for `n` more positions after size() (whole key blocks); the
+  // caller fills them with store() and then commit()s the tokens.
   void reserve_more(int64_t n);
-  Half* key(int64_t layer, int64_t pos) { return &k_[layer][pos * kv_dim_]; }
-  Half* value(int64_t layer, int64_t pos) { return &v_[layer][pos * kv_dim_]; }
-  const Half* key(int64_t layer, int64_t pos) const { return &k_[layer][pos * kv_dim_]; }
+  // Writes the kv_dim keys and values of position `pos` (converted to F16).
+  void store(int64_t layer, int64_t pos, const float* key, const float* value);
+  // Key block b (positions 16b .. 16b + 15) of a layer: kv_dim * kKeyBlock halfs.
+  const Half* key_block(int64_t layer, int64_t b) const { return &k_[layer][b * kKeyBlock * kv_dim_]; }
   const Half* value(int64_t layer, int64_t pos) const { return &v_[layer][pos * kv_dim_]; }
   void commit(std::span<const int32_t> tokens);
 
@@ -51,7 +55,7 @@ class KvCache {
   int64_t kv_dim_;
   int64_t max_tokens_;
   std::vector<int32_t> tokens_;
-  std::vector<std::vector<Half>> k_;  // [layer][pos * kv_dim + i]
+  std::vector<std::vector<Half>> k_;  // [layer][block][kv_dim][kKeyBlock]
   std::vector<std::vector<Half>> v_;
 };
 

@@ -9,6 +9,11 @@
 // then logits = rmsnorm(x) * output_norm  Woutput for the rows that want them.
 // The arithmetic follows ggml's (float RMSNorm with a double sum, F16 K/V and
 // F16-rounded queries and attention weights) so logits track llama.cpp's.
+// Every step computes each token's row in one fixed order (matmul: kernels.h;
+// attention: attention.h; SiLU: activation.h), so a sequence's logits are the
+// same bits alone or batched, with any thread count and instruction set.
+// Small steps run on the calling thread (kMinParallelWork); activations live
+// in a per-thread workspace reused across calls.
 
 #include "engine/model.h"
 
@@ -16,6 +21,8 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/activation.h"
+#include "engine/attention.h"
 #include "engine/kernels.h"
 #include "engine/quants.h"
 #include "engine/thread_pool.h"
@@ -33,26 +40,79 @@ std::string shape_string(const std::vector<uint64_t>& dims) {
   return s + "]";
 }
 
+// Below this many multiply-adds a step stays on the calling thread: waking
+// the pool costs more than it saves.
+constexpr int64_t kMinParallelWork = 1 << 16;
+
+// ggml's RMSNorm: squares summed in double (here in 4 lanes, i % 4, then
+// (l0 + l1) + (l2 + l3), so the compiler can vectorize it), scale in float.
 void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  double lanes[4] = {0.0, 0.0, 0.0, 0.0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int l = 0; l < 4; ++l) lanes[l] += static_cast<double>(x[i + l]) * x[i + l];
+  }
+  for (; i < n; ++i) lanes[i % 4] += static_cast<double>(x[i]) * x[i];
+  const double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
   const float mean = static_cast<float>(sum / static_cast<double>(n));
   const float scale = 1.0f / std::sqrt(mean + eps);
-  for (int64_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
+  for (i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
 }
-
-float round_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
 
 void run_matmul(const Matrix& w, const float* x, int64_t m, float* y, ThreadPool* pool) {
   matmul(w.type, w.data, w.rows, w.cols, x, m, y, pool);
 }
 
-void parallel(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-  if (pool == nullptr || n <= 1) {
-    fn(0, n);
+// fn(begin, end) over [0, n), on the pool when n * work_per_item is large.
+template <typename F>
+void for_range(ThreadPool* pool, int64_t n, int64_t work_per_item, F&& fn) {
+  if (pool == nullptr || n <= 1 || n * work_per_item < kMinParallelWork) {
+    fn(int64_t{0}, n);
   } else {
     pool->parallel_for(n, fn);
   }
+}
+
+// Grows `v` to at least n elements (never shrinks: the workspace is reused).
+template <typename T>
+T* at_least(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+// One attention tile of a forward pass: rows of one sequence and KV head.
+struct AttentionJob {
+  int64_t seq = 0;
+  int64_t kv_head = 0;
+  int64_t work = 0;  // rows * keys, for load balance decisions
+  AttentionTile tile;
+};
+
+// Activation buffers of forward(), per calling thread, reused across calls.
+struct Workspace {
+  std::vector<float> x, h, q, k, v, att, gate, up, normed;
+  std::vector<float> rope_cs;  // [token][n_rot / 2][cos, sin]
+  std::vector<int64_t> tok_seq, tok_pos, out_rows;
+  std::vector<AttentionJob> jobs;
+  std::vector<int64_t> part_begin;  // [n_threads + 1]: jobs of each thread
+};
+
+Workspace& workspace() {
+  thread_local Workspace ws;
+  return ws;
+}
+
+// A workspace larger than this (a long prefill) is freed after the call
+// instead of staying resident on its thread; small batches (decode steps)
+// keep theirs.
+constexpr size_t kKeepWorkspaceBytes = size_t{16} << 20;
+
+void trim(Workspace& ws) {
+  size_t bytes = 0;
+  for (const std::vector<float>* v : {&ws.x, &ws.h, &ws.q, &ws.k, &ws.v, &ws.att, &ws.gate, &ws.up, &ws.normed}) {
+    bytes += v->capacity() * sizeof(float);
+  }
+  if (bytes > kKeepWorkspaceBytes) ws = Workspace();
 }
 
 }  // namespace
@@ -266,91 +326,6 @@ std::unique_ptr<KvCache> Model::new_cache(int64_t max_tokens) const {
   return std::make_unique<KvCache>(config_.n_layer, config_.kv_dim(), max_tokens);
 }
 
-// Rotates the first n_rot dimensions of each of n_heads heads of x, as ggml's
-// rope: theta_i = pos * base^(-2i/n_rot) (times freq_scale, divided by the
-// optional frequency factor), computed by repeated multiplication in float.
-void Model::rope(float* x, int64_t n_heads, int64_t pos) const {
-  const ModelConfig& c = config_;
-  const int64_t half = c.n_rot / 2;
-  const float theta_scale = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(c.n_rot));
-  // cos/sin for each pair, shared by all heads.
-  float cs[2 * 512];
-  std::vector<float> big;
-  float* cache = cs;
-  if (half > 512) {
-    big.resize(static_cast<size_t>(2 * half));
-    cache = big.data();
-  }
-  float theta = static_cast<float>(pos);
-  for (int64_t i = 0; i < half; ++i) {
-    const float ff = rope_freq_factors_.empty() ? 1.0f : rope_freq_factors_[static_cast<size_t>(i)];
-    const float t = c.rope_freq_scale * (theta / ff);
-    cache[2 * i] = std::cos(t);
-    cache[2 * i + 1] = std::sin(t);
-    theta *= theta_scale;
-  }
-  for (int64_t h = 0; h < n_heads; ++h) {
-    float* v = x + h * c.head_dim;
-    for (int64_t i = 0; i < half; ++i) {
-      const float cos_t = cache[2 * i], sin_t = cache[2 * i + 1];
-      const int64_t i0 = c.rope_style == RopeStyle::kNormal ? 2 * i : i;
-      const int64_t i1 = c.rope_style == RopeStyle::kNormal ? 2 * i + 1 : i + half;
-      const float x0 = v[i0], x1 = v[i1];
-      v[i0] = x0 * cos_t - x1 * sin_t;
-      v[i1] = x0 * sin_t + x1 * cos_t;
-    }
-  }
-}
-
-// Causal attention of every batch token over its own sequence's cache
-// (positions 0..pos). q: [T x q_dim] (roped); out: [T x q_dim].
-void Model::attention(int64_t layer, std::span<const SequenceBatch> batch, const std::vector<int64_t>& tok_seq,
-                      const std::vector<int64_t>& tok_pos, const float* q, float* out, ThreadPool* pool) const {
-  const ModelConfig& c = config_;
-  const int64_t n_tok = static_cast<int64_t>(tok_seq.size());
-  const int64_t group = c.n_head / c.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  parallel(pool, n_tok * c.n_head, [&](int64_t begin, int64_t end) {
-    std::vector<float> qh(static_cast<size_t>(c.head_dim));
-    std::vector<float> att;
-    std::vector<float> acc(static_cast<size_t>(c.head_dim));
-    for (int64_t job = begin; job < end; ++job) {
-      const int64_t t = job / c.n_head, h = job % c.n_head;
-      const KvCache& cache = *batch[static_cast<size_t>(tok_seq[static_cast<size_t>(t)])].cache;
-      const int64_t n_kv = tok_pos[static_cast<size_t>(t)] + 1;
-      const int64_t kv_off = (h / group) * c.head_dim;
-      const float* qsrc = q + t * c.q_dim() + h * c.head_dim;
-      // ggml converts the query to F16 for its dot with the F16 keys.
-      for (int64_t i = 0; i < c.head_dim; ++i) qh[static_cast<size_t>(i)] = round_f16(qsrc[i]);
-      att.resize(static_cast<size_t>(n_kv));
-      float max_score = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const Half* k = cache.key(layer, j) + kv_off;
-        float s = 0.0f;
-        for (int64_t i = 0; i < c.head_dim; ++i) s += qh[static_cast<size_t>(i)] * fp16_to_fp32(k[i]);
-        s *= scale;
-        att[static_cast<size_t>(j)] = s;
-        max_score = std::max(max_score, s);
-      }
-      double sum = 0.0;
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const float e = std::exp(att[static_cast<size_t>(j)] - max_score);
-        att[static_cast<size_t>(j)] = e;
-        sum += e;
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (int64_t j = 0; j < n_kv; ++j) {
-        // ggml multiplies V (F16) with the weights converted to F16.
-        const float p = round_f16(att[static_cast<size_t>(j)] * inv);
-        const Half* v = cache.value(layer, j) + kv_off;
-        for (int64_t i = 0; i < c.head_dim; ++i) acc[static_cast<size_t>(i)] += p * fp16_to_fp32(v[i]);
-      }
-      std::copy(acc.begin(), acc.end(), out + t * c.q_dim() + h * c.head_dim);
-    }
-  });
-}
-
 Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& logits, ThreadPool* pool) const {
   const ModelConfig& c = config_;
   if (batch.empty()) return Status::invalid_argument("forward: empty batch");
@@ -382,84 +357,219 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
     n_out += sb.all_logits ? static_cast<int64_t>(sb.tokens.size()) : 1;
   }
 
+  Workspace& ws = workspace();
+  const int64_t n_embd = c.n_embd, q_dim = c.q_dim(), kv_dim = c.kv_dim(), hd = c.head_dim;
+
   // Per batch token: its sequence, position and whether it yields logits.
-  std::vector<int64_t> tok_seq, tok_pos, out_rows;
-  tok_seq.reserve(static_cast<size_t>(n_tok));
-  tok_pos.reserve(static_cast<size_t>(n_tok));
-  std::vector<float> x(static_cast<size_t>(n_tok * c.n_embd));
-  const size_t embd_row = row_bytes(token_embd_.type, c.n_embd);
-  for (size_t s = 0; s < batch.size(); ++s) {
-    const SequenceBatch& sb = batch[s];
-    sb.cache->reserve_more(static_cast<int64_t>(sb.tokens.size()));
-    for (size_t i = 0; i < sb.tokens.size(); ++i) {
-      const int64_t t = static_cast<int64_t>(tok_seq.size());
-      dequantize_row(token_embd_.type, token_embd_.data + static_cast<size_t>(sb.tokens[i]) * embd_row,
-                     x.data() + t * c.n_embd, c.n_embd);
-      tok_seq.push_back(static_cast<int64_t>(s));
-      tok_pos.push_back(sb.cache->size() + static_cast<int64_t>(i));
-      if (sb.all_logits || i + 1 == sb.tokens.size()) out_rows.push_back(t);
+  int64_t* tok_seq = at_least(ws.tok_seq, n_tok);
+  int64_t* tok_pos = at_least(ws.tok_pos, n_tok);
+  int64_t* out_rows = at_least(ws.out_rows, n_out);
+  float* x = at_least(ws.x, n_tok * n_embd);
+  const size_t embd_row = row_bytes(token_embd_.type, n_embd);
+  {
+    int64_t t = 0, o = 0;
+    for (size_t s = 0; s < batch.size(); ++s) {
+      const SequenceBatch& sb = batch[s];
+      sb.cache->reserve_more(static_cast<int64_t>(sb.tokens.size()));
+      for (size_t i = 0; i < sb.tokens.size(); ++i, ++t) {
+        dequantize_row(token_embd_.type, token_embd_.data + static_cast<size_t>(sb.tokens[i]) * embd_row,
+                       x + t * n_embd, n_embd);
+        tok_seq[t] = static_cast<int64_t>(s);
+        tok_pos[t] = sb.cache->size() + static_cast<int64_t>(i);
+        if (sb.all_logits || i + 1 == sb.tokens.size()) out_rows[o++] = t;
+      }
     }
   }
 
-  std::vector<float> h(x.size());
-  std::vector<float> q(static_cast<size_t>(n_tok * c.q_dim()));
-  std::vector<float> k(static_cast<size_t>(n_tok * c.kv_dim()));
-  std::vector<float> v(k.size());
-  std::vector<float> att(q.size());
-  std::vector<float> gate(static_cast<size_t>(n_tok * c.n_ff));
-  std::vector<float> up(gate.size());
-  auto add_bias = [](std::vector<float>& y, const std::vector<float>& b) {
-    if (b.empty()) return;
-    for (size_t i = 0; i < y.size(); ++i) y[i] += b[i % b.size()];
+  float* h = at_least(ws.h, n_tok * n_embd);
+  float* q = at_least(ws.q, n_tok * q_dim);
+  float* k = at_least(ws.k, n_tok * kv_dim);
+  float* v = at_least(ws.v, n_tok * kv_dim);
+  float* att = at_least(ws.att, n_tok * q_dim);
+  float* gate = at_least(ws.gate, n_tok * c.n_ff);
+  float* up = at_least(ws.up, n_tok * c.n_ff);
+
+  // Rotary cos/sin per token, once for all layers and heads, as ggml's rope:
+  // theta_i = pos * base^(-2i/n_rot) (times freq_scale, divided by the
+  // optional frequency factor), the power by repeated multiplication in float.
+  const int64_t half = c.n_rot / 2;
+  float* rope_cs = at_least(ws.rope_cs, n_tok * half * 2);
+  {
+    const float theta_scale = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(c.n_rot));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      float theta = static_cast<float>(tok_pos[t]);
+      float* cs = rope_cs + t * half * 2;
+      for (int64_t i = 0; i < half; ++i) {
+        const float ff = rope_freq_factors_.empty() ? 1.0f : rope_freq_factors_[static_cast<size_t>(i)];
+        const float a = c.rope_freq_scale * (theta / ff);
+        cs[2 * i] = std::cos(a);
+        cs[2 * i + 1] = std::sin(a);
+        theta *= theta_scale;
+      }
+    }
+  }
+  const bool neox = c.rope_style == RopeStyle::kNeox;
+  auto rope = [&](float* vec, int64_t n_heads, const float* cs) {
+    for (int64_t hh = 0; hh < n_heads; ++hh) {
+      float* u = vec + hh * hd;
+      for (int64_t i = 0; i < half; ++i) {
+        const float cos_t = cs[2 * i], sin_t = cs[2 * i + 1];
+        const int64_t i0 = neox ? i : 2 * i;
+        const int64_t i1 = neox ? i + half : 2 * i + 1;
+        const float x0 = u[i0], x1 = u[i1];
+        u[i0] = x0 * cos_t - x1 * sin_t;
+        u[i1] = x0 * sin_t + x1 * cos_t;
+      }
+    }
   };
+
+  // Attention tiles: for each sequence and KV head, the query heads of its
+  // group for up to kMaxTileRows / group consecutive tokens (groups wider
+  // than a tile are split by heads). Built once; the same for every layer.
+  // A decode step has only n_head_kv tiles per sequence; when that is too
+  // few to keep every thread busy, tiles hold one row each (a row's result
+  // does not depend on its tile, attention.h).
+  const int64_t group = c.n_head / c.n_head_kv;
+  const int n_threads = pool != nullptr ? pool->n_threads() : 1;
+  int64_t heads_per_tile = std::min<int64_t>(group, kMaxTileRows);
+  int64_t tokens_per_tile = std::max<int64_t>(1, kMaxTileRows / group);
+  if (n_threads > 1 && static_cast<int64_t>(batch.size()) * c.n_head_kv < 2 * n_threads &&
+      n_tok <= static_cast<int64_t>(batch.size())) {
+    heads_per_tile = 1;
+    tokens_per_tile = 1;
+  }
+  ws.jobs.clear();
+  int64_t attention_work = 0;
+  {
+    int64_t t0 = 0;
+    for (size_t s = 0; s < batch.size(); ++s) {
+      const int64_t n_seq_tok = static_cast<int64_t>(batch[s].tokens.size());
+      for (int64_t g = 0; g < c.n_head_kv; ++g) {
+        for (int64_t ta = 0; ta < n_seq_tok; ta += tokens_per_tile) {
+          for (int64_t h0 = 0; h0 < group; h0 += heads_per_tile) {
+            AttentionJob job;
+            job.seq = static_cast<int64_t>(s);
+            job.kv_head = g;
+            for (int64_t t = t0 + ta; t < t0 + std::min(n_seq_tok, ta + tokens_per_tile); ++t) {
+              for (int64_t hh = h0; hh < std::min(group, h0 + heads_per_tile); ++hh) {
+                const int64_t head = g * group + hh;
+                const int r = job.tile.n_rows++;
+                job.tile.q[r] = q + t * q_dim + head * hd;
+                job.tile.out[r] = att + t * q_dim + head * hd;
+                job.tile.n_kv[r] = tok_pos[t] + 1;
+                job.work += tok_pos[t] + 1;
+              }
+            }
+            attention_work += job.work;
+            ws.jobs.push_back(job);
+          }
+        }
+      }
+      t0 += n_seq_tok;
+    }
+  }
+  const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t n_jobs = static_cast<int64_t>(ws.jobs.size());
+  // Jobs split into n_threads contiguous parts of about equal work (a
+  // prefill's later tokens attend to more keys).
+  int64_t* part_begin = at_least(ws.part_begin, n_threads + 1);
+  {
+    int64_t acc = 0, part = 1;
+    part_begin[0] = 0;
+    for (int64_t j = 0; j < n_jobs && part < n_threads; ++j) {
+      acc += ws.jobs[static_cast<size_t>(j)].work;
+      while (part < n_threads && acc * n_threads >= attention_work * part) part_begin[part++] = j + 1;
+    }
+    while (part <= n_threads) part_begin[part++] = n_jobs;
+  }
+  const bool attention_parallel = n_threads > 1 && attention_work * hd * 2 >= kMinParallelWork;
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const Layer& L = layers_[static_cast<size_t>(l)];
-    for (int64_t t = 0; t < n_tok; ++t) {
-      rms_norm(&x[t * c.n_embd], L.attn_norm.data(), &h[t * c.n_embd], c.n_embd, c.rms_eps);
-    }
-    run_matmul(L.wq, h.data(), n_tok, q.data(), pool);
-    run_matmul(L.wk, h.data(), n_tok, k.data(), pool);
-    run_matmul(L.wv, h.data(), n_tok, v.data(), pool);
-    add_bias(q, L.bq);
-    add_bias(k, L.bk);
-    add_bias(v, L.bv);
-    for (int64_t t = 0; t < n_tok; ++t) {
-      rope(&q[t * c.q_dim()], c.n_head, tok_pos[t]);
-      rope(&k[t * c.kv_dim()], c.n_head_kv, tok_pos[t]);
-      KvCache& cache = *batch[static_cast<size_t>(tok_seq[t])].cache;
-      Half* kc = cache.key(l, tok_pos[t]);
-      Half* vc = cache.value(l, tok_pos[t]);
-      for (int64_t i = 0; i < c.kv_dim(); ++i) {
-        kc[i] = fp32_to_fp16(k[t * c.kv_dim() + i]);
-        vc[i] = fp32_to_fp16(v[t * c.kv_dim() + i]);
+    // The previous layer's FFN residual (h holds its output), then the norm.
+    for_range(pool, n_tok, n_embd, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        float* xt = x + t * n_embd;
+        if (l > 0) {
+          const float* ht = h + t * n_embd;
+          for (int64_t i = 0; i < n_embd; ++i) xt[i] += ht[i];
+        }
+        rms_norm(xt, L.attn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
       }
+    });
+    run_matmul(L.wq, h, n_tok, q, pool);
+    run_matmul(L.wk, h, n_tok, k, pool);
+    run_matmul(L.wv, h, n_tok, v, pool);
+    // Biases, rotation and the cache write, per token.
+    for_range(pool, n_tok, q_dim + 2 * kv_dim, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        float* qt = q + t * q_dim;
+        float* kt = k + t * kv_dim;
+        float* vt = v + t * kv_dim;
+        if (!L.bq.empty()) {
+          for (int64_t i = 0; i < q_dim; ++i) qt[i] += L.bq[static_cast<size_t>(i)];
+          for (int64_t i = 0; i < kv_dim; ++i) kt[i] += L.bk[static_cast<size_t>(i)];
+          for (int64_t i = 0; i < kv_dim; ++i) vt[i] += L.bv[static_cast<size_t>(i)];
+        }
+        const float* cs = rope_cs + t * half * 2;
+        rope(qt, c.n_head, cs);
+        rope(kt, c.n_head_kv, cs);
+        batch[static_cast<size_t>(tok_seq[t])].cache->store(l, tok_pos[t], kt, vt);
+      }
+    });
+    auto attend_jobs = [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j) {
+        const AttentionJob& job = ws.jobs[static_cast<size_t>(j)];
+        const KvCache& cache = *batch[static_cast<size_t>(job.seq)].cache;
+        KvHeadView view;
+        view.keys = cache.key_block(l, 0) + job.kv_head * hd * kKeyBlock;
+        view.key_block_stride = kKeyBlock * kv_dim;
+        view.values = cache.value(l, 0) + job.kv_head * hd;
+        view.value_stride = kv_dim;
+        view.head_dim = hd;
+        view.scale = att_scale;
+        attend(view, job.tile);
+      }
+    };
+    if (attention_parallel) {
+      pool->parallel_for(n_threads, [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) attend_jobs(part_begin[p], part_begin[p + 1]);
+      });
+    } else {
+      attend_jobs(0, n_jobs);
     }
-    attention(l, batch, tok_seq, tok_pos, q.data(), att.data(), pool);
-    run_matmul(L.wo, att.data(), n_tok, h.data(), pool);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += h[i];
-
-    for (int64_t t = 0; t < n_tok; ++t) {
-      rms_norm(&x[t * c.n_embd], L.ffn_norm.data(), &h[t * c.n_embd], c.n_embd, c.rms_eps);
-    }
-    run_matmul(L.w_gate, h.data(), n_tok, gate.data(), pool);
-    run_matmul(L.w_up, h.data(), n_tok, up.data(), pool);
-    for (size_t i = 0; i < gate.size(); ++i) {
-      const float g = gate[i];
-      gate[i] = (g / (1.0f + std::exp(-g))) * up[i];
-    }
-    run_matmul(L.w_down, gate.data(), n_tok, h.data(), pool);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += h[i];
+    run_matmul(L.wo, att, n_tok, h, pool);
+    // Residual, then the FFN norm, per token.
+    for_range(pool, n_tok, n_embd, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        float* xt = x + t * n_embd;
+        const float* ht = h + t * n_embd;
+        for (int64_t i = 0; i < n_embd; ++i) xt[i] += ht[i];
+        rms_norm(xt, L.ffn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
+      }
+    });
+    run_matmul(L.w_gate, h, n_tok, gate, pool);
+    run_matmul(L.w_up, h, n_tok, up, pool);
+    for_range(pool, n_tok, c.n_ff * 8, [&](int64_t b, int64_t e) {
+      silu_mul(gate + b * c.n_ff, up + b * c.n_ff, (e - b) * c.n_ff);
+    });
+    run_matmul(L.w_down, gate, n_tok, h, pool);
+  }
+  for (int64_t r = 0; r < n_out; ++r) {  // the last layer's FFN residual, for the rows that need it
+    float* xt = x + out_rows[r] * n_embd;
+    const float* ht = h + out_rows[r] * n_embd;
+    for (int64_t i = 0; i < n_embd; ++i) xt[i] += ht[i];
   }
 
-  std::vector<float> normed(static_cast<size_t>(n_out * c.n_embd));
+  float* normed = at_least(ws.normed, n_out * n_embd);
   for (int64_t r = 0; r < n_out; ++r) {
-    rms_norm(&x[out_rows[r] * c.n_embd], output_norm_.data(), &normed[r * c.n_embd], c.n_embd, c.rms_eps);
+    rms_norm(x + out_rows[r] * n_embd, output_norm_.data(), normed + r * n_embd, n_embd, c.rms_eps);
   }
   logits.resize(static_cast<size_t>(n_out * c.n_vocab));
-  run_matmul(output_, normed.data(), n_out, logits.data(), pool);
+  run_matmul(output_, normed, n_out, logits.data(), pool);
 
   for (const SequenceBatch& sb : batch) sb.cache->commit(sb.tokens);
+  trim(ws);
   return Status::ok();
 }
 

@@ -12,7 +12,9 @@
 // Ownership: a Model owns its GgufFile. Thread-safety: a Model is immutable
 // after load; forward() may be called from several threads at once as long as
 // no KvCache is used by two calls at the same time (a shared ThreadPool
-// serializes their parallel sections).
+// serializes their parallel sections). forward() keeps its activation buffers
+// in a per-thread workspace reused by later calls on that thread (up to 16 MiB
+// stay allocated; a larger one, from a long prefill, is freed after the call).
 
 #include <cstdint>
 #include <memory>
@@ -105,9 +107,6 @@ class Model {
 
   Model() = default;
   Status load_weights();
-  void attention(int64_t layer, std::span<const SequenceBatch> batch, const std::vector<int64_t>& tok_seq,
-                 const std::vector<int64_t>& tok_pos, const float* q, float* out, ThreadPool* pool) const;
-  void rope(float* x, int64_t n_heads, int64_t pos) const;
 
   std::unique_ptr<GgufFile> file_;
   ModelConfig config_;

@@ -16,14 +16,22 @@ inline void cpu_relax() {
 #endif
 }
 
-// Polls `done` for up to `budget`; true if it became true.
+// Polls `done` for up to `budget`; true if it became true. The first
+// kPauseOnly polls only `pause` (sched_yield is a system call and showed up in
+// profiles of short waits); after that every poll also yields, so a waiting
+// thread gives its core away when there are more threads than cores.
 template <typename Pred>
 bool spin_until(Pred done, std::chrono::microseconds budget) {
+  constexpr int kPauseOnly = 128;  // a few microseconds
+  for (int i = 0; i < kPauseOnly; ++i) {
+    if (done()) return true;
+    cpu_relax();
+  }
   const auto deadline = std::chrono::steady_clock::now() + budget;
   for (;;) {
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < 16; ++i) {
       if (done()) return true;
-      if (i % 16 == 15) std::this_thread::yield(); else cpu_relax();
+      std::this_thread::yield();
     }
     if (std::chrono::steady_clock::now() >= deadline) return done();
   }
@@ -39,7 +47,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_.store(true, std::memory_order_release);
+    stop_.store(true);
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -60,15 +68,15 @@ void ThreadPool::run_chunk(int index) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    auto has_news = [&] {
-      return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_acquire);
-    };
+    auto has_news = [&] { return generation_.load() != seen || stop_.load(); };
     if (!spin_until(has_news, kSpin)) {
       std::unique_lock<std::mutex> lock(mu_);
+      sleepers_.fetch_add(1);
       work_cv_.wait(lock, has_news);
+      sleepers_.fetch_sub(1);
     }
-    if (stop_.load(std::memory_order_acquire)) return;
-    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load()) return;
+    seen = generation_.load();
     if (index < n_chunks_) {  // a job may have fewer chunks than threads
       tls_running_pool = this;
       run_chunk(index);
@@ -76,20 +84,24 @@ void ThreadPool::worker_loop(int index) {
     }
     // Every worker acknowledges every job, so none can still be reading the
     // job fields when the next caller rewrites them.
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // Taking the lock orders this notify after a sleeping caller's check.
+    if (pending_.fetch_sub(1) == 1 && caller_sleeps_.load()) {
+      // Taking the lock orders this notify after the caller's check.
       { std::lock_guard<std::mutex> lock(mu_); }
       done_cv_.notify_one();
     }
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn) {
   if (n <= 0) return;
+  if (n_threads_ == 1 || tls_running_pool == this) {
+    fn(0, n);
+    return;
+  }
   grain = std::max<int64_t>(1, grain);
   const int64_t units = (n + grain - 1) / grain;
   const int chunks = static_cast<int>(std::min<int64_t>(units, n_threads_));
-  if (chunks <= 1 || tls_running_pool == this) {
+  if (chunks <= 1) {
     fn(0, n);
     return;
   }
@@ -101,18 +113,20 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   grain_ = grain;
   n_chunks_ = chunks;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);  // all workers; the caller runs chunk 0
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    work_cv_.notify_all();
   }
-  work_cv_.notify_all();
   tls_running_pool = this;
   run_chunk(0);
   tls_running_pool = nullptr;
-  auto all_done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  auto all_done = [&] { return pending_.load() == 0; };
   if (!spin_until(all_done, kSpin)) {
     std::unique_lock<std::mutex> lock(mu_);
+    caller_sleeps_.store(true);
     done_cv_.wait(lock, all_done);
+    caller_sleeps_.store(false);
   }
   fn_ = nullptr;
 }

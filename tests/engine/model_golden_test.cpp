@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -211,6 +212,51 @@ TEST(ModelGoldenTest, BatchingDoesNotChangeLogits) {
   for (int64_t j = 0; j < nv; ++j) {
     ASSERT_NEAR(both[static_cast<size_t>(j)], solo_a[static_cast<size_t>(j)], 1e-3f);
     ASSERT_NEAR(both[static_cast<size_t>(nv + j)], solo_b[static_cast<size_t>(j)], 1e-3f);
+  }
+}
+
+// The server batches sequences: a sequence must get the same logits, bit for
+// bit, alone or batched with others, prefilled at once or token by token,
+// with or without the pool, on every instruction set.
+TEST(ModelGoldenTest, LogitsAreBitIdenticalAcrossBatchingThreadsAndIsa) {
+  for (const std::string name : {"stories260K", "tiny-random-Q8_0"}) {
+    SCOPED_TRACE(name);
+    const Model& m = model(name);
+    const auto golden = read_golden(name);
+    ASSERT_GE(golden.size(), 2u);
+    const std::vector<int32_t>& a = golden[0].prompt_ids;
+    const std::vector<int32_t>& b = golden[1].prompt_ids;
+    const size_t nv = static_cast<size_t>(m.config().n_vocab);
+    const Isa before = active_isa();
+    std::vector<float> want;  // a alone, prefilled at once, every position; first ISA, no pool
+    // The scalar kernels are slow on quantized files (a Debug build runs this
+    // suite too); kernels_test holds the SIMD kernels to them.
+    const int lowest = name == "stories260K" || detected_isa() == Isa::kScalar ? 0 : 1;
+    for (int isa = static_cast<int>(detected_isa()); isa >= lowest; --isa) {
+      set_active_isa(static_cast<Isa>(isa));
+      SCOPED_TRACE(isa_name(static_cast<Isa>(isa)));
+      std::vector<float> all;
+      auto ca = m.new_cache();
+      SequenceBatch sa{ca.get(), a, true};
+      ASSERT_TRUE(m.forward({&sa, 1}, all, nullptr).is_ok());
+      if (want.empty()) want = all;
+      ASSERT_EQ(all.size(), want.size());
+      EXPECT_EQ(std::memcmp(all.data(), want.data(), all.size() * sizeof(float)), 0);
+      // Token by token, batched with b (prefilled alongside a's first token,
+      // then decoded alongside a), on the pool.
+      auto c1 = m.new_cache();
+      auto cb = m.new_cache();
+      std::vector<float> both;
+      for (size_t i = 0; i < a.size(); ++i) {
+        const int32_t next_b = b[i % b.size()];
+        SequenceBatch pair[2] = {{cb.get(), i == 0 ? std::span<const int32_t>(b) : std::span<const int32_t>(&next_b, 1), false},
+                                 {c1.get(), {&a[i], 1}, false}};
+        ASSERT_TRUE(m.forward(pair, both, &pool()).is_ok());
+        ASSERT_EQ(both.size(), 2 * nv);
+        EXPECT_EQ(std::memcmp(both.data() + nv, want.data() + i * nv, nv * sizeof(float)), 0) << "position " << i;
+      }
+    }
+    set_active_isa(before);
   }
 }
 

@@ -1,0 +1,75 @@
+#pragma once
+// Causal attention of query rows over one KV head of one sequence's cache,
+// with keys and values in F16.
+//
+// A tile is up to kMaxTileRows query rows that share one KV head (the query
+// heads of a GQA group, and/or several new tokens of one sequence); each row
+// attends to keys 0 .. n_kv - 1. The keys are read once per tile for all of
+// its rows, so a prefill does not re-read the cache per (token, head).
+//
+// Every row's result depends only on that row's query, n_kv and the cached
+// keys/values: never on which other rows share its tile, on the thread, or on
+// the instruction set. The arithmetic is fixed as follows (the scalar
+// reference and the SIMD paths compute exactly this, bit for bit):
+//   qh[i]  = f16(q[i])                              (ggml rounds q to F16)
+//   s_j    = (fma over i = 0..d-1 in order: acc = fma(qh[i], k_j[i], acc),
+//             from +0) * scale                       (one rounding for *)
+//   m      = max_j s_j
+//   e_j    = fast_exp_nonpositive(s_j - m)          (fast_exp.h; not std::exp)
+//   sum    = 16 lanes, e_j added to lane j % 16 in order of j, from +0;
+//            then t[l] = a[l] + a[l + 8], u[l] = t[l] + t[l + 4],
+//            w[l] = u[l] + u[l + 2], sum = w[0] + w[1]
+//   p_j    = f16(e_j * (1 / sum))                   (ggml rounds the weights to F16)
+//   out[i] = fma over j = 0..n_kv-1 in order: acc = fma(p_j, v_j[i], acc), from +0
+//
+// Thread-safety: all functions are pure and thread-safe; each thread uses its
+// own scratch buffer.
+
+#include <cstdint>
+
+#include "engine/quants.h"
+
+namespace agentd::engine {
+
+// Keys are cached transposed in blocks of kKeyBlock positions: within a block,
+// element i of head h at position p is at [h * head_dim * kKeyBlock +
+// i * kKeyBlock + p % kKeyBlock], so the scores of 16 keys are 16 lanes.
+constexpr int64_t kKeyBlock = 16;
+constexpr int kMaxTileRows = 8;
+
+// One KV head of one sequence's cache (a layer).
+struct KvHeadView {
+  const Half* keys = nullptr;  // block 0 of this head; block b at keys + b * key_block_stride
+  int64_t key_block_stride = 0;
+  const Half* values = nullptr;  // position 0 of this head; position j at values + j * value_stride
+  int64_t value_stride = 0;
+  int64_t head_dim = 0;
+  float scale = 1.0f;  // applied to q.k
+};
+
+struct AttentionTile {
+  int n_rows = 0;                      // 1..kMaxTileRows
+  const float* q[kMaxTileRows] = {};   // head_dim floats each
+  float* out[kMaxTileRows] = {};       // head_dim floats each
+  int64_t n_kv[kMaxTileRows] = {};     // >= 1, and the cache holds that many positions
+};
+
+// Computes every row of the tile with the instruction set active_isa() names.
+void attend(const KvHeadView& kv, const AttentionTile& tile);
+
+// exp(x) for the softmax, x <= 0: fast_exp_nonpositive (fast_exp.h), the
+// same bits on every instruction set.
+float attention_exp(float x);
+
+namespace detail {
+// The per-ISA implementations (attention.cpp, attention_avx2.cpp,
+// attention_avx512.cpp); exposed for tests. `scratch` holds at least
+// attention_scratch_floats(tile) floats.
+int64_t attention_scratch_floats(const KvHeadView& kv, const AttentionTile& tile);
+void attend_scalar(const KvHeadView& kv, const AttentionTile& tile, float* scratch);
+void attend_avx2(const KvHeadView& kv, const AttentionTile& tile, float* scratch);
+void attend_avx512(const KvHeadView& kv, const AttentionTile& tile, float* scratch);
+
+}  // namespace detail
+
+}  // namespace agentd::engine
