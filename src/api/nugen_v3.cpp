@@ -4,11 +4,14 @@
 //
 // Choices: create answers 200 {data: Agent}; DELETE removes the agent for
 // good; an inactive agent (PATCH {"is_active": false}) is 404 on GET and
-// hidden from the list unless include_inactive=true. Before any run
-// performance_metrics is {total_requests: 0, average_response_time: 0,
-// success_rate: 0.0} (no run has succeeded yet).
+// hidden from the list unless include_inactive=true. usage_count, last_used
+// and performance_metrics {total_requests, average_response_time (ms),
+// success_rate (0..1)} come from the agent's runs, failed ones included;
+// before any run they are 0, null and {0, 0, 0.0}.
 
 #include <boost/json.hpp>
+
+#include <cmath>
 
 #include "api/agent_fields.h"
 #include "api/dialects.h"
@@ -49,10 +52,18 @@ class NugenApi {
     o["status"] = a.active ? "Active" : "Inactive";
     o["creator"] = a.creator;
     o["endpoint"] = core_.options().public_base_url + "/api/v3/agents/run-agents/" + a.name + "/run";
-    o["usage_count"] = 0;
-    o["last_used"] = nullptr;
-    o["performance_metrics"] =
-        json::object{{"total_requests", 0}, {"average_response_time", 0}, {"success_rate", 0.0}};
+    // From the agent's runs (failed ones count as requests); zeros when the
+    // store cannot say, rather than failing the whole answer.
+    auto usage = core_.store().agent_usage(a.org_id, a.id);
+    const store::AgentUsage u = usage.is_ok() ? *usage : store::AgentUsage{};
+    o["usage_count"] = u.usage_count;
+    if (u.last_used_ms > 0)
+      o["last_used"] = format_iso8601(u.last_used_ms);
+    else
+      o["last_used"] = nullptr;
+    o["performance_metrics"] = json::object{{"total_requests", u.total_requests},
+                                            {"average_response_time", std::llround(u.average_latency_ms)},
+                                            {"success_rate", u.success_rate}};
     o["system_prompt"] = c.instructions;
     o["uncertainty_threshold"] = c.temperature;
     o["conversation_saving_enabled"] = c.conversation_saving;

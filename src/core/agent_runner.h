@@ -12,6 +12,14 @@
 // history is too long, max_tokens shrinks to what is left, and a prompt
 // that leaves nothing is kInvalidArgument.
 //
+// Model runs (RunRequest::model_fallback, OpenAI `model` = a catalog model
+// id that no active agent of the organization is named): the client's
+// messages alone, temperature 1 and max_tokens up to the rest of the context
+// unless the request says otherwise, no session. Accounted as any run
+// (rate limits, credits, metrics); the run record has agent_id "" and
+// version_id "" and names the model, so it counts in the organization's
+// usage but in no agent's.
+//
 // Money: cost = ceil((in * price_in + out * price_out) / 1e6 USD) in nanos.
 // prepare() reserves the cost of prompt tokens + max_tokens with
 // Store::try_debit; execute() gives back the difference to the real cost

@@ -135,6 +135,15 @@ class NugenRunTest(ServerTestCase):
         self.assertEqual(d["usageByModel"]["stories"]["requests"], 2)
         self.assertEqual(d["usageByModel"]["stories"]["total_tokens"], tokens)
         # The agent's own figures follow the runs.
+        listed = self.srv.get("/api/v3/agents", key=key).json()["agents"][0]
+        data = self.srv.get(f"/api/v3/agents/{listed['id']}", key=key).json()["data"]
+        self.assertEqual(data["usage_count"], 2)
+        self.assertRegex(data["last_used"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+        pm = data["performance_metrics"]
+        self.assertEqual(pm["total_requests"], 2)
+        self.assertEqual(pm["success_rate"], 1.0)
+        self.assertIsInstance(pm["average_response_time"], int)
+        self.assertEqual(listed["usage_count"], 2)
         # Another organization's usage is its own.
         other = self.tenant("other")
         self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=other).json()["data"]["totalUsage"], 0)
@@ -160,6 +169,7 @@ class NugenRunTest(ServerTestCase):
         self.assertAlmostEqual(org_credits(self.srv, "acme"), 0.01)
         d = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
         self.assertEqual(d["totalTokens"], 0)
+        self.assertIn('agentd_refusals_total{reason="credits"} 1', self.srv.get("/metrics").text)
 
     def check_rate_limit(self):
         key = self.tenant("acme", 5, "--rpm", "2")
@@ -174,6 +184,7 @@ class NugenRunTest(ServerTestCase):
         self.assertEqual(r.status, 429, r)
         self.assertGreater(int(r.headers["retry-after"]), 0)
         self.assertEqual(r.headers["x-ratelimit-remaining"], "0")
+        self.assertIn('agentd_refusals_total{reason="rate_limit"} 1', self.srv.get("/metrics").text)
 
     def check_sessions(self):
         key = self.tenant()
