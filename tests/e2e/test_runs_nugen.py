@@ -118,12 +118,14 @@ class NugenRunTest(ServerTestCase):
         self.assertEqual(d["totalTokens"], 0)
         self.assertIsNone(d["mostUsedModel"])
         tokens = 0
+        tokens_in = 0
         cost = 0.0
         for msg in ["Once upon a time", "The cat"]:
             r = self.srv.post("/api/v3/agents/run-agents/support_bot/run", {"message": msg}, key=key)
             self.assertEqual(r.status, 200, r)
             u = r.json()["usage"]
             tokens += u["total_tokens"]
+            tokens_in += u["input_tokens"]
             cost += (u["input_tokens"] * 1.0 + u["output_tokens"] * 2.0) / 1e6
         after = org_credits(self.srv, "acme")
         self.assertAlmostEqual(before - after, cost, delta=2e-9)
@@ -159,6 +161,11 @@ class NugenRunTest(ServerTestCase):
                             and l.endswith(" 2") for l in reqs), reqs)
         self.assertFalse(any("support_bot" in l for l in reqs), reqs)
         self.assertTrue(any(l.startswith("agentd_http_request_duration_seconds_bucket{") for l in m.text.splitlines()))
+        lines = m.text.splitlines()
+        self.assertIn(f'agentd_tokens_total{{direction="in",model="stories"}} {tokens_in}', lines)
+        self.assertIn(f'agentd_tokens_total{{direction="out",model="stories"}} {tokens - tokens_in}', lines)
+        self.assertTrue(any(l.startswith("agentd_run_duration_seconds_bucket{") for l in lines))
+        self.assertIn("agentd_job_queue_depth 0", lines)
 
     def check_insufficient_credits_charges_nothing(self):
         key = self.tenant(credits=0.01)

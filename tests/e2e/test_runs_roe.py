@@ -129,6 +129,28 @@ class RoeRunTest(ServerTestCase):
         # The failed parse still ran: usage shows it.
         self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"], 1)
 
+    def check_credits_and_rate_limits_in_roe_shape(self):
+        key, agent = self.setup_agent()
+        url = f"/v1/agents/run/{agent['id']}/"
+        limited = self.srv.create_key("acme", "--rpm", "1")
+        r = self.srv.post(url, {"title": "Tom", "story": "Once"}, key=limited)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.headers["x-ratelimit-limit"], r.headers["x-ratelimit-remaining"]), ("1", "0"))
+        self.assertIn("x-ratelimit-reset", r.headers)
+        r = self.srv.post(url, {"title": "Tom", "story": "Once"}, key=limited)
+        self.assertEqual(r.status, 429, r)
+        self.assertIsInstance(r.json()["message"], str)
+        self.assertGreater(int(r.headers["retry-after"]), 0)
+        # No credits: 402 {message}, nothing generated, nothing charged.
+        poor_org = self.srv.create_org("poor", credits=0)
+        poor = self.srv.create_key("poor")
+        r = self.srv.post("/v1/agents/", agent_body(poor_org), key=poor)
+        self.assertEqual(r.status, 201, r)
+        r = self.srv.post(f"/v1/agents/run/{r.json()['id']}/", {"title": "Tom", "story": "Once"}, key=poor)
+        self.assertEqual(r.status, 402, r)
+        self.assertIn("insufficient credits", r.json()["message"])
+        self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=poor).json()["data"]["totalUsage"], 0)
+
     def wait_job(self, key, job_id, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
