@@ -8,7 +8,8 @@
 // The prompt's message lists the inputs as "key:\nvalue" blocks in the order
 // they are declared. The answer is a list of {key, description, data_type,
 // value, cost}: one `output` text/plain datum without an output schema; with
-// engine_config.output_schema, one datum per top-level property, values as
+// engine_config.output_schema (the core asks the model for a matching JSON
+// object, core/agent_runner.h), one datum per top-level property, values as
 // strings (JSON text for non-strings), and a model answer that is not a JSON
 // object is a 500 that says so. `cost` is the run's cost in USD, carried by
 // the first datum (the others carry 0) so summing gives the run's cost.
@@ -337,8 +338,6 @@ class RoeRuns {
     rr.message = message;
     rr.request_id = req.request_id;
     rr.endpoint = "roe.run";
-    if (properties)
-      rr.context = "Answer with one JSON object only, matching this JSON schema: " + to_json_text(schema);
     core::RateLimitInfo limits;
     auto result = core_.runner().run(rr, &limits);
     if (!result.is_ok()) return run_error(kDialect, result.status(), limits);

@@ -160,6 +160,8 @@ StatusOr<std::unique_ptr<PreparedRun>> CoreAgentRunner::prepare(const RunRequest
     if (!system.empty()) system += "\n\n";
     system += text;
   };
+  if (!config.output_schema_json.empty())
+    append_context("Answer with one JSON object only, matching this JSON schema: " + config.output_schema_json);
   append_context(request.context);
   for (const NamedContext& c : request.named_context) {
     if (c.text.empty()) continue;

@@ -2,8 +2,9 @@
 // CoreAgentRunner: the AgentRunner of core/runner.h over the Store, the
 // model backends, the rate limiter and the metrics registry.
 //
-// Prompt, in order: the agent's instructions (with the request's context
-// and named context appended) as the system message; each demonstration as
+// Prompt, in order: the agent's instructions (with, appended, a request for
+// one JSON object matching the version's output schema when it has one, the
+// request's context and its named context) as the system message; each demonstration as
 // a user/assistant pair; the history (the session's stored turns, or for
 // OpenAI the client's messages before its last); the new message. When
 // prompt + max_tokens would exceed the model's context, the fewest oldest

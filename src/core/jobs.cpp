@@ -34,8 +34,14 @@ std::string result_json(const store::Job& job, const RunResult& r) {
 
 StatusOr<std::string> job_message(const std::string& inputs_json) {
   AGENTD_ASSIGN_OR_RETURN(json::object o, parse_object(inputs_json));
-  if (o.size() == 1 && o.begin()->value().is_string()) return std::string(o.begin()->value().as_string());
-  return json::serialize(o);
+  std::string message;
+  for (const auto& kv : o) {
+    if (!message.empty()) message += "\n\n";
+    message += std::string(kv.key()) + ":\n";
+    message += kv.value().is_string() ? std::string(kv.value().as_string()) : json::serialize(kv.value());
+  }
+  if (message.empty()) return Status::invalid_argument("job inputs are empty");
+  return message;
 }
 
 JobService::JobService(AgentRunner& runner, store::Store& store, const Clock& clock, MetricsRegistry& metrics,

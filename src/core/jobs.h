@@ -9,9 +9,10 @@
 // batch id (Job::batch_id) so the batch can be listed in submission order;
 // a single submit of one input has no batch id.
 //
-// Input to message: a job's inputs are a JSON object; when it holds exactly
-// one string value that string is the message, otherwise the object's JSON
-// text is. Result JSON: {"agent_id", "agent_version_id", "inputs" (as
+// Input to message: a job's inputs are a JSON object; the message is one
+// "key:\nvalue" block per member in the object's order, blank-line separated
+// (non-string values as JSON text), as a synchronous Roe run writes it, so
+// a job answers as the same run would. Result JSON: {"agent_id", "agent_version_id", "inputs" (as
 // given), "input_tokens", "output_tokens", "outputs" (the reply text)}.
 //
 // Restart: start() first recovers. Started jobs were interrupted: one that

@@ -6,7 +6,8 @@
 //
 //   rate limits (per key: requests/min, tokens/min, concurrent runs)
 //   -> agent + version (by id or name; 404 unknown or inactive)
-//   -> prompt: instructions (system), demonstrations (user/assistant pairs),
+//   -> prompt: instructions (system; plus a request for JSON matching the
+//      version's output schema), demonstrations (user/assistant pairs),
 //      session history, context, the new message; oldest turns dropped when
 //      the model's context would overflow (never instructions,
 //      demonstrations or the new message)

@@ -227,6 +227,21 @@ TEST_F(AgentRunnerTest, PromptOrderInstructionsDemonstrationsHistoryMessage) {
   EXPECT_EQ(backend_->last().messages.size(), 6u);  // system, 2 demos, new message
 }
 
+TEST_F(AgentRunnerTest, OutputSchemaAsksForOneJsonObject) {
+  AgentSpec spec;
+  spec.instructions = "Extract";
+  spec.output_schema_json = R"({"type":"object","properties":{"total":{"type":"number"}}})";
+  AgentView a = add_agent(org_, "extractor", spec);
+  RunRequest r = request(a.agent.id, "Invoice 42");
+  r.context = "EUR";
+  ASSERT_TRUE(core_->runner().run(r, nullptr).is_ok());
+  EXPECT_EQ(roles(backend_->last().messages),
+            (Msgs{{"system", "Extract\n\nAnswer with one JSON object only, matching this JSON schema: "
+                             R"({"type":"object","properties":{"total":{"type":"number"}}})"
+                             "\n\nEUR"},
+                  {"user", "Invoice 42"}}));
+}
+
 TEST_F(AgentRunnerTest, ConversationSavingOffStoresNoTurns) {
   AgentSpec spec;
   spec.conversation_saving = false;

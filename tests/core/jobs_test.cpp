@@ -153,9 +153,10 @@ class JobsTest : public ::testing::Test {
   AgentView agent_;
 };
 
-TEST(JobMessageTest, OneStringValueOrTheObject) {
-  EXPECT_EQ(*job_message(R"({"question":"why?"})"), "why?");
-  EXPECT_EQ(*job_message(R"({"a":"x","b":2})"), R"({"a":"x","b":2})");
+TEST(JobMessageTest, OneBlockPerInputInOrder) {
+  EXPECT_EQ(*job_message(R"({"question":"why?"})"), "question:\nwhy?");
+  EXPECT_EQ(*job_message(R"({"b":"x","a":[2,"y"]})"), "b:\nx\n\na:\n[2,\"y\"]");
+  EXPECT_EQ(job_message("{}").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(job_message("[1]").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(job_message("{").status().code(), StatusCode::kInvalidArgument);
 }
@@ -183,7 +184,7 @@ TEST_F(JobsTest, BatchRunsToResults) {
   EXPECT_EQ(r.at("inputs"), json::parse(R"({"q":"two"})"));
   EXPECT_EQ(r.at("input_tokens").as_int64(), 3);  // one message: 2 + 1
   EXPECT_EQ(r.at("output_tokens").as_int64(), 3);
-  EXPECT_EQ(r.at("outputs").as_string(), "echo: two");
+  EXPECT_EQ(r.at("outputs").as_string(), "echo: q:\ntwo");
   EXPECT_EQ(store_->list_runs(who_.org_id, agent_.agent.id, 10)->size(), 3u);
   // A single input has no batch.
   auto one = svc->submit(who_, agent_.agent.id, "", {R"({"q":"solo"})"});
@@ -275,7 +276,7 @@ TEST_F(JobsTest, RecoveryAfterRestart) {
   store::Job o = wait_done(once.id);
   EXPECT_EQ(o.status, store::kJobSuccess);
   EXPECT_EQ(o.attempts, 2);
-  EXPECT_EQ(json::parse(o.result_json).at("outputs").as_string(), "echo: interrupted once");
+  EXPECT_EQ(json::parse(o.result_json).at("outputs").as_string(), "echo: q:\ninterrupted once");
   store::Job t = wait_done(twice.id);
   EXPECT_EQ(t.status, store::kJobFailure);
   EXPECT_NE(t.error.find("interrupted"), std::string::npos);

@@ -228,6 +228,7 @@ class RoeUpstreamTest(ServerTestCase):
             cls.upstream.model("json-up", "schema"),
             cls.upstream.model("prose-up", "ok"),
             cls.upstream.model("drip-up", "drip", timeout_s=60),
+            cls.upstream.model("echo-up", "echo"),
         ]}
 
     @classmethod
@@ -272,6 +273,32 @@ class RoeUpstreamTest(ServerTestCase):
         # run's cost, carried by the first datum.
         self.assertAlmostEqual(out[0]["cost"], 20e-6 + 24e-6, delta=1e-12)
         self.assertEqual([d["cost"] for d in out[1:]], [0.0] * 4)
+
+    def check_async_job_prompt_is_the_sync_runs(self):
+        # The upstream echoes what it was sent: a job sends what the same sync run sends.
+        org_id, key = self.tenant()
+        schema = {"type": "object", "properties": {"total": {"type": "number"}}}
+        agent_id = self.make_agent(org_id, key, "echo-up", output_schema=schema)
+        plain_id = self.make_agent(org_id, key, "echo-up")
+        inputs = {"title": "Tom", "story": "Once upon a time"}
+        r = self.srv.post(f"/v1/agents/run/{plain_id}/", inputs, key=key)
+        self.assertEqual(r.status, 200, r)
+        sync_seen = json.loads(r.json()[0]["value"])
+        messages = sync_seen["body"]["messages"]
+        self.assertEqual(messages, [{"role": "system", "content": "Answer in JSON."},
+                                    {"role": "user", "content": "title:\nTom\n\nstory:\nOnce upon a time"}])
+        job = self.srv.post(f"/v1/agents/run/{plain_id}/async/", inputs, key=key).json()["job_id"]
+        self.assertEqual(self.wait_status(key, job, (3, 4)), 3)
+        out = self.srv.get(f"/v1/agents/jobs/{job}/result/", key=key).json()
+        self.assertEqual(json.loads(out["outputs"])["body"]["messages"], messages)
+        # With an output schema, sync and async runs both ask for JSON matching it.
+        job = self.srv.post(f"/v1/agents/run/{agent_id}/async/", inputs, key=key).json()["job_id"]
+        self.assertEqual(self.wait_status(key, job, (3, 4)), 3)
+        system = json.loads(self.srv.get(f"/v1/agents/jobs/{job}/result/", key=key).json()["outputs"])[
+            "body"]["messages"][0]["content"]
+        self.assertTrue(system.startswith("Answer in JSON.\n\nAnswer with one JSON object only, matching this "
+                                          "JSON schema: "), system)
+        self.assertEqual(json.loads(system.split("JSON schema: ", 1)[1]), schema)
 
     def check_output_schema_answer_not_json(self):
         org_id, key = self.tenant()
