@@ -164,7 +164,7 @@ class RoeRunTest(ServerTestCase):
     def check_async_lifecycle_and_restart(self):
         key, agent = self.setup_agent()
         base = f"/v1/agents/run/{agent['id']}/"
-        # (Job prompts hold the inputs' JSON text: short values fit the 128-token context.)
+        # (Short values: the prompt must fit the 128-token context.)
         r = self.srv.post(base + "async/", {"title": "T", "story": "Once"}, key=key)
         self.assertEqual(r.status, 202, r)
         job_id = r.json()["job_id"]
