@@ -108,6 +108,35 @@ class UpstreamTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertIsNone(r.json()["result"]["confidence"])
 
+    def test_inference_failure_in_every_dialect(self):
+        # An upstream whose stream is not JSON: a 500 in each dialect's shape,
+        # the run recorded as failed, nothing charged.
+        up = Upstream()
+        self.addCleanup(up.stop)
+        srv = self.front(up.model("up", "malformed"))
+        key, agent_id = tenant_agent(srv)
+        before = srv.cli("org", "show", "acme").stdout
+        r = srv.post("/api/v3/agents/run-agents/front/run", {"message": "Hi"}, key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertIn("malformed", r.json()["detail"])
+        r = srv.post(f"/v1/agents/{agent_id}/invoke", {"query": "Hi"}, key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["error"]["code"], "INTERNAL_ERROR")
+        r = srv.post(f"/v1/agents/run/{agent_id}/", {"text": "Hi"}, key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertIn("malformed", r.json()["message"])
+        r = srv.post("/v1/chat/completions", {"model": "front", "messages": [{"role": "user", "content": "Hi"}]},
+                     key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["error"]["type"], "server_error")
+        self.assertEqual(srv.cli("org", "show", "acme").stdout, before)
+        usage = srv.get("/api/v3/agents/usage/", key=key).json()["data"]
+        self.assertEqual(usage["totalUsage"], 4)
+        agent = srv.get(f"/api/v3/agents/{agent_id}", key=key).json()["data"]
+        self.assertEqual(agent["performance_metrics"]["total_requests"], 4)
+        self.assertEqual(agent["performance_metrics"]["success_rate"], 0.0)
+        self.assertIn('agentd_runs_total{endpoint="openai.chat",outcome="failed"} 1', srv.get("/metrics").text)
+
     def test_down(self):
         srv = self.front(upstream_model(free_port(), "story_teller"))
         key, agent_id = tenant_agent(srv)
