@@ -64,6 +64,10 @@ class RoeRunTest(ServerTestCase):
         self.assertGreater(d["cost"], 0.0)
         usage = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
         self.assertAlmostEqual(d["cost"], usage["totalCost"], delta=2e-9)
+        # The datum list has no room for usage: headers carry it.
+        tokens_in, tokens_out = int(r.headers["x-agentd-input-tokens"]), int(r.headers["x-agentd-output-tokens"])
+        self.assertEqual(tokens_in + tokens_out, usage["totalTokens"])
+        self.assertAlmostEqual(d["cost"], (tokens_in * 1.0 + tokens_out * 2.0) / 1e6, delta=2e-9)
 
         form = urllib.parse.urlencode({"title": "Tom", "story": "Once upon a time"})
         f = self.srv.post(url, form, key=key, headers={"Content-Type": "application/x-www-form-urlencoded"})
