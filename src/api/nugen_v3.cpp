@@ -39,7 +39,9 @@ class NugenApi {
  public:
   explicit NugenApi(core::Core& core) : core_(core) {}
 
-  json::object agent_json(const core::AgentView& v) const {
+  // `usage`: the agent's figures when the caller has them (a list), else
+  // they are read here.
+  json::object agent_json(const core::AgentView& v, const store::AgentUsage* usage = nullptr) const {
     const auto& a = v.agent;
     const auto& c = v.version.config;
     json::object o;
@@ -54,8 +56,12 @@ class NugenApi {
     o["endpoint"] = core_.options().public_base_url + "/api/v3/agents/run-agents/" + a.name + "/run";
     // From the agent's runs (failed ones count as requests); zeros when the
     // store cannot say, rather than failing the whole answer.
-    auto usage = core_.store().agent_usage(a.org_id, a.id);
-    const store::AgentUsage u = usage.is_ok() ? *usage : store::AgentUsage{};
+    store::AgentUsage u;
+    if (usage != nullptr) {
+      u = *usage;
+    } else if (auto read = core_.store().agent_usage(a.org_id, a.id); read.is_ok()) {
+      u = *read;
+    }
     o["usage_count"] = u.usage_count;
     if (u.last_used_ms > 0)
       o["last_used"] = format_iso8601(u.last_used_ms);
@@ -125,10 +131,16 @@ class NugenApi {
     store::AgentQuery q;
     q.include_inactive = *include_inactive;
     q.limit = 500;
+    auto usages = core_.store().agent_usages(p->org_id);
+    if (!usages.is_ok()) return fail(usages.status());
+    const store::AgentUsage none;
     for (;;) {
       auto page = core_.agents().list(p->org_id, q);
       if (!page.is_ok()) return fail(page.status());
-      for (const auto& v : page->items) agents.push_back(agent_json(v));
+      for (const auto& v : page->items) {
+        auto it = usages->find(v.agent.id);
+        agents.push_back(agent_json(v, it != usages->end() ? &it->second : &none));
+      }
       q.offset += static_cast<int64_t>(page->items.size());
       if (page->items.empty() || q.offset >= page->total) break;
     }
