@@ -4,11 +4,14 @@
 //
 // Choices: create answers 200 {data: Agent}; DELETE removes the agent for
 // good; an inactive agent (PATCH {"is_active": false}) is 404 on GET and
-// hidden from the list unless include_inactive=true. Before any run
-// performance_metrics is {total_requests: 0, average_response_time: 0,
-// success_rate: 0.0} (no run has succeeded yet).
+// hidden from the list unless include_inactive=true. usage_count, last_used
+// and performance_metrics {total_requests, average_response_time (ms),
+// success_rate (0..1)} come from the agent's runs, failed ones included;
+// before any run they are 0, null and {0, 0, 0.0}.
 
 #include <boost/json.hpp>
+
+#include <cmath>
 
 #include "api/agent_fields.h"
 #include "api/dialects.h"
@@ -36,7 +39,9 @@ class NugenApi {
  public:
   explicit NugenApi(core::Core& core) : core_(core) {}
 
-  json::object agent_json(const core::AgentView& v) const {
+  // `usage`: the agent's figures when the caller has them (a list), else
+  // they are read here.
+  json::object agent_json(const core::AgentView& v, const store::AgentUsage* usage = nullptr) const {
     const auto& a = v.agent;
     const auto& c = v.version.config;
     json::object o;
@@ -49,10 +54,22 @@ class NugenApi {
     o["status"] = a.active ? "Active" : "Inactive";
     o["creator"] = a.creator;
     o["endpoint"] = core_.options().public_base_url + "/api/v3/agents/run-agents/" + a.name + "/run";
-    o["usage_count"] = 0;
-    o["last_used"] = nullptr;
-    o["performance_metrics"] =
-        json::object{{"total_requests", 0}, {"average_response_time", 0}, {"success_rate", 0.0}};
+    // From the agent's runs (failed ones count as requests); zeros when the
+    // store cannot say, rather than failing the whole answer.
+    store::AgentUsage u;
+    if (usage != nullptr) {
+      u = *usage;
+    } else if (auto read = core_.store().agent_usage(a.org_id, a.id); read.is_ok()) {
+      u = *read;
+    }
+    o["usage_count"] = u.usage_count;
+    if (u.last_used_ms > 0)
+      o["last_used"] = format_iso8601(u.last_used_ms);
+    else
+      o["last_used"] = nullptr;
+    o["performance_metrics"] = json::object{{"total_requests", u.total_requests},
+                                            {"average_response_time", std::llround(u.average_latency_ms)},
+                                            {"success_rate", u.success_rate}};
     o["system_prompt"] = c.instructions;
     o["uncertainty_threshold"] = c.temperature;
     o["conversation_saving_enabled"] = c.conversation_saving;
@@ -114,10 +131,16 @@ class NugenApi {
     store::AgentQuery q;
     q.include_inactive = *include_inactive;
     q.limit = 500;
+    auto usages = core_.store().agent_usages(p->org_id);
+    if (!usages.is_ok()) return fail(usages.status());
+    const store::AgentUsage none;
     for (;;) {
       auto page = core_.agents().list(p->org_id, q);
       if (!page.is_ok()) return fail(page.status());
-      for (const auto& v : page->items) agents.push_back(agent_json(v));
+      for (const auto& v : page->items) {
+        auto it = usages->find(v.agent.id);
+        agents.push_back(agent_json(v, it != usages->end() ? &it->second : &none));
+      }
       q.offset += static_cast<int64_t>(page->items.size());
       if (page->items.empty() || q.offset >= page->total) break;
     }

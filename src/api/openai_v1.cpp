@@ -1,11 +1,16 @@
 // OpenAI-compatible routes (our extension), so any OpenAI SDK can call an
-// agent:
-//   POST /v1/chat/completions {model (an agent's name), messages, stream,
+// agent or a model:
+//   POST /v1/chat/completions {model, messages, stream,
 //     stream_options.include_usage, stop, max_tokens | max_completion_tokens,
-//     temperature, top_p, seed}; the client's messages follow the agent's
-//     instructions and demonstrations.
-//   GET /v1/models -> {object: "list", data: [{id (agent name), object:
-//     "model", created, owned_by}]}: the organization's active agents.
+//     temperature, top_p, seed}. `model` names an agent (the client's
+//     messages follow the agent's instructions and demonstrations) or, when
+//     no active agent has that name, a model id of the configuration's
+//     catalog: a model run, the client's messages alone (core/agent_runner.h;
+//     recorded with no agent, under the model). An agent wins when both match.
+//   GET /v1/models -> {object: "list", data: [{id, object: "model", created,
+//     owned_by}]}: the organization's active agents (owned_by "agentd"), then
+//     the catalog's models (owned_by "system", created 0) that no agent name
+//     hides.
 //   GET /metrics: the Prometheus text of the Core's registry. Unauthenticated
 //     (as Prometheus scrapes by default): it holds counts, never keys, prompts
 //     or organization names.
@@ -150,6 +155,7 @@ class OpenAiApi {
     json::array data;
     store::AgentQuery q;
     q.limit = 500;
+    q.include_inactive = false;
     for (;;) {
       auto page = core_.agents().list(p->org_id, q);
       if (!page.is_ok()) return openai_error(from_status(page.status()));
@@ -160,6 +166,13 @@ class OpenAiApi {
                                     {"owned_by", "agentd"}});
       q.offset += static_cast<int64_t>(page->items.size());
       if (page->items.empty() || q.offset >= page->total) break;
+    }
+    const size_t agents = data.size();
+    for (const model::ModelSpec& m : core_.models().all()) {
+      bool hidden = false;
+      for (size_t i = 0; i < agents && !hidden; ++i) hidden = data[i].as_object().at("id").as_string() == m.id;
+      if (hidden) continue;
+      data.push_back(json::object{{"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", "system"}});
     }
     http::Response r = json_response(200, json::object{{"object", "list"}, {"data", data}});
     r.log_org = p->org_id;
@@ -263,6 +276,7 @@ class OpenAiApi {
     }
     rr.principal = p;
     rr.agent_name = *model;
+    rr.model_fallback = true;
     rr.request_id = req.request_id;
     rr.endpoint = "openai.chat";
     return true;

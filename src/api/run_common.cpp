@@ -19,6 +19,8 @@ void add_rate_limit_headers(http::Response& r, const core::RateLimitInfo& limits
 
 void add_result_headers(http::Response& r, const core::RunResult& result) {
   if (result.truncated_turns > 0) r.set_header("X-Agentd-Truncated-Turns", std::to_string(result.truncated_turns));
+  r.set_header("X-Agentd-Input-Tokens", std::to_string(result.input_tokens));
+  r.set_header("X-Agentd-Output-Tokens", std::to_string(result.output_tokens));
 }
 
 http::Response run_error(Dialect dialect, const Status& s, const core::RateLimitInfo& limits) {

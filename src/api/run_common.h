@@ -21,6 +21,8 @@ namespace agentd::api {
 // Retry-After when the run was refused by the limiter.
 void add_rate_limit_headers(http::Response& r, const core::RateLimitInfo& limits);
 
+// X-Agentd-Input-Tokens and X-Agentd-Output-Tokens (the run's usage, also
+// for dialects whose body has no room for it, e.g. Roe's datum list), and
 // X-Agentd-Truncated-Turns when session turns were dropped to fit the context.
 void add_result_headers(http::Response& r, const core::RunResult& result);
 

@@ -8,7 +8,8 @@
 // The prompt's message lists the inputs as "key:\nvalue" blocks in the order
 // they are declared. The answer is a list of {key, description, data_type,
 // value, cost}: one `output` text/plain datum without an output schema; with
-// engine_config.output_schema, one datum per top-level property, values as
+// engine_config.output_schema (the core asks the model for a matching JSON
+// object, core/agent_runner.h), one datum per top-level property, values as
 // strings (JSON text for non-strings), and a model answer that is not a JSON
 // object is a 500 that says so. `cost` is the run's cost in USD, carried by
 // the first datum (the others carry 0) so summing gives the run's cost.
@@ -23,6 +24,11 @@
 //   GET /v1/agents/jobs/{job_id}/result/ -> {agent_id, agent_version_id,
 //     inputs, input_tokens, output_tokens, outputs}; 409 {message, status}
 //     while unfinished or cancelled; a failed job is 500 {message, status}.
+//   POST /v1/agents/jobs/{job_id}/cancel/ (ours: Roe documents no cancel
+//     route) -> 200 {job_id, status: 5}. A pending job never runs; a started
+//     one stops at its next generated chunk and is charged nothing
+//     (core/jobs.h). A job that already ended is 409 {message, status};
+//     another organization's job is 404.
 
 #include <boost/json.hpp>
 
@@ -210,6 +216,16 @@ class RoeRuns {
     const char* what = job->status == store::kJobCancelled ? "the job was cancelled" : "the job has not finished";
     return json_response(409, json::object{{"message", what}, {"status", job->status}});
   }
+  http::Response job_cancel(http::Request& req, const core::Principal& p) {
+    auto job = core_.jobs().cancel(p.org_id, req.path_param("job_id"));
+    if (job.is_ok()) return json_response(200, json::object{{"job_id", job->id}, {"status", job->status}});
+    if (job.status().code() != StatusCode::kFailedPrecondition) return error_response(kDialect, job.status());
+    auto ended = core_.jobs().get(p.org_id, req.path_param("job_id"));
+    if (!ended.is_ok()) return error_response(kDialect, ended.status());
+    return json_response(409, json::object{{"message", "the job has already ended; it cannot be cancelled"},
+                                           {"status", ended->status}});
+  }
+
   http::Response run_version(http::Request& req, const core::Principal& p) {
     return run(req, p, req.path_param("version_id"));
   }
@@ -322,8 +338,6 @@ class RoeRuns {
     rr.message = message;
     rr.request_id = req.request_id;
     rr.endpoint = "roe.run";
-    if (properties)
-      rr.context = "Answer with one JSON object only, matching this JSON schema: " + to_json_text(schema);
     core::RateLimitInfo limits;
     auto result = core_.runner().run(rr, &limits);
     if (!result.is_ok()) return run_error(kDialect, result.status(), limits);
@@ -401,6 +415,7 @@ void register_roe_runs(http::Router& router, core::Core& core) {
   route("POST", "/v1/agents/run/{agent_id}/async/many/", &RoeRuns::async_many);
   route("GET", "/v1/agents/jobs/{job_id}/status/", &RoeRuns::job_status);
   route("GET", "/v1/agents/jobs/{job_id}/result/", &RoeRuns::job_result);
+  route("POST", "/v1/agents/jobs/{job_id}/cancel/", &RoeRuns::job_cancel);
 }
 
 }  // namespace agentd::api

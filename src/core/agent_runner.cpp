@@ -113,26 +113,42 @@ StatusOr<std::unique_ptr<PreparedRun>> CoreAgentRunner::prepare(const RunRequest
   }
   run->permit = std::move(permit).value();
 
-  // The agent and the version.
+  // The agent and the version, or for a model run the catalog model.
   StatusOr<AgentView> view = !request.agent_id.empty() ? deps_.agents.get(who.org_id, request.agent_id)
                                                        : deps_.agents.get_by_name(who.org_id, request.agent_name);
-  if (!view.is_ok()) {
-    if (view.status().code() == StatusCode::kInvalidArgument) return Status::not_found("agent not found");
-    return view.status();
+  const bool agent_found = view.is_ok() && view->agent.active;
+  const bool model_run = !agent_found && request.model_fallback && request.agent_id.empty() &&
+                         deps_.models.find(request.agent_name) != nullptr &&
+                         (view.is_ok() || view.status().code() == StatusCode::kNotFound ||
+                          view.status().code() == StatusCode::kInvalidArgument);
+  if (model_run) {
+    run->view.version.config.model = request.agent_name;
+  } else {
+    if (!view.is_ok()) {
+      if (view.status().code() == StatusCode::kInvalidArgument) return Status::not_found("agent not found");
+      return view.status();
+    }
+    run->view = std::move(view).value();
+    if (!run->view.agent.active) return Status::not_found("agent " + run->view.agent.id + " is not active");
+    if (!request.version_id.empty() && request.version_id != run->view.version.id) {
+      AGENTD_ASSIGN_OR_RETURN(run->view.version,
+                              deps_.agents.get_version(who.org_id, run->view.agent.id, request.version_id));
+    }
   }
-  run->view = std::move(view).value();
-  if (!run->view.agent.active) return Status::not_found("agent " + run->view.agent.id + " is not active");
-  if (!request.version_id.empty() && request.version_id != run->view.version.id) {
-    AGENTD_ASSIGN_OR_RETURN(run->view.version,
-                            deps_.agents.get_version(who.org_id, run->view.agent.id, request.version_id));
-  }
-  const store::AgentConfig& config = run->view.version.config;
+  store::AgentConfig& config = run->view.version.config;
 
   // The model.
   run->spec = deps_.models.find(config.model);
   if (run->spec == nullptr) return Status::unavailable("model '" + config.model + "' is not configured");
   run->backend = deps_.backends != nullptr ? deps_.backends->find(config.model) : nullptr;
   if (run->backend == nullptr) return Status::unavailable("model '" + config.model + "' has no backend here");
+  if (model_run) {
+    // OpenAI's defaults: temperature 1; without max_tokens the answer may
+    // take the rest of the context (and the reservation covers that).
+    config.temperature = 1.0;
+    config.max_tokens = run->backend->context_tokens();
+    config.conversation_saving = false;
+  }
 
   AGENTD_RETURN_IF_ERROR(check_overrides(request.overrides, config, run->params));
 
@@ -144,6 +160,8 @@ StatusOr<std::unique_ptr<PreparedRun>> CoreAgentRunner::prepare(const RunRequest
     if (!system.empty()) system += "\n\n";
     system += text;
   };
+  if (!config.output_schema_json.empty())
+    append_context("Answer with one JSON object only, matching this JSON schema: " + config.output_schema_json);
   append_context(request.context);
   for (const NamedContext& c : request.named_context) {
     if (c.text.empty()) continue;

@@ -2,8 +2,9 @@
 // CoreAgentRunner: the AgentRunner of core/runner.h over the Store, the
 // model backends, the rate limiter and the metrics registry.
 //
-// Prompt, in order: the agent's instructions (with the request's context
-// and named context appended) as the system message; each demonstration as
+// Prompt, in order: the agent's instructions (with, appended, a request for
+// one JSON object matching the version's output schema when it has one, the
+// request's context and its named context) as the system message; each demonstration as
 // a user/assistant pair; the history (the session's stored turns, or for
 // OpenAI the client's messages before its last); the new message. When
 // prompt + max_tokens would exceed the model's context, the fewest oldest
@@ -11,6 +12,14 @@
 // with them, so the history still starts with a user turn); if even no
 // history is too long, max_tokens shrinks to what is left, and a prompt
 // that leaves nothing is kInvalidArgument.
+//
+// Model runs (RunRequest::model_fallback, OpenAI `model` = a catalog model
+// id that no active agent of the organization is named): the client's
+// messages alone, temperature 1 and max_tokens up to the rest of the context
+// unless the request says otherwise, no session. Accounted as any run
+// (rate limits, credits, metrics); the run record has agent_id "" and
+// version_id "" and names the model, so it counts in the organization's
+// usage but in no agent's.
 //
 // Money: cost = ceil((in * price_in + out * price_out) / 1e6 USD) in nanos.
 // prepare() reserves the cost of prompt tokens + max_tokens with

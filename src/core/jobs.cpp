@@ -34,8 +34,14 @@ std::string result_json(const store::Job& job, const RunResult& r) {
 
 StatusOr<std::string> job_message(const std::string& inputs_json) {
   AGENTD_ASSIGN_OR_RETURN(json::object o, parse_object(inputs_json));
-  if (o.size() == 1 && o.begin()->value().is_string()) return std::string(o.begin()->value().as_string());
-  return json::serialize(o);
+  std::string message;
+  for (const auto& kv : o) {
+    if (!message.empty()) message += "\n\n";
+    message += std::string(kv.key()) + ":\n";
+    message += kv.value().is_string() ? std::string(kv.value().as_string()) : json::serialize(kv.value());
+  }
+  if (message.empty()) return Status::invalid_argument("job inputs are empty");
+  return message;
 }
 
 JobService::JobService(AgentRunner& runner, store::Store& store, const Clock& clock, MetricsRegistry& metrics,
@@ -157,7 +163,12 @@ StatusOr<store::Job> JobService::cancel(const std::string& org_id, const std::st
   const int64_t now = clock_.now_ms();
   for (int from : {store::kJobPending, store::kJobStarted}) {
     AGENTD_ASSIGN_OR_RETURN(bool moved, store_.transition_job(job.id, from, store::kJobCancelled, 0, now));
-    if (moved) return store_.get_job(org_id, job_id);
+    if (!moved) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = running_.find(job.id); it != running_.end()) it->second->store(true);
+    }
+    return store_.get_job(org_id, job_id);
   }
   return Status::failed_precondition("job " + job_id + " has already ended");
 }
@@ -178,6 +189,21 @@ void JobService::worker() {
 }
 
 void JobService::run_job(const store::Job& job) {
+  // The stop flag exists before the job is started, so a cancel() that sees
+  // it started also finds the flag.
+  auto stop_flag = std::make_shared<std::atomic<bool>>(false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_[job.id] = stop_flag;
+  }
+  struct Unregister {
+    JobService& self;
+    const std::string& id;
+    ~Unregister() {
+      std::lock_guard<std::mutex> lock(self.mu_);
+      self.running_.erase(id);
+    }
+  } unregister{*this, job.id};
   auto moved = store_.transition_job(job.id, store::kJobPending, store::kJobStarted, 1, clock_.now_ms());
   if (!moved.is_ok() || !*moved) return;  // cancelled, or taken by another process
   auto outcome = [this](const char* o) {
@@ -193,18 +219,19 @@ void JobService::run_job(const store::Job& job) {
   auto message = job_message(job.inputs_json);
   if (message.is_ok()) {
     req.message = std::move(message).value();
-    result = runner_.run(req, nullptr);
+    result = runner_.run(req, nullptr, [&stop_flag](std::string_view) { return !stop_flag->load(); });
   } else {
     result = message.status();
   }
   const int64_t now = clock_.now_ms();
-  if (result.is_ok()) {
-    (void)store_.finish_job(job.id, store::kJobSuccess, result_json(job, *result), "", now);
-    outcome("success");
-  } else {
-    (void)store_.finish_job(job.id, store::kJobFailure, "", result.status().to_string(), now);
-    outcome("failure");
-  }
+  // finish_job only moves a job that is still started: a cancelled one stays so.
+  StatusOr<bool> finished = result.is_ok()
+                                ? store_.finish_job(job.id, store::kJobSuccess, result_json(job, *result), "", now)
+                                : store_.finish_job(job.id, store::kJobFailure, "", result.status().to_string(), now);
+  if (finished.is_ok() && !*finished)
+    outcome("cancelled");
+  else
+    outcome(result.is_ok() ? "success" : "failure");
 }
 
 }  // namespace agentd::core

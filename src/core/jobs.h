@@ -9,9 +9,10 @@
 // batch id (Job::batch_id) so the batch can be listed in submission order;
 // a single submit of one input has no batch id.
 //
-// Input to message: a job's inputs are a JSON object; when it holds exactly
-// one string value that string is the message, otherwise the object's JSON
-// text is. Result JSON: {"agent_id", "agent_version_id", "inputs" (as
+// Input to message: a job's inputs are a JSON object; the message is one
+// "key:\nvalue" block per member in the object's order, blank-line separated
+// (non-string values as JSON text), as a synchronous Roe run writes it, so
+// a job answers as the same run would. Result JSON: {"agent_id", "agent_version_id", "inputs" (as
 // given), "input_tokens", "output_tokens", "outputs" (the reply text)}.
 //
 // Restart: start() first recovers. Started jobs were interrupted: one that
@@ -19,8 +20,15 @@
 // started twice is marked failed. Then every pending job is queued. No job
 // vanishes. With several agentd processes on one database, start them after
 // the previous ones have stopped: recovery treats every started job as
-// interrupted. Cancelling a started job marks it cancelled at once; its run
-// finishes but the result is dropped.
+// interrupted.
+//
+// Cancel: a pending job is cancelled at once and never runs. A started job
+// is marked cancelled at once too; when it runs in this process its
+// generation is stopped at the next chunk, so the run ends as a failed run
+// and is charged nothing (a generation cut short reports no token counts).
+// A job started by another process (shared PostgreSQL) runs to its end, is
+// charged as usual, and its result is dropped. Ended jobs cannot be
+// cancelled (kFailedPrecondition).
 //
 // Jobs run without the submitting key's rate limits (those apply when the
 // job is submitted, by the API) but with credits like any run.
@@ -29,9 +37,12 @@
 // runner, store, clock and metrics (they must outlive it); the destructor
 // stops the workers, waiting for running jobs.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -75,7 +86,9 @@ class JobService {
                                            const std::string& version_id, const std::vector<std::string>& inputs_json);
   StatusOr<store::Job> get(const std::string& org_id, const std::string& job_id);
   StatusOr<std::vector<store::Job>> batch(const std::string& org_id, const std::string& batch_id);
-  // Pending or started -> cancelled. kFailedPrecondition when it already ended.
+  // Pending or started -> cancelled (see the header comment); returns the job
+  // as stored. kNotFound for another organization's job, kFailedPrecondition
+  // when it already ended.
   StatusOr<store::Job> cancel(const std::string& org_id, const std::string& job_id);
 
   // Jobs queued in this process and not yet picked up.
@@ -96,6 +109,9 @@ class JobService {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<store::Job> queue_;  // guarded by mu_
+  // Jobs running in this process -> their stop flag (read by the generation's
+  // chunk callback without the lock).
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;  // guarded by mu_
   bool stopping_ = false;         // guarded by mu_
   bool started_ = false;          // guarded by mu_
   std::vector<std::thread> workers_;

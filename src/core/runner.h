@@ -6,7 +6,8 @@
 //
 //   rate limits (per key: requests/min, tokens/min, concurrent runs)
 //   -> agent + version (by id or name; 404 unknown or inactive)
-//   -> prompt: instructions (system), demonstrations (user/assistant pairs),
+//   -> prompt: instructions (system; plus a request for JSON matching the
+//      version's output schema), demonstrations (user/assistant pairs),
 //      session history, context, the new message; oldest turns dropped when
 //      the model's context would overflow (never instructions,
 //      demonstrations or the new message)
@@ -67,6 +68,10 @@ struct RunRequest {
   std::vector<NamedContext> named_context;
   RunOverrides overrides;
   std::string session_id;  // "" = no session
+  // OpenAI `model`: when no active agent of the organization has agent_name,
+  // run the catalog model with that id directly (a "model run": the client's
+  // messages only, no instructions or demonstrations; see agent_runner.h).
+  bool model_fallback = false;
   std::string request_id;
   std::string endpoint;  // e.g. "nugen.run", "runagent.invoke": for run records and metrics
 };
@@ -81,8 +86,8 @@ struct RateLimitInfo {
 
 struct RunResult {
   std::string run_id;
-  store::Agent agent;
-  store::AgentVersion version;
+  store::Agent agent;           // empty (id "") for a model run
+  store::AgentVersion version;  // a model run: the synthesized config only
   std::string model_id;
   std::string text;
   int64_t input_tokens = 0;

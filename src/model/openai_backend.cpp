@@ -76,7 +76,9 @@ struct OpenAiBackend::Attempt {
     const std::string_view name = line.substr(0, colon);
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (name.size() == 11 && starts_with_ci(name, "retry-after")) retry_after = openai::parse_retry_after(value);
+    if (name.size() == 11 && starts_with_ci(name, "retry-after")) retry_after = openai::parse_retry_after(
+          value, std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                     .count());
     if (name.size() == 12 && starts_with_ci(name, "content-type"))
       event_stream = starts_with_ci(value, "text/event-stream");
   }

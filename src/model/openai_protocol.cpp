@@ -2,7 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 
 namespace agentd::model::openai {
@@ -163,11 +165,97 @@ Status http_error(const std::string& url, long http_status, std::string_view bod
 
 bool retryable_http(long http_status) { return http_status == 429 || (http_status >= 500 && http_status <= 599); }
 
-std::optional<double> parse_retry_after(std::string_view value) {
+namespace {
+
+// Reads a fixed-width run of decimal digits.
+std::optional<int> digits(std::string_view s, size_t pos, size_t n) {
+  if (pos + n > s.size()) return std::nullopt;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+// "Jan".."Dec" (case-sensitive, as RFC 9110 writes them) -> 1..12.
+std::optional<int> month_number(std::string_view s, size_t pos) {
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (pos + 3 > s.size()) return std::nullopt;
+  for (int i = 0; i < 12; ++i)
+    if (s.substr(pos, 3) == kMonths[i]) return i + 1;
+  return std::nullopt;
+}
+
+bool is_day_name(std::string_view s, bool long_form) {
+  static constexpr std::string_view kShort[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  static constexpr std::string_view kLong[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                               "Friday", "Saturday", "Sunday"};
+  for (int i = 0; i < 7; ++i)
+    if (s == (long_form ? kLong[i] : kShort[i])) return true;
+  return false;
+}
+
+// "HH:MM:SS" at pos -> seconds into the day.
+std::optional<int> time_of_day(std::string_view s, size_t pos) {
+  auto h = digits(s, pos, 2), m = digits(s, pos + 3, 2), sec = digits(s, pos + 6, 2);
+  if (!h || !m || !sec || s[pos + 2] != ':' || s[pos + 5] != ':') return std::nullopt;
+  if (*h > 23 || *m > 59 || *sec > 60) return std::nullopt;  // 60: a leap second
+  return *h * 3600 + *m * 60 + *sec;
+}
+
+std::optional<int64_t> to_unix(int year, int month, int day, int seconds) {
+  using namespace std::chrono;
+  const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                           std::chrono::day{static_cast<unsigned>(day)}};
+  if (!ymd.ok()) return std::nullopt;
+  return static_cast<int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400 + seconds;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_http_date(std::string_view v, int64_t now_unix_s) {
+  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+  if (v.size() == 29 && v[3] == ',' && is_day_name(v.substr(0, 3), false)) {
+    auto day = digits(v, 5, 2), month = month_number(v, 8), year = digits(v, 12, 4), t = time_of_day(v, 17);
+    if (v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' || v.substr(25) != " GMT" || !day || !month ||
+        !year || !t)
+      return std::nullopt;
+    return to_unix(*year, *month, *day, *t);
+  }
+  // asctime: "Sun Nov  6 08:49:37 1994"
+  if (v.size() == 24 && v[3] == ' ' && is_day_name(v.substr(0, 3), false)) {
+    auto month = month_number(v, 4), t = time_of_day(v, 11), year = digits(v, 20, 4);
+    auto day = v[8] == ' ' ? digits(v, 9, 1) : digits(v, 8, 2);
+    if (v[7] != ' ' || v[10] != ' ' || v[19] != ' ' || !month || !day || !t || !year) return std::nullopt;
+    return to_unix(*year, *month, *day, *t);
+  }
+  // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+  const size_t comma = v.find(',');
+  if (comma != std::string_view::npos && is_day_name(v.substr(0, comma), true) && v.size() == comma + 24) {
+    const size_t p = comma + 2;
+    auto day = digits(v, p, 2), month = month_number(v, p + 3), yy = digits(v, p + 7, 2), t = time_of_day(v, p + 10);
+    if (v[comma + 1] != ' ' || v[p + 2] != '-' || v[p + 6] != '-' || v[p + 9] != ' ' || v.substr(p + 18) != " GMT" ||
+        !day || !month || !yy || !t)
+      return std::nullopt;
+    // A two-digit year more than 50 years ahead is the latest past one.
+    using namespace std::chrono;
+    const int now_year = static_cast<int>(year_month_day{floor<days>(sys_seconds{seconds{now_unix_s}})}.year());
+    int year = now_year / 100 * 100 + *yy;
+    if (year > now_year + 50) year -= 100;
+    return to_unix(year, *month, *day, *t);
+  }
+  return std::nullopt;
+}
+
+std::optional<double> parse_retry_after(std::string_view value, int64_t now_unix_s) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r' || value.back() == '\n'))
     value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
+  if (auto date = parse_http_date(value, now_unix_s))
+    return static_cast<double>(std::max<int64_t>(*date - now_unix_s, 0));
   double seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) || seconds < 0)

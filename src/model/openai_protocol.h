@@ -50,9 +50,16 @@ Status http_error(const std::string& url, long http_status, std::string_view bod
 // Whether an HTTP status may be retried (429, 5xx).
 bool retryable_http(long http_status);
 
-// A Retry-After header value in seconds (delta-seconds, possibly fractional);
-// nullopt for anything else (HTTP dates are not honoured: we back off instead).
-std::optional<double> parse_retry_after(std::string_view value);
+// A Retry-After header value in seconds: delta-seconds (possibly
+// fractional), or an HTTP date (RFC 9110 section 5.6.7: IMF-fixdate, and the
+// obsolete RFC 850 and asctime forms recipients must accept) as the seconds
+// from now_unix_s until it, 0 for a date in the past. nullopt for anything
+// else. The caller caps the result (RetryPolicy::max_retry_after_s).
+std::optional<double> parse_retry_after(std::string_view value, int64_t now_unix_s);
+
+// An HTTP date as seconds since the Unix epoch (UTC); nullopt when it is not
+// one of the three forms above. now_unix_s places RFC 850's two-digit year.
+std::optional<int64_t> parse_http_date(std::string_view value, int64_t now_unix_s);
 
 // Prompt size estimate for providers: 4 characters per token plus 4 tokens per
 // message for the role and the template's markers, plus 3 for the reply

@@ -86,6 +86,7 @@ class PostgresStore final : public Store {
   StatusOr<std::vector<Run>> list_runs(const std::string& org_id, const std::string& agent_id,
                                        int64_t limit) override;
   StatusOr<AgentUsage> agent_usage(const std::string& org_id, const std::string& agent_id) override;
+  StatusOr<std::map<std::string, AgentUsage>> agent_usages(const std::string& org_id) override;
   StatusOr<OrgUsage> org_usage(const std::string& org_id) override;
 
   Status create_jobs(const std::vector<Job>& jobs) override;

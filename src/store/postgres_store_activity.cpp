@@ -206,6 +206,27 @@ StatusOr<AgentUsage> PostgresStore::agent_usage(const std::string& org_id, const
   return u;
 }
 
+StatusOr<std::map<std::string, AgentUsage>> PostgresStore::agent_usages(const std::string& org_id) {
+  std::map<std::string, AgentUsage> out;
+  AGENTD_RETURN_IF_ERROR(run(Mode::kRead, [&](PgConnection& db) -> Status {
+    AGENTD_ASSIGN_OR_RETURN(PgResult r,
+                            db.exec("SELECT agent_id, count(*), max(created_ms), avg(latency_ms),"
+                                    " sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END)"
+                                    " FROM runs WHERE org_id = $1 AND agent_id <> '' GROUP BY agent_id",
+                                    PgParams().add(org_id)));
+    for (int i = 0; i < r.rows(); ++i) {
+      AgentUsage u;
+      u.usage_count = u.total_requests = r.int64(i, 1);
+      u.last_used_ms = r.int64(i, 2);
+      u.average_latency_ms = r.float64(i, 3);
+      u.success_rate = static_cast<double>(r.int64(i, 4)) / static_cast<double>(u.total_requests);
+      out.emplace(r.text(i, 0), u);
+    }
+    return Status::ok();
+  }));
+  return out;
+}
+
 StatusOr<OrgUsage> PostgresStore::org_usage(const std::string& org_id) {
   OrgUsage u;
   AGENTD_RETURN_IF_ERROR(run(Mode::kRead, [&](PgConnection& db) -> Status {

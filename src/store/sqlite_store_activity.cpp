@@ -233,6 +233,28 @@ StatusOr<AgentUsage> SqliteStore::agent_usage(const std::string& org_id, const s
   return u;
 }
 
+StatusOr<std::map<std::string, AgentUsage>> SqliteStore::agent_usages(const std::string& org_id) {
+  std::map<std::string, AgentUsage> out;
+  AGENTD_RETURN_IF_ERROR(read([&](SqliteConnection& db) -> Status {
+    AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
+                            db.prepare("SELECT agent_id, count(*), max(created_ms), avg(latency_ms),"
+                                       " sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END)"
+                                       " FROM runs WHERE org_id = ? AND agent_id <> '' GROUP BY agent_id"));
+    st.bind(org_id);
+    while (true) {
+      AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) return Status::ok();
+      AgentUsage u;
+      u.usage_count = u.total_requests = st.column_int(1);
+      u.last_used_ms = st.column_int(2);
+      u.average_latency_ms = st.column_double(3);
+      u.success_rate = static_cast<double>(st.column_int(4)) / static_cast<double>(u.total_requests);
+      out.emplace(st.column_text(0), u);
+    }
+  }));
+  return out;
+}
+
 StatusOr<OrgUsage> SqliteStore::org_usage(const std::string& org_id) {
   OrgUsage u;
   AGENTD_RETURN_IF_ERROR(read([&](SqliteConnection& db) -> Status {

@@ -10,6 +10,7 @@
 // Errors: kNotFound for a missing row, kAlreadyExists for a unique-key
 // clash, kUnavailable when the database cannot be reached, kInternal else.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -98,6 +99,9 @@ class Store {
   virtual StatusOr<std::vector<Run>> list_runs(const std::string& org_id, const std::string& agent_id,
                                                int64_t limit) = 0;
   virtual StatusOr<AgentUsage> agent_usage(const std::string& org_id, const std::string& agent_id) = 0;
+  // agent_usage() of every agent of the org that has runs, in one query (for
+  // agent lists); agents without runs are absent.
+  virtual StatusOr<std::map<std::string, AgentUsage>> agent_usages(const std::string& org_id) = 0;
   virtual StatusOr<OrgUsage> org_usage(const std::string& org_id) = 0;
 
   // Jobs.

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -226,6 +227,21 @@ TEST_F(AgentRunnerTest, PromptOrderInstructionsDemonstrationsHistoryMessage) {
   EXPECT_EQ(backend_->last().messages.size(), 6u);  // system, 2 demos, new message
 }
 
+TEST_F(AgentRunnerTest, OutputSchemaAsksForOneJsonObject) {
+  AgentSpec spec;
+  spec.instructions = "Extract";
+  spec.output_schema_json = R"({"type":"object","properties":{"total":{"type":"number"}}})";
+  AgentView a = add_agent(org_, "extractor", spec);
+  RunRequest r = request(a.agent.id, "Invoice 42");
+  r.context = "EUR";
+  ASSERT_TRUE(core_->runner().run(r, nullptr).is_ok());
+  EXPECT_EQ(roles(backend_->last().messages),
+            (Msgs{{"system", "Extract\n\nAnswer with one JSON object only, matching this JSON schema: "
+                             R"({"type":"object","properties":{"total":{"type":"number"}}})"
+                             "\n\nEUR"},
+                  {"user", "Invoice 42"}}));
+}
+
 TEST_F(AgentRunnerTest, ConversationSavingOffStoresNoTurns) {
   AgentSpec spec;
   spec.conversation_saving = false;
@@ -408,6 +424,65 @@ TEST_F(AgentRunnerTest, UnknownOrInactiveAgentIsNotFound) {
   std::string other = add_org("other", 1000);
   AgentView b = add_agent(other, "theirs");
   EXPECT_EQ(core_->runner().run(request(b.agent.id, "x"), nullptr).status().code(), StatusCode::kNotFound);
+}
+
+// OpenAI `model` = a catalog model id: the client's messages alone, with
+// the accounting of any run; an active agent of that name wins.
+TEST_F(AgentRunnerTest, ModelRunUsesTheClientsMessagesOnly) {
+  RunRequest r = request("", "");
+  r.agent_name = "fake";
+  r.messages = {{"user", "one two"}};
+  EXPECT_EQ(core_->runner().run(r, nullptr).status().code(), StatusCode::kNotFound);  // no fallback asked
+  r.model_fallback = true;
+  const store::Nanos start = balance(org_);
+  store::Nanos seen_during = -1;
+  backend_->during_generate = [&] { seen_during = balance(org_); };
+  auto res = core_->runner().run(r, nullptr);
+  ASSERT_TRUE(res.is_ok()) << res.status().to_string();
+  EXPECT_EQ(roles(backend_->last().messages), (Msgs{{"user", "one two"}}));
+  EXPECT_EQ(backend_->last().params.temperature, 1.0);
+  // Prompt 1 + 3 + 2 = 6 tokens; max_tokens is the rest of the 200 context.
+  EXPECT_EQ(backend_->last().params.max_tokens, 194);
+  EXPECT_EQ(seen_during, start - (6 * 1000 + 194 * 2000));
+  EXPECT_EQ(res->cost, 6 * 1000 + 5 * 2000);
+  EXPECT_EQ(balance(org_), start - res->cost);
+  EXPECT_EQ(res->agent.id, "");
+  EXPECT_EQ(res->model_id, "fake");
+  auto runs = store_->list_runs(org_, "", 10);
+  ASSERT_TRUE(runs.is_ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].agent_id, "");
+  EXPECT_EQ((*runs)[0].version_id, "");
+  EXPECT_EQ((*runs)[0].model, "fake");
+  EXPECT_EQ((*runs)[0].status, "ok");
+  EXPECT_EQ((*runs)[0].cost, res->cost);
+  // Overrides apply as to an agent (capped by the context, not an agent).
+  r.overrides.max_tokens = 3;
+  r.overrides.temperature = 0.0;
+  ASSERT_TRUE(core_->runner().run(r, nullptr).is_ok());
+  EXPECT_EQ(backend_->last().params.max_tokens, 3);
+  EXPECT_EQ(backend_->last().params.temperature, 0.0);
+  r.overrides = {};
+  // An unknown name is still 404.
+  RunRequest nobody = r;
+  nobody.agent_name = "nobody";
+  EXPECT_EQ(core_->runner().run(nobody, nullptr).status().code(), StatusCode::kNotFound);
+
+  // An active agent with the model's name wins; an inactive one does not.
+  AgentSpec spec;
+  spec.instructions = "Be kind";
+  AgentView a = add_agent(org_, "fake", spec);
+  ASSERT_TRUE(core_->runner().run(r, nullptr).is_ok());
+  EXPECT_EQ(roles(backend_->last().messages), (Msgs{{"system", "Be kind"}, {"user", "one two"}}));
+  AgentSpec off;
+  off.active = false;
+  ASSERT_TRUE(core_->agents().update(org_, a.agent.id, off).is_ok());
+  ASSERT_TRUE(core_->runner().run(r, nullptr).is_ok());
+  EXPECT_EQ(roles(backend_->last().messages), (Msgs{{"user", "one two"}}));
+  auto all = store_->list_runs(org_, "", 10);  // "" lists every run of the organization
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ(std::count_if(all->begin(), all->end(), [](const store::Run& x) { return x.agent_id.empty(); }), 3);
+  EXPECT_EQ(store_->list_runs(org_, a.agent.id, 10)->size(), 1u);
 }
 
 TEST_F(AgentRunnerTest, RateLimitPerKeyWithRetryAfter) {

@@ -41,10 +41,44 @@ class EchoBackend final : public model::ModelBackend {
   model::ModelSpec spec_;
 };
 
+// Streams "tick" every 2 ms (for up to 10 s) until the callback says stop.
+class DripBackend final : public model::ModelBackend {
+ public:
+  explicit DripBackend(model::ModelSpec spec) : spec_(std::move(spec)) {}
+  const model::ModelSpec& spec() const override { return spec_; }
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<model::Message>&) override { return 3; }
+  StatusOr<model::Generation> generate(const model::GenerationRequest&, const model::ChunkCallback& on_chunk) override {
+    for (int i = 0; i < 5000; ++i) {
+      ++chunks;
+      if (on_chunk && !on_chunk("tick")) {
+        finished = true;
+        return Status::cancelled("generation cancelled by the client");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    finished = true;
+    model::Generation g;
+    g.text = "ticks";
+    g.prompt_tokens = 3;
+    g.completion_tokens = 1;
+    g.finish_reason = "stop";
+    return g;
+  }
+  std::atomic<int> chunks{0};
+  std::atomic<bool> finished{false};
+
+ private:
+  model::ModelSpec spec_;
+};
+
 class OneRegistry final : public model::BackendRegistry {
  public:
-  model::ModelBackend* find(const std::string& id) override { return id == "echo" ? backend : nullptr; }
+  model::ModelBackend* find(const std::string& id) override {
+    if (id == "drip") return drip;
+    return id == "echo" ? backend : nullptr;
+  }
   EchoBackend* backend = nullptr;
+  DripBackend* drip = nullptr;
 };
 
 class JobsTest : public ::testing::Test {
@@ -57,9 +91,15 @@ class JobsTest : public ::testing::Test {
     store_ = std::move(s).value();
     model::ModelSpec spec;
     spec.id = "echo";
-    models_ = model::ModelCatalog({spec});
+    model::ModelSpec drip;
+    drip.id = "drip";
+    drip.price_input_per_mtok = 0.001;  // 1 nano per token
+    drip.price_output_per_mtok = 0.5;   // 500 nanos per token
+    models_ = model::ModelCatalog({spec, drip});
     backend_ = std::make_unique<EchoBackend>(spec);
+    drip_ = std::make_unique<DripBackend>(drip);
     registry_.backend = backend_.get();
+    registry_.drip = drip_.get();
     core_ = std::make_unique<Core>(*store_, models_, clock_, CoreOptions{}, &registry_);
     store::Organization o{new_uuid(), "acme", 1000, clock_.now_ms()};
     ASSERT_TRUE(store_->create_org(o).is_ok());
@@ -105,6 +145,7 @@ class JobsTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   model::ModelCatalog models_;
   std::unique_ptr<EchoBackend> backend_;
+  std::unique_ptr<DripBackend> drip_;
   OneRegistry registry_;
   ManualClock clock_;
   std::unique_ptr<Core> core_;
@@ -112,9 +153,10 @@ class JobsTest : public ::testing::Test {
   AgentView agent_;
 };
 
-TEST(JobMessageTest, OneStringValueOrTheObject) {
-  EXPECT_EQ(*job_message(R"({"question":"why?"})"), "why?");
-  EXPECT_EQ(*job_message(R"({"a":"x","b":2})"), R"({"a":"x","b":2})");
+TEST(JobMessageTest, OneBlockPerInputInOrder) {
+  EXPECT_EQ(*job_message(R"({"question":"why?"})"), "question:\nwhy?");
+  EXPECT_EQ(*job_message(R"({"b":"x","a":[2,"y"]})"), "b:\nx\n\na:\n[2,\"y\"]");
+  EXPECT_EQ(job_message("{}").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(job_message("[1]").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(job_message("{").status().code(), StatusCode::kInvalidArgument);
 }
@@ -142,7 +184,7 @@ TEST_F(JobsTest, BatchRunsToResults) {
   EXPECT_EQ(r.at("inputs"), json::parse(R"({"q":"two"})"));
   EXPECT_EQ(r.at("input_tokens").as_int64(), 3);  // one message: 2 + 1
   EXPECT_EQ(r.at("output_tokens").as_int64(), 3);
-  EXPECT_EQ(r.at("outputs").as_string(), "echo: two");
+  EXPECT_EQ(r.at("outputs").as_string(), "echo: q:\ntwo");
   EXPECT_EQ(store_->list_runs(who_.org_id, agent_.agent.id, 10)->size(), 3u);
   // A single input has no batch.
   auto one = svc->submit(who_, agent_.agent.id, "", {R"({"q":"solo"})"});
@@ -182,6 +224,41 @@ TEST_F(JobsTest, CancelBeforeItRuns) {
   EXPECT_EQ(store_->get_job(who_.org_id, (*jobs)[0].id)->status, store::kJobCancelled);
 }
 
+TEST_F(JobsTest, CancelWhileRunningStopsTheGenerationAndChargesNothing) {
+  AgentSpec spec;
+  spec.name = "dripper";
+  spec.model = "drip";
+  spec.max_tokens = 1;
+  auto dripper = core_->agents().create(who_.org_id, "test", spec);
+  ASSERT_TRUE(dripper.is_ok()) << dripper.status().to_string();
+  auto svc = service();
+  ASSERT_TRUE(svc->start().is_ok());
+  auto jobs = svc->submit(who_, dripper->agent.id, "", {R"({"q":"x"})"});
+  ASSERT_TRUE(jobs.is_ok());
+  const std::string id = (*jobs)[0].id;
+  for (int i = 0; i < 500 && drip_->chunks.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GT(drip_->chunks.load(), 0) << "the job never started generating";
+  EXPECT_EQ(store_->get_job(who_.org_id, id)->status, store::kJobStarted);
+  // While it generates, the reservation (3 * 1 + 1 * 500 nanos) is held.
+  EXPECT_EQ(store_->get_org(who_.org_id)->credits, 1000 - 503);
+
+  auto cancelled = svc->cancel(who_.org_id, id);
+  ASSERT_TRUE(cancelled.is_ok()) << cancelled.status().to_string();
+  EXPECT_EQ(cancelled->status, store::kJobCancelled);
+  svc->stop();  // waits for the worker: the run has ended
+  EXPECT_TRUE(drip_->finished.load());
+  EXPECT_LT(drip_->chunks.load(), 5000);  // stopped, not run to its end
+  EXPECT_EQ(store_->get_job(who_.org_id, id)->status, store::kJobCancelled);
+  EXPECT_EQ(store_->get_org(who_.org_id)->credits, 1000);  // charged nothing
+  auto runs = store_->list_runs(who_.org_id, dripper->agent.id, 10);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].status, "failed");
+  EXPECT_EQ((*runs)[0].cost, 0);
+  EXPECT_NE(core_->metrics().render().find("agentd_jobs_total{outcome=\"cancelled\"} 1"), std::string::npos)
+      << core_->metrics().render();
+  EXPECT_EQ(svc->cancel(who_.org_id, id).status().code(), StatusCode::kFailedPrecondition);
+}
+
 TEST_F(JobsTest, RecoveryAfterRestart) {
   // What a crashed process left behind.
   store::Job pending = stored_job(store::kJobPending, 0, R"({"q":"queued"})");
@@ -199,7 +276,7 @@ TEST_F(JobsTest, RecoveryAfterRestart) {
   store::Job o = wait_done(once.id);
   EXPECT_EQ(o.status, store::kJobSuccess);
   EXPECT_EQ(o.attempts, 2);
-  EXPECT_EQ(json::parse(o.result_json).at("outputs").as_string(), "echo: interrupted once");
+  EXPECT_EQ(json::parse(o.result_json).at("outputs").as_string(), "echo: q:\ninterrupted once");
   store::Job t = wait_done(twice.id);
   EXPECT_EQ(t.status, store::kJobFailure);
   EXPECT_NE(t.error.find("interrupted"), std::string::npos);

@@ -228,6 +228,51 @@ class Server:
         return self.request("DELETE", path, **kw)
 
 
+UPSTREAM_SCRIPT = os.path.join(os.environ.get("AGENTD_SOURCE_DIR", ""), "tests", "model",
+                               "openai_upstream_server.py")
+
+
+class Upstream:
+    """tests/model/openai_upstream_server.py as its own process: a real
+    OpenAI-compatible provider on loopback whose `model` picks a scripted
+    behaviour (see the script). Stops when stop() closes its stdin."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["python3", UPSTREAM_SCRIPT], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def model(self, model_id, behaviour, **extra):
+        """A [[models]] entry for agentd with this upstream behaviour."""
+        m = {"id": model_id, "name": model_id, "backend": "openai", "base_url": self.base_url,
+             "upstream_model": behaviour, "context": 2048, "price_input_per_mtok": 1.0,
+             "price_output_per_mtok": 2.0, "max_retries": 0}
+        m.update(extra)
+        return m
+
+    def seen(self):
+        """[[behaviour, X-Request-ID, attempts], ...] asked so far."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", "/seen")
+            return json.loads(conn.getresponse().read())["requests"]
+        finally:
+            conn.close()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc = None
+
+
 class ServerTestCase(unittest.TestCase):
     """Runs each test method once per storage back end (see backends()).
 

@@ -118,12 +118,14 @@ class NugenRunTest(ServerTestCase):
         self.assertEqual(d["totalTokens"], 0)
         self.assertIsNone(d["mostUsedModel"])
         tokens = 0
+        tokens_in = 0
         cost = 0.0
         for msg in ["Once upon a time", "The cat"]:
             r = self.srv.post("/api/v3/agents/run-agents/support_bot/run", {"message": msg}, key=key)
             self.assertEqual(r.status, 200, r)
             u = r.json()["usage"]
             tokens += u["total_tokens"]
+            tokens_in += u["input_tokens"]
             cost += (u["input_tokens"] * 1.0 + u["output_tokens"] * 2.0) / 1e6
         after = org_credits(self.srv, "acme")
         self.assertAlmostEqual(before - after, cost, delta=2e-9)
@@ -135,6 +137,17 @@ class NugenRunTest(ServerTestCase):
         self.assertEqual(d["usageByModel"]["stories"]["requests"], 2)
         self.assertEqual(d["usageByModel"]["stories"]["total_tokens"], tokens)
         # The agent's own figures follow the runs.
+        listed = self.srv.get("/api/v3/agents", key=key).json()["agents"][0]
+        data = self.srv.get(f"/api/v3/agents/{listed['id']}", key=key).json()["data"]
+        self.assertEqual(data["usage_count"], 2)
+        self.assertRegex(data["last_used"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+        pm = data["performance_metrics"]
+        self.assertEqual(pm["total_requests"], 2)
+        self.assertEqual(pm["success_rate"], 1.0)
+        self.assertIsInstance(pm["average_response_time"], int)
+        # A list reads every agent's figures in one query: the same figures.
+        for field in ("usage_count", "last_used", "performance_metrics"):
+            self.assertEqual(listed[field], data[field], field)
         # Another organization's usage is its own.
         other = self.tenant("other")
         self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=other).json()["data"]["totalUsage"], 0)
@@ -150,6 +163,11 @@ class NugenRunTest(ServerTestCase):
                             and l.endswith(" 2") for l in reqs), reqs)
         self.assertFalse(any("support_bot" in l for l in reqs), reqs)
         self.assertTrue(any(l.startswith("agentd_http_request_duration_seconds_bucket{") for l in m.text.splitlines()))
+        lines = m.text.splitlines()
+        self.assertIn(f'agentd_tokens_total{{direction="in",model="stories"}} {tokens_in}', lines)
+        self.assertIn(f'agentd_tokens_total{{direction="out",model="stories"}} {tokens - tokens_in}', lines)
+        self.assertTrue(any(l.startswith("agentd_run_duration_seconds_bucket{") for l in lines))
+        self.assertIn("agentd_job_queue_depth 0", lines)
 
     def check_insufficient_credits_charges_nothing(self):
         key = self.tenant(credits=0.01)
@@ -160,6 +178,7 @@ class NugenRunTest(ServerTestCase):
         self.assertAlmostEqual(org_credits(self.srv, "acme"), 0.01)
         d = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
         self.assertEqual(d["totalTokens"], 0)
+        self.assertIn('agentd_refusals_total{reason="credits"} 1', self.srv.get("/metrics").text)
 
     def check_rate_limit(self):
         key = self.tenant("acme", 5, "--rpm", "2")
@@ -174,6 +193,7 @@ class NugenRunTest(ServerTestCase):
         self.assertEqual(r.status, 429, r)
         self.assertGreater(int(r.headers["retry-after"]), 0)
         self.assertEqual(r.headers["x-ratelimit-remaining"], "0")
+        self.assertIn('agentd_refusals_total{reason="rate_limit"} 1', self.srv.get("/metrics").text)
 
     def check_sessions(self):
         key = self.tenant()

@@ -1,8 +1,10 @@
-"""OpenAI-compatible endpoint: POST /v1/chat/completions (model = agent name;
-non-streamed and streamed with stream_options.include_usage; stop, max_tokens,
-temperature, top_p, seed) and GET /v1/models, over raw HTTP and through the
-official `openai` npm package (installed by scripts/test.sh into
-tests/e2e/node/)."""
+"""OpenAI-compatible endpoint: POST /v1/chat/completions (model = agent name,
+or a catalog model id run directly with the client's messages; non-streamed
+and streamed with stream_options.include_usage; stop, max_tokens, temperature,
+top_p, seed) and GET /v1/models (agents, then models), over raw HTTP and
+through the official `openai` npm package (installed by scripts/test.sh into
+tests/e2e/node/). An upstream provider on loopback that echoes what it was
+sent (tests/model/openai_upstream_server.py) shows the exact messages."""
 
 import http.client
 import json
@@ -10,7 +12,7 @@ import os
 import subprocess
 import unittest
 
-from harness import STORIES, TINY_Q8, ServerTestCase
+from harness import STORIES, TINY_Q8, ServerTestCase, Upstream
 
 MODELS = [
     {"id": "stories", "name": "Stories 260K", "backend": "local", "path": STORIES,
@@ -44,7 +46,14 @@ def stream_chunks(srv, body, key):
 
 
 class OpenAiTest(ServerTestCase):
-    server_kwargs = {"models": MODELS}
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = Upstream()
+        cls.server_kwargs = {"models": MODELS + [cls.upstream.model("echo_up", "echo")]}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.upstream.stop()
 
     def tenant(self):
         self.srv.create_org("acme", credits=5)
@@ -159,10 +168,87 @@ class OpenAiTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         out = r.json()
         self.assertEqual(out["object"], "list")
-        self.assertEqual([m["id"] for m in out["data"]], [agent["name"]])  # only this org's agents
-        self.assertEqual(out["data"][0]["object"], "model")
-        self.assertIsInstance(out["data"][0]["created"], int)
+        # This organization's active agents, then the configuration's models.
+        self.assertEqual([(m["id"], m["owned_by"]) for m in out["data"]],
+                         [(agent["name"], "agentd"), ("stories", "system"), ("tiny-q8", "system"),
+                          ("echo_up", "system")])
+        for m in out["data"]:
+            self.assertEqual(m["object"], "model")
+            self.assertIsInstance(m["created"], int)
         self.assertEqual(self.srv.get("/v1/models").status, 401)
+        # An inactive agent is not listed; an agent named like a model hides it.
+        r = self.srv.patch(f"/api/v3/agents/{agent['id']}", {"is_active": False}, key=key)
+        self.assertEqual(r.status, 200, r)
+        r = self.srv.post("/api/v3/agents/create", {"agent_name": "Echo Up", "model": "echo_up",
+                                                    "max_tokens": 8, "instructions": "x"}, key=key)
+        self.assertEqual(r.status, 200, r)
+        out = self.srv.get("/v1/models", key=key).json()
+        self.assertEqual([(m["id"], m["owned_by"]) for m in out["data"]],
+                         [("echo_up", "agentd"), ("stories", "system"), ("tiny-q8", "system")])
+
+    def check_model_run(self):
+        key = self.tenant()
+        # The model sees the client's messages alone: no instructions, no demonstrations.
+        messages = [{"role": "system", "content": "You count."}, {"role": "user", "content": "one"},
+                    {"role": "assistant", "content": "two"}, {"role": "user", "content": "three"}]
+        r = self.chat(key, model="echo_up", messages=messages, max_tokens=5)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        self.assertEqual(out["model"], "echo_up")
+        seen = json.loads(out["choices"][0]["message"]["content"])
+        self.assertEqual(seen["body"]["messages"], messages)
+        self.assertEqual(seen["body"]["max_tokens"], 5)
+        # An agent with the model's name wins: its instructions come first.
+        r = self.srv.post("/api/v3/agents/create", {"agent_name": "Echo Up", "model": "echo_up", "max_tokens": 8,
+                                                    "instructions": "Be brief."}, key=key)
+        self.assertEqual(r.status, 200, r)
+        agent_id = r.json()["data"]["id"]
+        seen = json.loads(self.chat(key, model="echo_up", messages=messages[1:]).json()
+                          ["choices"][0]["message"]["content"])
+        self.assertEqual(seen["body"]["messages"], [{"role": "system", "content": "Be brief."}] + messages[1:])
+        self.assertEqual(self.srv.delete(f"/api/v3/agents/{agent_id}", key=key).status, 200)
+
+        # A local model, run directly: usage, cost and credits as for any run.
+        before = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
+        r = self.chat(key, model="tiny-q8", max_tokens=4)
+        self.assertEqual(r.status, 200, r)
+        u = r.json()["usage"]
+        self.assertEqual(u["total_tokens"], u["prompt_tokens"] + u["completion_tokens"])
+        self.assertLessEqual(u["completion_tokens"], 4)
+        after = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
+        self.assertEqual(after["totalUsage"], before["totalUsage"] + 1)
+        self.assertEqual(after["totalTokens"], before["totalTokens"] + u["total_tokens"])
+        cost = (u["prompt_tokens"] * 0.10 + u["completion_tokens"] * 0.20) / 1e6
+        self.assertAlmostEqual(after["totalCost"] - before["totalCost"], cost, delta=2e-9)
+        self.assertIn("tiny-q8", json.dumps(after["usageByModel"]))
+        metrics = self.srv.get("/metrics").text
+        self.assertIn('agentd_runs_total{endpoint="openai.chat",outcome="ok"} 3', metrics)
+        # Streamed too.
+        status, _, datas, raw = stream_chunks(
+            self.srv, {"model": "tiny-q8", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3,
+                       "stream": True, "stream_options": {"include_usage": True}}, key)
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(datas[-1], "[DONE]")
+        self.assertEqual(json.loads(datas[0])["model"], "tiny-q8")
+        self.assertLessEqual(json.loads(datas[-2])["usage"]["completion_tokens"], 3)
+
+        # Rate limits apply per key: the headers are on the answer, the 429 in OpenAI's shape.
+        limited = self.srv.create_key("acme", "--rpm", "1")
+        r = self.chat(limited, model="tiny-q8", max_tokens=2)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.headers["x-ratelimit-limit"], r.headers["x-ratelimit-remaining"]), ("1", "0"))
+        r = self.chat(limited, model="tiny-q8", max_tokens=2)
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.json()["error"]["type"], "rate_limit_error")
+        self.assertIn("retry-after", r.headers)
+        # Credits: without max_tokens a model run reserves the rest of the context; 402 when it cannot.
+        self.srv.create_org("poor", credits=0.00001)
+        poor = self.srv.create_key("poor")
+        r = self.chat(poor, model="tiny-q8")
+        self.assertEqual(r.status, 402, r)
+        self.assertEqual(r.json()["error"]["type"], "insufficient_quota")
+        r = self.chat(poor, model="tiny-q8", max_tokens=2)
+        self.assertEqual(r.status, 200, r)
 
     def check_official_sdk(self):
         self.assertTrue(os.path.isdir(os.path.join(NODE_DIR, "node_modules", "openai")),
@@ -171,7 +257,7 @@ class OpenAiTest(ServerTestCase):
         make_agent(self.srv, key)
         full = self.chat(key, max_tokens=6).json()
         env = dict(os.environ, AGENTD_URL=f"http://127.0.0.1:{self.srv.port}/v1", AGENTD_KEY=key,
-                   AGENT="story_teller")
+                   AGENT="story_teller", MODEL_ID="tiny-q8")
         p = subprocess.run(["node", os.path.join(NODE_DIR, "openai_client.mjs")], capture_output=True, text=True,
                            env=env, timeout=120, cwd=NODE_DIR)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -181,7 +267,12 @@ class OpenAiTest(ServerTestCase):
         text = "".join((c["choices"][0]["delta"].get("content") or "") for c in out["chunks"] if c["choices"])
         self.assertEqual(text, full["choices"][0]["message"]["content"])
         self.assertEqual(out["chunks"][-1]["usage"], full["usage"])
-        self.assertEqual([m["id"] for m in out["models"]], ["story_teller"])
+        self.assertEqual([m["id"] for m in out["models"]], ["story_teller", "stories", "tiny-q8", "echo_up"])
+        direct = self.chat(key, model="tiny-q8", max_tokens=4).json()
+        self.assertEqual(out["model_run"]["model"], "tiny-q8")
+        self.assertEqual(out["model_run"]["choices"][0]["message"]["content"],
+                         direct["choices"][0]["message"]["content"])
+        self.assertEqual(out["model_run"]["usage"], direct["usage"])
         self.assertEqual(out["missing"]["status"], 404)
         self.assertEqual(out["missing"]["name"], "NotFoundError")
 

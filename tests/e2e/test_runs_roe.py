@@ -1,7 +1,11 @@
 """Roe-style runs: POST /v1/agents/run/{agent_id}/ (and .../versions/{id}/)
 with the declared inputs as JSON fields, form fields and multipart files; a
 missing input is 400 naming it; the answer is [{key, description, data_type,
-value, cost}]; output_schema answers that do not parse are a 500 saying so."""
+value, cost}]; output_schema answers that do not parse are a 500 saying so.
+With a real upstream provider on loopback (tests/model/openai_upstream_server.py)
+that answers JSON: one datum per output_schema property, values as strings;
+and the job-cancel route POST /v1/agents/jobs/{id}/cancel/ for pending,
+running and finished jobs."""
 
 import json
 import time
@@ -9,7 +13,7 @@ import unittest
 import urllib.parse
 import uuid
 
-from harness import STORIES, TINY_Q8, ServerTestCase
+from harness import STORIES, TINY_Q8, ServerTestCase, Upstream
 
 MODELS = [
     {"id": "stories", "name": "Stories 260K", "backend": "local", "path": STORIES,
@@ -60,6 +64,10 @@ class RoeRunTest(ServerTestCase):
         self.assertGreater(d["cost"], 0.0)
         usage = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
         self.assertAlmostEqual(d["cost"], usage["totalCost"], delta=2e-9)
+        # The datum list has no room for usage: headers carry it.
+        tokens_in, tokens_out = int(r.headers["x-agentd-input-tokens"]), int(r.headers["x-agentd-output-tokens"])
+        self.assertEqual(tokens_in + tokens_out, usage["totalTokens"])
+        self.assertAlmostEqual(d["cost"], (tokens_in * 1.0 + tokens_out * 2.0) / 1e6, delta=2e-9)
 
         form = urllib.parse.urlencode({"title": "Tom", "story": "Once upon a time"})
         f = self.srv.post(url, form, key=key, headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -125,6 +133,28 @@ class RoeRunTest(ServerTestCase):
         # The failed parse still ran: usage shows it.
         self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"], 1)
 
+    def check_credits_and_rate_limits_in_roe_shape(self):
+        key, agent = self.setup_agent()
+        url = f"/v1/agents/run/{agent['id']}/"
+        limited = self.srv.create_key("acme", "--rpm", "1")
+        r = self.srv.post(url, {"title": "Tom", "story": "Once"}, key=limited)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.headers["x-ratelimit-limit"], r.headers["x-ratelimit-remaining"]), ("1", "0"))
+        self.assertIn("x-ratelimit-reset", r.headers)
+        r = self.srv.post(url, {"title": "Tom", "story": "Once"}, key=limited)
+        self.assertEqual(r.status, 429, r)
+        self.assertIsInstance(r.json()["message"], str)
+        self.assertGreater(int(r.headers["retry-after"]), 0)
+        # No credits: 402 {message}, nothing generated, nothing charged.
+        poor_org = self.srv.create_org("poor", credits=0)
+        poor = self.srv.create_key("poor")
+        r = self.srv.post("/v1/agents/", agent_body(poor_org), key=poor)
+        self.assertEqual(r.status, 201, r)
+        r = self.srv.post(f"/v1/agents/run/{r.json()['id']}/", {"title": "Tom", "story": "Once"}, key=poor)
+        self.assertEqual(r.status, 402, r)
+        self.assertIn("insufficient credits", r.json()["message"])
+        self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=poor).json()["data"]["totalUsage"], 0)
+
     def wait_job(self, key, job_id, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -138,7 +168,7 @@ class RoeRunTest(ServerTestCase):
     def check_async_lifecycle_and_restart(self):
         key, agent = self.setup_agent()
         base = f"/v1/agents/run/{agent['id']}/"
-        # (Job prompts hold the inputs' JSON text: short values fit the 128-token context.)
+        # (Short values: the prompt must fit the 128-token context.)
         r = self.srv.post(base + "async/", {"title": "T", "story": "Once"}, key=key)
         self.assertEqual(r.status, 202, r)
         job_id = r.json()["job_id"]
@@ -179,6 +209,193 @@ class RoeRunTest(ServerTestCase):
         self.assertEqual(r.status, 400, r)
         r = self.srv.post(base + "async/many/", {"inputs": [{"title": "x", "story": "y"}] * 1001}, key=key)
         self.assertEqual(r.status, 400, r)
+
+
+# What the upstream's "schema" behaviour answers (tests/model/openai_upstream_server.py).
+SCHEMA_ANSWER = {"total": 42, "label": "ok", "tags": ["a", "b"], "detail": {"x": 1.5}, "done": True}
+OUTPUT_SCHEMA = {"type": "object", "properties": {
+    "label": {"type": "string", "description": "A label"},
+    "total": {"type": "number", "description": "The total"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "detail": {"type": "object"},
+    "done": {"type": "boolean"},
+}}
+
+
+class RoeUpstreamTest(ServerTestCase):
+    """Roe runs whose model is a real upstream provider on loopback."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = Upstream()
+        cls.server_kwargs = {"models": MODELS + [
+            cls.upstream.model("json-up", "schema"),
+            cls.upstream.model("prose-up", "ok"),
+            cls.upstream.model("drip-up", "drip", timeout_s=60),
+            cls.upstream.model("echo-up", "echo"),
+        ]}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.upstream.stop()
+
+    def tenant(self):
+        org_id = self.srv.create_org("acme", credits=5)
+        return org_id, self.srv.create_key("acme")
+
+    def make_agent(self, org_id, key, model, **engine):
+        config = {"model": model, "instructions": "Answer in JSON.", "temperature": 0.0, "max_tokens": 50}
+        config.update(engine)
+        name = f"agent {uuid.uuid4().hex[:8]}"
+        r = self.srv.post("/v1/agents/", agent_body(org_id, name=name, engine_config=config), key=key)
+        self.assertEqual(r.status, 201, r)
+        return r.json()["id"]
+
+    def check_output_schema_success(self):
+        org_id, key = self.tenant()
+        agent_id = self.make_agent(org_id, key, "json-up", output_schema=OUTPUT_SCHEMA)
+        r = self.srv.post(f"/v1/agents/run/{agent_id}/", {"title": "Tom", "story": "Once"}, key=key)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        # One datum per top-level property, in the schema's order.
+        self.assertEqual([d["key"] for d in out], list(OUTPUT_SCHEMA["properties"]))
+        for d in out:
+            self.assertEqual(set(d), {"key", "description", "data_type", "value", "cost"})
+            self.assertIsInstance(d["value"], str, d)  # serialized as a string
+            expected = SCHEMA_ANSWER[d["key"]]
+            if isinstance(expected, str):
+                self.assertEqual(d["value"], expected)
+                self.assertEqual(d["data_type"], "text/plain")
+            else:
+                self.assertEqual(json.loads(d["value"]), expected)  # JSON text of the value
+                self.assertEqual(d["data_type"], "application/json")
+        self.assertEqual(out[0]["description"], "A label")
+        self.assertEqual(out[1]["description"], "The total")
+        self.assertEqual(out[1]["value"], "42")
+        self.assertEqual(out[4]["value"], "true")
+        # The upstream's usage (20 in, 12 out at $1 / $2 per million) is the
+        # run's cost, carried by the first datum.
+        self.assertAlmostEqual(out[0]["cost"], 20e-6 + 24e-6, delta=1e-12)
+        self.assertEqual([d["cost"] for d in out[1:]], [0.0] * 4)
+
+    def check_async_job_prompt_is_the_sync_runs(self):
+        # The upstream echoes what it was sent: a job sends what the same sync run sends.
+        org_id, key = self.tenant()
+        schema = {"type": "object", "properties": {"total": {"type": "number"}}}
+        agent_id = self.make_agent(org_id, key, "echo-up", output_schema=schema)
+        plain_id = self.make_agent(org_id, key, "echo-up")
+        inputs = {"title": "Tom", "story": "Once upon a time"}
+        r = self.srv.post(f"/v1/agents/run/{plain_id}/", inputs, key=key)
+        self.assertEqual(r.status, 200, r)
+        sync_seen = json.loads(r.json()[0]["value"])
+        messages = sync_seen["body"]["messages"]
+        self.assertEqual(messages, [{"role": "system", "content": "Answer in JSON."},
+                                    {"role": "user", "content": "title:\nTom\n\nstory:\nOnce upon a time"}])
+        job = self.srv.post(f"/v1/agents/run/{plain_id}/async/", inputs, key=key).json()["job_id"]
+        self.assertEqual(self.wait_status(key, job, (3, 4)), 3)
+        out = self.srv.get(f"/v1/agents/jobs/{job}/result/", key=key).json()
+        self.assertEqual(json.loads(out["outputs"])["body"]["messages"], messages)
+        # With an output schema, sync and async runs both ask for JSON matching it.
+        job = self.srv.post(f"/v1/agents/run/{agent_id}/async/", inputs, key=key).json()["job_id"]
+        self.assertEqual(self.wait_status(key, job, (3, 4)), 3)
+        system = json.loads(self.srv.get(f"/v1/agents/jobs/{job}/result/", key=key).json()["outputs"])[
+            "body"]["messages"][0]["content"]
+        self.assertTrue(system.startswith("Answer in JSON.\n\nAnswer with one JSON object only, matching this "
+                                          "JSON schema: "), system)
+        self.assertEqual(json.loads(system.split("JSON schema: ", 1)[1]), schema)
+
+    def check_output_schema_answer_not_json(self):
+        org_id, key = self.tenant()
+        agent_id = self.make_agent(org_id, key, "prose-up", output_schema=OUTPUT_SCHEMA)
+        r = self.srv.post(f"/v1/agents/run/{agent_id}/", {"title": "Tom", "story": "Once"}, key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["message"],
+                         "the model's answer is not a JSON object matching the agent's output_schema")
+        # Without a schema the same answer is the one text datum.
+        plain = self.make_agent(org_id, key, "prose-up")
+        r = self.srv.post(f"/v1/agents/run/{plain}/", {"title": "Tom", "story": "Once"}, key=key)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([(d["key"], d["value"]) for d in r.json()], [("output", "Hello world")])
+
+    def status(self, key, job_id):
+        r = self.srv.get(f"/v1/agents/jobs/{job_id}/status/", key=key)
+        self.assertEqual(r.status, 200, r)
+        return r.json()["status"]
+
+    def wait_status(self, key, job_id, wanted, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.status(key, job_id) in wanted:
+                return self.status(key, job_id)
+            time.sleep(0.02)
+        self.fail(f"job {job_id} never reached {wanted}")
+
+    def check_job_cancel(self):
+        org_id, key = self.tenant()
+        drip = self.make_agent(org_id, key, "drip-up")
+        fast = self.make_agent(org_id, key, "json-up")
+        before = self.srv.cli("org", "show", "acme").stdout
+        inputs = {"title": "T", "story": "Once"}
+        # Two jobs that generate until cancelled take both job workers...
+        running = [self.srv.post(f"/v1/agents/run/{drip}/async/", inputs, key=key).json()["job_id"]
+                   for _ in range(2)]
+        for job_id in running:
+            self.assertEqual(self.wait_status(key, job_id, (1,)), 1)
+        # ...so a third one stays pending.
+        r = self.srv.post(f"/v1/agents/run/{drip}/async/", inputs, key=key)
+        self.assertEqual(r.status, 202, r)
+        pending = r.json()["job_id"]
+        self.assertEqual(self.status(key, pending), 0)
+
+        # Another organization cannot see or cancel it.
+        self.srv.create_org("other", credits=5)
+        other = self.srv.create_key("other")
+        r = self.srv.post(f"/v1/agents/jobs/{pending}/cancel/", key=other)
+        self.assertEqual(r.status, 404, r)
+        self.assertIsInstance(r.json()["message"], str)
+        self.assertEqual(self.srv.post("/v1/agents/jobs/no-such-job/cancel/", key=key).status, 404)
+
+        # A pending job is cancelled at once.
+        r = self.srv.post(f"/v1/agents/jobs/{pending}/cancel/", key=key)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"job_id": pending, "status": 5})
+        self.assertEqual(self.status(key, pending), 5)
+        r = self.srv.get(f"/v1/agents/jobs/{pending}/result/", key=key)
+        self.assertEqual((r.status, r.json()["status"]), (409, 5))
+
+        # Running jobs are marked cancelled at once; their generation stops.
+        for job_id in running:
+            r = self.srv.post(f"/v1/agents/jobs/{job_id}/cancel/", key=key)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json(), {"job_id": job_id, "status": 5})
+        # Both runs end (recorded as failed: cut short) and cost nothing.
+        deadline = time.time() + 30
+        while self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"] < 2:
+            self.assertLess(time.time(), deadline, "the cancelled runs were never recorded")
+            time.sleep(0.02)
+        self.assertEqual(self.srv.cli("org", "show", "acme").stdout, before)
+        for job_id in running:
+            self.assertEqual(self.status(key, job_id), 5)
+
+        # The workers are free again: a later job runs, the cancelled one never did.
+        r = self.srv.post(f"/v1/agents/run/{fast}/async/", inputs, key=key)
+        done = r.json()["job_id"]
+        self.assertEqual(self.wait_status(key, done, (3, 4)), 3)
+        asked = {rid for _, rid, _ in self.upstream.seen()}
+        self.assertIn(done, asked)
+        self.assertTrue(set(running) <= asked)
+        self.assertNotIn(pending, asked)
+        self.assertEqual(self.status(key, pending), 5)
+
+        # A finished job cannot be cancelled: 409 in Roe's shape.
+        r = self.srv.post(f"/v1/agents/jobs/{done}/cancel/", key=key)
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.json()["status"], 3)
+        self.assertIn("already ended", r.json()["message"])
+        r = self.srv.post(f"/v1/agents/jobs/{pending}/cancel/", key=key)
+        self.assertEqual((r.status, r.json()["status"]), (409, 5))
+        metrics = self.srv.get("/metrics").text
+        self.assertIn('agentd_jobs_total{outcome="cancelled"} 2', metrics)
 
 
 if __name__ == "__main__":

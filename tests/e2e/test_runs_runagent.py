@@ -184,6 +184,10 @@ class RunAgentRunTest(ServerTestCase):
         done = events[-1][1]
         self.assertEqual(done["usage"], full["usage"])
         self.assertIsInstance(done["execution_time"], float)
+        # The streamed run is recorded and charged like the invoked one.
+        usage = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
+        self.assertEqual(usage["totalUsage"], 2)
+        self.assertEqual(usage["totalTokens"], 2 * full["usage"]["total_tokens"])
         # An unknown agent is a plain 404 before any event.
         r = self.srv.post("/v1/agents/00000000-0000-4000-8000-000000000000/stream", {"query": "x"}, key=key)
         self.assertEqual(r.status, 404, r)

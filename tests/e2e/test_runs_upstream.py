@@ -1,19 +1,18 @@
 """An OpenAI-compatible upstream provider: a second agentd serves its
 /v1/chat/completions as the upstream of the first (model backend "openai").
-Working (the answer is the upstream agent's), slow (a tiny timeout_s: the
-dialect's error says it timed out) and down (a closed port: the error says
-the upstream is unreachable)."""
+Working (the answer is the upstream agent's), slow (an upstream that takes
+the request and never answers, timeout_s 1: the dialect's error says it timed
+out) and down (a closed port: the error says the upstream is unreachable)."""
 
 import json
+import math
 import unittest
 
-from harness import STORIES, TINY_Q8, Server, free_port
+from harness import STORIES, Server, Upstream, free_port
 
 UPSTREAM_MODELS = [
     {"id": "stories", "name": "Stories 260K", "backend": "local", "path": STORIES,
      "context": 128, "price_input_per_mtok": 1.0, "price_output_per_mtok": 2.0},
-    {"id": "tiny-q8", "name": "Tiny Random Q8_0", "backend": "local", "path": TINY_Q8,
-     "context": 2048, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20},
 ]
 
 
@@ -40,7 +39,7 @@ class UpstreamTest(unittest.TestCase):
         self.addCleanup(self.up.cleanup)
         self.up.create_org("provider", credits=5)
         self.up_key = self.up.create_key("provider")
-        for name, model, max_tokens in (("story_teller", "stories", 8), ("slow_writer", "tiny-q8", 70)):
+        for name, model, max_tokens in (("story_teller", "stories", 8),):
             r = self.up.post("/api/v3/agents/create", {"agent_name": name, "model": model, "max_tokens": max_tokens,
                                                        "temperature": 0.0, "instructions": "Be brief."},
                              key=self.up_key)
@@ -70,14 +69,73 @@ class UpstreamTest(unittest.TestCase):
         self.assertEqual(usage["totalUsage"], 2)
 
     def test_slow(self):
-        srv = self.front(upstream_model(self.up.port, "slow_writer", timeout_s=0.005))
+        # An upstream that accepts the request and never answers while the
+        # test runs: the 1 s total timeout always fires first.
+        hang = Upstream()
+        self.addCleanup(hang.stop)
+        srv = self.front(hang.model("up", "hang", timeout_s=1.0))
         key, agent_id = tenant_agent(srv, max_tokens=70)
+        before = srv.cli("org", "show", "acme").stdout
         r = srv.post(f"/v1/agents/{agent_id}/invoke", {"query": "Write a long story"}, key=key)
         self.assertEqual(r.status, 504, r)
-        self.assertIn("timed out", r.json()["error"]["message"])
+        self.assertIn("upstream timed out after 1.0 s", r.json()["error"]["message"])
+        self.assertEqual(r.json()["error"]["code"], "TIMEOUT")
         r = srv.post("/api/v3/agents/run-agents/front/run", {"message": "Write a long story"}, key=key)
         self.assertEqual(r.status, 504, r)
         self.assertIn("timed out", r.json()["detail"])
+        # The upstream was asked (it did not refuse the connection), and the
+        # timed-out runs cost nothing.
+        self.assertEqual([s[0] for s in hang.seen()], ["hang", "hang"])
+        self.assertEqual(srv.cli("org", "show", "acme").stdout, before)
+
+    def test_confidence_from_upstream_logprobs(self):
+        # The provider's token logprobs -0.5, -1.0, -1.5: geometric-mean probability e^-1.
+        up = Upstream()
+        self.addCleanup(up.stop)
+        srv = self.front(up.model("up", "ok"))
+        key, agent_id = tenant_agent(srv)
+        r = srv.post(f"/v1/agents/{agent_id}/invoke", {"query": "Hi"}, key=key)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        self.assertEqual(out["result"]["answer"], "Hello world")
+        self.assertAlmostEqual(out["result"]["confidence"], math.exp(-1.0), places=9)
+        # The provider's own usage counts are the run's.
+        self.assertEqual(out["usage"], {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14})
+        # Without logprobs there is no figure: null, not a made-up one.
+        srv2 = self.front(up.model("up", "plain"))
+        key2, agent2 = tenant_agent(srv2)
+        r = srv2.post(f"/v1/agents/{agent2}/invoke", {"query": "Hi"}, key=key2)
+        self.assertEqual(r.status, 200, r)
+        self.assertIsNone(r.json()["result"]["confidence"])
+
+    def test_inference_failure_in_every_dialect(self):
+        # An upstream whose stream is not JSON: a 500 in each dialect's shape,
+        # the run recorded as failed, nothing charged.
+        up = Upstream()
+        self.addCleanup(up.stop)
+        srv = self.front(up.model("up", "malformed"))
+        key, agent_id = tenant_agent(srv)
+        before = srv.cli("org", "show", "acme").stdout
+        r = srv.post("/api/v3/agents/run-agents/front/run", {"message": "Hi"}, key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertIn("malformed", r.json()["detail"])
+        r = srv.post(f"/v1/agents/{agent_id}/invoke", {"query": "Hi"}, key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["error"]["code"], "INTERNAL_ERROR")
+        r = srv.post(f"/v1/agents/run/{agent_id}/", {"text": "Hi"}, key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertIn("malformed", r.json()["message"])
+        r = srv.post("/v1/chat/completions", {"model": "front", "messages": [{"role": "user", "content": "Hi"}]},
+                     key=key)
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["error"]["type"], "server_error")
+        self.assertEqual(srv.cli("org", "show", "acme").stdout, before)
+        usage = srv.get("/api/v3/agents/usage/", key=key).json()["data"]
+        self.assertEqual(usage["totalUsage"], 4)
+        agent = srv.get(f"/api/v3/agents/{agent_id}", key=key).json()["data"]
+        self.assertEqual(agent["performance_metrics"]["total_requests"], 4)
+        self.assertEqual(agent["performance_metrics"]["success_rate"], 0.0)
+        self.assertIn('agentd_runs_total{endpoint="openai.chat",outcome="failed"} 1', srv.get("/metrics").text)
 
     def test_down(self):
         srv = self.front(upstream_model(free_port(), "story_teller"))

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "model/openai_backend.h"
+#include "model/openai_protocol.h"
 #include "model/registry.h"
 
 extern char** environ;
@@ -207,6 +208,63 @@ TEST_F(OpenAiBackendTest, HonoursRetryAfterOn429) {
   auto g = backend(spec("ratelimited"))->generate(request(), {});
   ASSERT_TRUE(g.is_ok()) << g.status().to_string();
   EXPECT_GE(seconds_since(t0), 0.95);  // Retry-After: 1, not the 0.05 s backoff
+}
+
+// RFC 9110 section 5.6.7 writes one instant in its three forms.
+constexpr int64_t kRfcExample = 784111777;  // Sun, 06 Nov 1994 08:49:37 GMT
+
+TEST(RetryAfterDate, TheThreeHttpDateForms) {
+  EXPECT_EQ(openai::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", kRfcExample), kRfcExample);
+  EXPECT_EQ(openai::parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", kRfcExample), kRfcExample);
+  EXPECT_EQ(openai::parse_http_date("Sun Nov  6 08:49:37 1994", kRfcExample), kRfcExample);
+  // Reference values from Python's email.utils.parsedate + calendar.timegm.
+  EXPECT_EQ(openai::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT", 0), 1445412480);
+  EXPECT_EQ(openai::parse_http_date("Thu, 29 Feb 2024 23:59:60 GMT", 0), 1709251200);  // leap day, leap second
+  // RFC 850's two-digit year: more than 50 years ahead of now is the past century.
+  const int64_t in_2025 = 1764000000;  // 2025-11-24
+  EXPECT_EQ(openai::parse_http_date("Thursday, 01-Jan-76 00:00:00 GMT", in_2025), 189302400);   // not 2076
+  EXPECT_EQ(openai::parse_http_date("Friday, 01-Jan-27 00:00:00 GMT", in_2025), 1798761600);   // 2027
+  for (const char* bad : {"Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 31 Feb 1994 08:49:37 GMT",
+                          "Sun, 06 Nov 1994 24:00:00 GMT", "sun, 06 Nov 1994 08:49:37 GMT",
+                          "Sun, 06 Nv 1994 08:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37",
+                          "Sun Nov 6 08:49:37 1994", "", "1994-11-06T08:49:37Z"})
+    EXPECT_FALSE(openai::parse_http_date(bad, kRfcExample)) << bad;
+}
+
+TEST(RetryAfterDate, ADateIsSecondsFromNow) {
+  EXPECT_EQ(openai::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", kRfcExample - 30), 30.0);
+  EXPECT_EQ(openai::parse_retry_after(" Sun Nov  6 08:49:37 1994\r\n", kRfcExample - 2), 2.0);
+  EXPECT_EQ(openai::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", kRfcExample + 100), 0.0);  // past
+  EXPECT_EQ(openai::parse_retry_after("120", kRfcExample), 120.0);
+  EXPECT_FALSE(openai::parse_retry_after("Sun, 06 Nov 1994", kRfcExample));
+}
+
+TEST_F(OpenAiBackendTest, HonoursRetryAfterAsAnHttpDate) {
+  // The server answers 429 with the date (its whole second now) + 2 s. The
+  // retry may not come before that date, which is at least floor(t0) + 2,
+  // however slow the machine; the 0.05 s backoff alone would come well before.
+  const auto unix_now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  const double t0 = unix_now();
+  auto g = backend(spec("ratelimited_date"))->generate(request(), {});
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  EXPECT_EQ(g->text, "Hello world");
+  EXPECT_GE(unix_now(), std::floor(t0) + 2);
+}
+
+TEST_F(OpenAiBackendTest, RetryAfterDateIsCappedLikeSeconds) {
+  // An hour ahead, cut to max_retry_after_s.
+  RetryPolicy policy;
+  policy.initial_backoff_s = 0.01;
+  policy.max_retry_after_s = 0.3;
+  auto b = OpenAiBackend::create(spec("ratelimited_far"), policy);
+  ASSERT_TRUE(b.is_ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto g = (*b)->generate(request(), {});
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  EXPECT_GE(seconds_since(t0), 0.3);    // the cap was waited for...
+  EXPECT_LT(seconds_since(t0), 600.0);  // ...not the hour
 }
 
 TEST_F(OpenAiBackendTest, BadRequestIsInvalidArgumentWithoutRetry) {

@@ -118,11 +118,11 @@ TEST(OpenAiProtocol, HttpErrorsMapToCodesAndSayWhatHappened) {
 }
 
 TEST(OpenAiProtocol, RetryAfterSeconds) {
-  EXPECT_EQ(openai::parse_retry_after("1"), 1.0);
-  EXPECT_EQ(openai::parse_retry_after(" 2.5 "), 2.5);
-  EXPECT_FALSE(openai::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"));
-  EXPECT_FALSE(openai::parse_retry_after("-3"));
-  EXPECT_FALSE(openai::parse_retry_after(""));
+  EXPECT_EQ(openai::parse_retry_after("1", 0), 1.0);
+  EXPECT_EQ(openai::parse_retry_after(" 2.5 ", 0), 2.5);
+  EXPECT_FALSE(openai::parse_retry_after("-3", 0));
+  EXPECT_FALSE(openai::parse_retry_after("", 0));
+  EXPECT_FALSE(openai::parse_retry_after("soon", 0));
 }
 
 TEST(OpenAiProtocol, RequestBodyAsksForStreamUsageAndLogprobs) {

@@ -20,7 +20,16 @@ that spans attempts (e.g. "503 once, then 200") is counted per X-Request-ID.
   stall        sends one chunk, then waits 3 s
   malformed    SSE whose first event is not JSON
   cut          sends one chunk and closes the connection without [DONE]
+  ratelimited_date  429 with Retry-After as an HTTP date 2 s ahead on the first attempt, then as ok
+  ratelimited_far   429 with Retry-After as an HTTP date an hour ahead on the first attempt, then as ok
+  schema       SSE whose text is the JSON object SCHEMA_ANSWER (in two chunks), then usage, [DONE]
+  hang         reads the request and never answers (until the server stops)
+  drip         SSE: "tick " every 50 ms until the client goes away (at most 60 s)
+
+GET /seen -> {"requests": [[model, X-Request-ID, attempts], ...]}: what was asked.
 """
+
+import email.utils
 
 import json
 import sys
@@ -30,6 +39,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ATTEMPTS = {}
 LOCK = threading.Lock()
+STOPPING = threading.Event()  # set when stdin closes
+
+# What the "schema" model answers: one JSON object with a value of each JSON type.
+SCHEMA_ANSWER = {"total": 42, "label": "ok", "tags": ["a", "b"], "detail": {"x": 1.5}, "done": True}
 
 
 def chunk(content=None, logprob=None, finish=None, usage=None):
@@ -97,6 +110,14 @@ class Handler(BaseHTTPRequestHandler):
             self.event(e)
         self.event("[DONE]")
 
+    def do_GET(self):
+        if self.path == "/seen":
+            with LOCK:
+                seen = [[m, rid, n] for (m, rid), n in ATTEMPTS.items()]
+            self.send_json(200, {"requests": seen})
+        else:
+            self.send_json(404, {"error": {"message": f"no route {self.path}"}})
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
@@ -149,6 +170,29 @@ class Handler(BaseHTTPRequestHandler):
         elif model == "cut":
             self.start_sse()
             self.event(chunk("partial", -0.1))
+        elif model in ("ratelimited_date", "ratelimited_far"):
+            if n == 1:
+                ahead = 2 if model == "ratelimited_date" else 3600
+                date = email.utils.formatdate(int(time.time()) + ahead, usegmt=True)
+                self.send_json(429, {"error": {"message": "slow down"}}, {"Retry-After": date})
+            else:
+                self.stream(OK_EVENTS)
+        elif model == "schema":
+            text = json.dumps(SCHEMA_ANSWER)
+            half = len(text) // 2
+            self.stream([chunk(text[:half]), chunk(text[half:]), chunk(finish="stop"),
+                         chunk(usage={"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32})])
+        elif model == "hang":
+            STOPPING.wait()
+        elif model == "drip":
+            self.start_sse()
+            try:
+                for _ in range(1200):
+                    if STOPPING.wait(0.05):
+                        break
+                    self.event(chunk("tick "))
+            except OSError:
+                pass  # the client went away
         else:
             self.send_json(404, {"error": {"message": f"unknown model {model}"}})
 
@@ -159,6 +203,7 @@ def main():
     print(server.server_address[1], flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()  # until the test closes our stdin (or dies)
+    STOPPING.set()
 
 
 if __name__ == "__main__":
