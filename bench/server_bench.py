@@ -12,7 +12,7 @@ Prints two figures (see bench/README.md, "server_bench.py"):
 
   bench/server_bench.py [--bin build/src/app/agentd] [--model M.gguf] [--runs 8]
                         [--max-tokens 32] [--history-tokens 1000] [--reps 3]
-                        [--parallel N] [--threads N] [--json]
+                        [--parallel N] [--threads N] [--only a|b] [--json]
 
 The model defaults to build/bench-models/smollm2-135m-shape-Q8_0.gguf (made by
 bench/run_model_bench.sh). `parallel` and `threads` are left to the binary's
@@ -213,6 +213,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--parallel", type=int, default=0, help="models[].parallel (default: the binary's)")
     ap.add_argument("--threads", type=int, default=0, help="models[].threads (default: all cores)")
+    ap.add_argument("--only", choices=["a", "b"], help="run only part (a) or (b)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     for path in (a.bin, a.model):
@@ -229,8 +230,8 @@ def main():
         status, body = srv.request("PATCH", f"/api/v3/agents/{agent}", {"conversation_saving_enabled": True}, key)
         if status != 200:
             raise SystemExit(f"PATCH agent: HTTP {status}: {body[:300]!r}")
-        batching = bench_batching(srv, key, agent, a.runs, a.max_tokens)
-        session = bench_session(srv, key, agent, a.history_tokens, a.max_tokens, a.reps)
+        batching = bench_batching(srv, key, agent, a.runs, a.max_tokens) if a.only != "b" else None
+        session = bench_session(srv, key, agent, a.history_tokens, a.max_tokens, a.reps) if a.only != "a" else None
     finally:
         srv.stop()
 
@@ -241,12 +242,14 @@ def main():
         return
     b, s = batching, session
     print(f"binary {a.bin}\nmodel  {a.model}\nload   {load:.2f} (1-minute average at the end)")
-    print(f"(a) {b['runs']} runs of {a.max_tokens} tokens: sequential {b['sequential_s']:.2f} s, "
-          f"concurrent {b['concurrent_s']:.2f} s, ratio {b['ratio']:.2f} (target <= 0.40); "
-          f"tokens {b['sequential_tokens']} / {b['concurrent_tokens']}")
-    print(f"(b) next turn after {s['warm_prompt_tokens']} prompt tokens: first token warm {s['warm_ttft_s'] * 1000:.0f} ms"
-          f", cold ({s['cold_prompt_tokens']} tokens, fresh session) {s['cold_ttft_s'] * 1000:.0f} ms, "
-          f"ratio {s['ratio']:.3f} (target <= 0.20); median of {s['reps']}")
+    if b:
+        print(f"(a) {b['runs']} runs of {a.max_tokens} tokens: sequential {b['sequential_s']:.2f} s, "
+              f"concurrent {b['concurrent_s']:.2f} s, ratio {b['ratio']:.2f} (target <= 0.40); "
+              f"tokens {b['sequential_tokens']} / {b['concurrent_tokens']}")
+    if s:
+        print(f"(b) next turn after {s['warm_prompt_tokens']} prompt tokens: first token warm "
+              f"{s['warm_ttft_s'] * 1000:.0f} ms, cold ({s['cold_prompt_tokens']} tokens, fresh session) "
+              f"{s['cold_ttft_s'] * 1000:.0f} ms, ratio {s['ratio']:.3f} (target <= 0.20); median of {s['reps']}")
 
 
 if __name__ == "__main__":
