@@ -25,6 +25,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -171,15 +172,32 @@ def bench_batching(srv, key, agent, runs, max_tokens):
         results[i] = srv.invoke(key, agent, prompts[i], max_tokens)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(runs)]
+    steps0 = engine_steps(srv)
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     concurrent = time.perf_counter() - t0
+    steps1 = engine_steps(srv)
     con_tokens = sum(r["usage"]["completion_tokens"] for r in results)
-    return {"runs": runs, "sequential_s": sequential, "concurrent_s": concurrent,
-            "ratio": concurrent / sequential, "sequential_tokens": seq_tokens, "concurrent_tokens": con_tokens}
+    out = {"runs": runs, "sequential_s": sequential, "concurrent_s": concurrent,
+           "ratio": concurrent / sequential, "sequential_tokens": seq_tokens, "concurrent_tokens": con_tokens}
+    if steps0 and steps1:
+        out["concurrent_engine_steps"] = steps1[0] - steps0[0]
+        out["concurrent_fed_tokens"] = steps1[1] - steps0[1]
+    return out
+
+
+def engine_steps(srv):
+    """(forward steps, tokens fed) so far from /metrics, or None (a build without them)."""
+    status, body = srv.request("GET", "/metrics")
+    text = body.decode()
+    count = re.search(r'^agentd_engine_batch_tokens_count\{model="bench"\} (\S+)$', text, re.M)
+    total = re.search(r'^agentd_engine_batch_tokens_sum\{model="bench"\} (\S+)$', text, re.M)
+    if status != 200 or not count or not total:
+        return None
+    return float(count.group(1)), float(total.group(1))
 
 
 def bench_session(srv, key, agent, history_tokens, max_tokens, reps):
@@ -246,6 +264,9 @@ def main():
         print(f"(a) {b['runs']} runs of {a.max_tokens} tokens: sequential {b['sequential_s']:.2f} s, "
               f"concurrent {b['concurrent_s']:.2f} s, ratio {b['ratio']:.2f} (target <= 0.40); "
               f"tokens {b['sequential_tokens']} / {b['concurrent_tokens']}")
+        if "concurrent_engine_steps" in b:
+            print(f"    concurrent: {b['concurrent_engine_steps']:.0f} engine steps, "
+                  f"{b['concurrent_fed_tokens']:.0f} tokens fed")
     if s:
         print(f"(b) next turn after {s['warm_prompt_tokens']} prompt tokens: first token warm "
               f"{s['warm_ttft_s'] * 1000:.0f} ms, cold ({s['cold_prompt_tokens']} tokens, fresh session) "
