@@ -279,6 +279,7 @@ StatusOr<Config> parse_config(std::string_view toml_text, const std::string& bas
         const std::string prefix = "models[" + std::to_string(i) + "]";
         if (!arr[i].is_table()) return bad(prefix, "expected a table");
         model::ModelSpec m;
+        m.parallel = kDefaultParallel;
         AGENTD_RETURN_IF_ERROR(parse_model(*arr[i].as_table(), prefix, base_dir, m));
         for (const auto& other : c.models)
           if (other.id == m.id) return bad(prefix + ".id", "duplicate model id '" + m.id + "'");

@@ -36,7 +36,7 @@
 //   price_output_per_mtok = 0.0   # USD per million output tokens
 //   threads = 0                   # local: engine threads; 0 = all cores
 //   queue_depth = 64              # local: requests waiting for the engine; more get 503
-//   parallel = 1                  # local: sequences decoded at once
+//   parallel = 8                  # local: sequences decoded together (one batched step)
 //   cache_bytes = 268435456       # local: KV caches kept between a session's turns (LRU)
 //   connect_timeout_s = 5         # openai: connecting to the provider
 //   timeout_s = 120               # openai: a whole request, streaming included
@@ -57,6 +57,9 @@
 #include "model/catalog.h"
 
 namespace agentd::app {
+
+// A local model's `parallel` when the file does not set it.
+inline constexpr int kDefaultParallel = 8;
 
 struct ServerConfig {
   std::string host = "127.0.0.1";  // from `listen`

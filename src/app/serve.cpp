@@ -123,6 +123,13 @@ int serve(const ServeArgs& args) {
 
   add_health_routes(router, core_host->store());
   MetricsRegistry& metrics = core_host->core().metrics();
+  // The backends count into the Core's registry, which goes first at exit.
+  model::set_backend_metrics(**backends, backend_catalog, &metrics);
+  struct DetachMetrics {
+    model::BackendRegistry& registry;
+    const model::ModelCatalog& catalog;
+    ~DetachMetrics() { model::set_backend_metrics(registry, catalog, nullptr); }
+  } detach_metrics{**backends, backend_catalog};
   router.observer = [&metrics](const http::Request& req, const http::Response& res, double seconds) {
     metrics.record_http_request(req.route.empty() ? "unmatched" : req.route, req.method, res.status, seconds);
   };

@@ -63,8 +63,8 @@ bool Generator::is_eog(int32_t id) const {
   return id == fallback_eos_;
 }
 
-StatusOr<GenerateResult> Generator::generate(KvCache& cache, std::span<const int32_t> prompt,
-                                             const GenerateOptions& options, const StepCallback& on_step) const {
+StatusOr<Decoding> Generator::start(KvCache& cache, std::span<const int32_t> prompt,
+                                    const GenerateOptions& options) const {
   if (prompt.empty()) return Status::invalid_argument("the prompt has no tokens");
   if (static_cast<int64_t>(prompt.size()) > cache.max_tokens()) {
     return Status::invalid_argument("the prompt has " + std::to_string(prompt.size()) +
@@ -78,83 +78,105 @@ StatusOr<GenerateResult> Generator::generate(KvCache& cache, std::span<const int
   if (!options.stop.empty() && tokenizer_ == nullptr) {
     return Status::invalid_argument("stop strings need a tokenizer");
   }
-  const int64_t n_vocab = model_.config().n_vocab;
+  return Decoding(*this, cache, std::vector<int32_t>(prompt.begin(), prompt.end()), options);
+}
 
-  GenerateResult result;
-  result.prompt_tokens = static_cast<int64_t>(prompt.size());
+StatusOr<GenerateResult> Generator::generate(KvCache& cache, std::span<const int32_t> prompt,
+                                             const GenerateOptions& options, const StepCallback& on_step) const {
+  AGENTD_ASSIGN_OR_RETURN(Decoding d, start(cache, prompt, options));
+  const size_t chunk = static_cast<size_t>(std::max(1, options.prefill_chunk));
+  const auto n_vocab = static_cast<size_t>(model_.config().n_vocab);
+  std::vector<float> logits;
+  while (!d.done()) {
+    const std::span<const int32_t> in = d.next_input(chunk);
+    SequenceBatch sb{&cache, in, false};
+    AGENTD_RETURN_IF_ERROR(model_.forward({&sb, 1}, logits, pool_));
+    if (d.consumed(in.size())) d.accept({logits.data(), n_vocab}, on_step);
+  }
+  return d.take_result();
+}
 
+// ---------------------------------------------------------------- Decoding
+
+Decoding::Decoding(const Generator& generator, KvCache& cache, std::vector<int32_t> prompt,
+                   const GenerateOptions& options)
+    : generator_(&generator), cache_(&cache), prompt_(std::move(prompt)), options_(options),
+      sampler_(options.sampling) {
+  result_.prompt_tokens = static_cast<int64_t>(prompt_.size());
   // Reuse the cached prefix; at least the last prompt token is recomputed so
   // there are logits to sample from.
   const std::vector<int32_t>& cached = cache.tokens();
   size_t common = 0;
-  while (common < cached.size() && common < prompt.size() && cached[common] == prompt[common]) ++common;
-  common = std::min(common, prompt.size() - 1);
+  while (common < cached.size() && common < prompt_.size() && cached[common] == prompt_[common]) ++common;
+  common = std::min(common, prompt_.size() - 1);
   cache.truncate(static_cast<int64_t>(common));
-  result.cached_prompt_tokens = static_cast<int64_t>(common);
+  result_.cached_prompt_tokens = static_cast<int64_t>(common);
+  fed_ = common;
+  for (int32_t id : prompt_) sampler_.accept(id);
+  result_.finish = FinishReason::kLength;
+}
 
-  std::vector<float> logits;
-  const size_t chunk = static_cast<size_t>(std::max(1, options.prefill_chunk));
-  for (size_t at = common; at < prompt.size(); at += chunk) {
-    const size_t n = std::min(chunk, prompt.size() - at);
-    SequenceBatch sb{&cache, prompt.subspan(at, n), false};
-    AGENTD_RETURN_IF_ERROR(model_.forward({&sb, 1}, logits, pool_));
-  }
+std::span<const int32_t> Decoding::next_input(size_t limit) const {
+  if (done_) return {};
+  if (prefilling()) return std::span<const int32_t>(prompt_).subspan(fed_, std::min(limit, prompt_.size() - fed_));
+  return {&result_.steps.back().id, 1};
+}
 
-  Sampler sampler(options.sampling);
-  for (int32_t id : prompt) sampler.accept(id);
+bool Decoding::consumed(size_t n) {
+  if (!prefilling()) return true;  // the last sampled token
+  fed_ += std::min(n, prompt_.size() - fed_);
+  return !prefilling();
+}
 
-  std::string pending;  // text not yet handed out (may hold a stop string's start)
-  auto emit = [&](size_t n, const GeneratedStep& step) -> bool {
-    const std::string_view out(pending.data(), n);
-    result.text.append(out);
-    const bool go_on = !on_step || on_step(out, step);
-    pending.erase(0, n);
-    return go_on;
-  };
+bool Decoding::emit(size_t n, const GeneratedStep& step, const StepCallback& on_step) {
+  const std::string_view out(pending_.data(), n);
+  result_.text.append(out);
+  const bool go_on = !on_step || on_step(out, step);
+  pending_.erase(0, n);
+  return go_on;
+}
 
-  result.finish = FinishReason::kLength;
-  for (int32_t i = 0; i < options.max_tokens; ++i) {
-    const std::span<const float> row(logits.data(), static_cast<size_t>(n_vocab));
-    GeneratedStep step;
-    if (options.top_logits > 0) step.top = top_logits(row, options.top_logits);
-    step.id = sampler.sample(row);
-    step.logprob = token_logprob(row, step.id);
-    sampler.accept(step.id);
-    result.steps.push_back(step);
-
-    if (!options.ignore_eos && is_eog(step.id)) {
-      result.finish = FinishReason::kEndOfGeneration;
-      if (!emit(pending.size(), step)) result.finish = FinishReason::kCancelled;
-      break;
-    }
-    if (tokenizer_ != nullptr) pending += tokenizer_->token_to_piece(step.id);
-    // A stop string ends the text where it starts.
-    size_t stop_at = std::string::npos;
-    for (const std::string& s : options.stop) stop_at = std::min(stop_at, pending.find(s));
-    if (stop_at != std::string::npos) {
-      result.finish = FinishReason::kStop;
-      pending.resize(stop_at);
-      if (!emit(pending.size(), step)) result.finish = FinishReason::kCancelled;
-      break;
-    }
-    const size_t hold = std::max(held_for_stop(pending, options.stop), incomplete_utf8_tail(pending));
-    if (!emit(pending.size() - hold, step)) {
-      result.finish = FinishReason::kCancelled;
-      break;
-    }
-    if (i + 1 == options.max_tokens) break;
-    if (cache.size() >= cache.max_tokens()) break;  // context full: kLength
-    SequenceBatch sb{&cache, {&result.steps.back().id, 1}, false};
-    AGENTD_RETURN_IF_ERROR(model_.forward({&sb, 1}, logits, pool_));
-  }
-  if (result.finish == FinishReason::kLength && !pending.empty()) {
+void Decoding::finish(FinishReason reason, const StepCallback& on_step) {
+  result_.finish = reason;
+  done_ = true;
+  if (reason == FinishReason::kLength && !pending_.empty()) {
     // Nothing more will come: what was held back is text after all.
-    const GeneratedStep last = result.steps.empty() ? GeneratedStep{} : result.steps.back();
-    result.text.append(pending);
-    if (on_step) on_step(pending, last);
-    pending.clear();
+    const GeneratedStep last = result_.steps.empty() ? GeneratedStep{} : result_.steps.back();
+    result_.text.append(pending_);
+    if (on_step) on_step(pending_, last);
+    pending_.clear();
   }
-  return result;
+}
+
+void Decoding::accept(std::span<const float> row, const StepCallback& on_step) {
+  if (done_) return;
+  const Tokenizer* tokenizer = generator_->tokenizer_;
+  if (static_cast<int64_t>(result_.steps.size()) >= options_.max_tokens) return finish(FinishReason::kLength, on_step);
+
+  GeneratedStep step;
+  if (options_.top_logits > 0) step.top = top_logits(row, options_.top_logits);
+  step.id = sampler_.sample(row);
+  step.logprob = token_logprob(row, step.id);
+  sampler_.accept(step.id);
+  result_.steps.push_back(step);
+
+  if (!options_.ignore_eos && generator_->is_eog(step.id)) {
+    const bool go_on = emit(pending_.size(), step, on_step);
+    return finish(go_on ? FinishReason::kEndOfGeneration : FinishReason::kCancelled, on_step);
+  }
+  if (tokenizer != nullptr) pending_ += tokenizer->token_to_piece(step.id);
+  // A stop string ends the text where it starts.
+  size_t stop_at = std::string::npos;
+  for (const std::string& s : options_.stop) stop_at = std::min(stop_at, pending_.find(s));
+  if (stop_at != std::string::npos) {
+    pending_.resize(stop_at);
+    const bool go_on = emit(pending_.size(), step, on_step);
+    return finish(go_on ? FinishReason::kStop : FinishReason::kCancelled, on_step);
+  }
+  const size_t hold = std::max(held_for_stop(pending_, options_.stop), incomplete_utf8_tail(pending_));
+  if (!emit(pending_.size() - hold, step, on_step)) return finish(FinishReason::kCancelled, on_step);
+  if (static_cast<int64_t>(result_.steps.size()) >= options_.max_tokens) return finish(FinishReason::kLength, on_step);
+  if (cache_->size() >= cache_->max_tokens()) return finish(FinishReason::kLength, on_step);  // context full
 }
 
 }  // namespace agentd::engine

@@ -10,9 +10,13 @@
 // A KvCache passed in may already hold an earlier turn: the longest common
 // prefix with the new prompt is reused and only the rest is computed.
 //
+// Two ways to run: generate() runs one sequence to its end; start() returns a
+// Decoding, the same loop one step at a time, so a scheduler can advance many
+// sequences with one batched Model::forward (see Decoding).
+//
 // Ownership: a Generator borrows the model, the tokenizer and the pool, which
-// must outlive it. Thread-safety: generate() is const and may run on several
-// threads at once with different caches.
+// must outlive it. Thread-safety: generate() and start() are const and may run
+// on several threads at once with different caches.
 
 #include <cstdint>
 #include <functional>
@@ -67,6 +71,61 @@ struct GenerateResult {
 // text yet) with the step that produced it; returning false cancels.
 using StepCallback = std::function<bool(std::string_view text, const GeneratedStep& step)>;
 
+class Generator;
+
+// One sequence in generation, advanced by its owner:
+//
+//   while (!d.done()) {
+//     auto in = d.next_input(limit);            // prompt chunk or last token
+//     forward({cache, in}) -> logits row of in's last token
+//     if (d.consumed(in.size())) d.accept(row, on_step);
+//   }
+//
+// accept() samples, hands out final text and decides the end. The tokens and
+// text are the same whether the forward() batch held this sequence alone or
+// beside others, as long as forward() computes each row the same way.
+//
+// Ownership: borrows the Generator and the KvCache, which must outlive it.
+// Thread-safety: none; one thread at a time.
+class Decoding {
+ public:
+  Decoding(Decoding&&) = default;
+  Decoding& operator=(Decoding&&) = default;
+
+  // What the next forward() feeds for this sequence, at most `limit` (>= 1)
+  // tokens: the rest of the prompt while prefilling, then the last sampled
+  // token. Empty once done(). Valid until the next call on this object.
+  std::span<const int32_t> next_input(size_t limit) const;
+  // forward() appended the first n tokens of next_input() to the cache.
+  // Returns true when the logits row of the last of them goes to accept().
+  bool consumed(size_t n);
+  // Samples the next token from `row` (n_vocab raw logits), hands its final
+  // text to on_step (may be empty) and decides whether the sequence is done.
+  void accept(std::span<const float> row, const StepCallback& on_step = {});
+
+  bool done() const { return done_; }
+  bool prefilling() const { return fed_ < prompt_.size(); }
+  KvCache& cache() const { return *cache_; }
+  const GenerateResult& result() const { return result_; }
+  GenerateResult take_result() { return std::move(result_); }
+
+ private:
+  friend class Generator;
+  Decoding(const Generator& generator, KvCache& cache, std::vector<int32_t> prompt, const GenerateOptions& options);
+  bool emit(size_t n, const GeneratedStep& step, const StepCallback& on_step);
+  void finish(FinishReason reason, const StepCallback& on_step);
+
+  const Generator* generator_;
+  KvCache* cache_;
+  std::vector<int32_t> prompt_;
+  GenerateOptions options_;
+  Sampler sampler_;
+  size_t fed_ = 0;          // prompt tokens in the cache
+  GenerateResult result_;
+  std::string pending_;     // text not yet handed out (may hold a stop string's start)
+  bool done_ = false;
+};
+
 class Generator {
  public:
   // tokenizer may be nullptr: then there is no text, stop strings are
@@ -79,7 +138,15 @@ class Generator {
   StatusOr<GenerateResult> generate(KvCache& cache, std::span<const int32_t> prompt, const GenerateOptions& options,
                                     const StepCallback& on_step = {}) const;
 
+  // Checks like generate(), keeps the cache's longest common prefix with the
+  // prompt (at least the last prompt token is recomputed) and returns the
+  // sequence ready for its first forward().
+  StatusOr<Decoding> start(KvCache& cache, std::span<const int32_t> prompt, const GenerateOptions& options) const;
+
+  const Model& model() const { return model_; }
+
  private:
+  friend class Decoding;
   bool is_eog(int32_t id) const;
 
   const Model& model_;

@@ -126,7 +126,8 @@ LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
   const int threads =
       spec_.threads > 0 ? spec_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<engine::ThreadPool>(threads);
-  for (int i = 0; i < spec_.parallel; ++i) engine_threads_.emplace_back([this] { engine_loop(); });
+  generator_ = std::make_unique<engine::Generator>(*model_, tokenizer_.get(), pool_.get());
+  engine_thread_ = std::thread([this] { engine_loop(); });
 }
 
 LocalBackend::~LocalBackend() {
@@ -136,12 +137,35 @@ LocalBackend::~LocalBackend() {
     for (Job* job : waiting_) {
       job->result = Status::unavailable("model '" + spec_.id + "' is shutting down");
       job->finished = true;
+      job->cv.notify_all();
     }
     waiting_.clear();
   }
   work_cv_.notify_all();
-  done_cv_.notify_all();
-  for (auto& t : engine_threads_) t.join();
+  engine_thread_.join();
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_cv_.wait(lock, [&] { return in_flight_ == 0; });
+}
+
+void LocalBackend::set_metrics(MetricsRegistry* registry) {
+  Metrics m;
+  if (registry != nullptr) {
+    const MetricLabels model{{"model", spec_.id}};
+    m.hits = &registry->counter("agentd_kv_cache_hits_total",
+                                "Turns with a cache key that found a kept KV cache with a reusable prefix", model);
+    m.misses = &registry->counter("agentd_kv_cache_misses_total",
+                                  "Turns with a cache key that found no reusable kept KV cache", model);
+    m.reused_tokens = &registry->counter("agentd_kv_cache_reused_tokens_total",
+                                         "Prompt tokens taken from kept KV caches instead of being computed", model);
+    m.cache_bytes = &registry->gauge("agentd_kv_cache_bytes", "Bytes held by kept KV caches", model);
+    m.running = &registry->gauge("agentd_engine_running_sequences", "Sequences in the engine's batch", model);
+    static const std::vector<double> kTokenBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+    m.batch_tokens = &registry->histogram("agentd_engine_batch_tokens", "Tokens fed per batched forward step",
+                                          kTokenBuckets, model);
+    m.cache_bytes->set(static_cast<double>(caches_.bytes()));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_ = m;
 }
 
 int64_t LocalBackend::waiting() const {
@@ -151,7 +175,7 @@ int64_t LocalBackend::waiting() const {
 
 int64_t LocalBackend::running() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return running_;
+  return in_flight_;
 }
 
 StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<Message>& messages) const {
@@ -218,40 +242,114 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
 
   Job job;
   job.request = &request;
-  job.on_chunk = &on_chunk;
   job.prompt = std::move(prompt);
+  job.stream = static_cast<bool>(on_chunk);
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return Status::unavailable("model '" + spec_.id + "' is shutting down");
   const size_t capacity = static_cast<size_t>(spec_.parallel) + static_cast<size_t>(spec_.queue_depth);
-  if (static_cast<size_t>(running_) + waiting_.size() >= capacity) return Status::unavailable("engine queue full");
+  if (static_cast<size_t>(in_flight_) + waiting_.size() >= capacity) return Status::unavailable("engine queue full");
   waiting_.push_back(&job);
   work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return job.finished; });
+  bool cancelled = false;
+  for (;;) {
+    job.cv.wait(lock, [&] { return job.finished || !job.text.empty(); });
+    if (job.text.empty()) break;  // finished, everything handed out
+    const std::string piece = valid_utf8(job.text);
+    job.text.clear();
+    if (cancelled) continue;
+    lock.unlock();
+    const bool go_on = on_chunk(piece);
+    lock.lock();
+    if (!go_on) {
+      cancelled = true;
+      job.cancel = true;
+    }
+  }
+  if (job.admitted) {
+    --in_flight_;
+    work_cv_.notify_one();  // a slot is free
+    if (in_flight_ == 0) idle_cv_.notify_all();
+  }
+  if (cancelled) return Status::cancelled("generation cancelled by the client");
   return std::move(job.result);
 }
 
 void LocalBackend::engine_loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  std::vector<Sequence> seqs;  // running, in admission order
+  std::vector<float> logits;
   for (;;) {
-    work_cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
-    if (stopping_) return;
-    Job* job = waiting_.front();
-    waiting_.pop_front();
-    ++running_;
-    lock.unlock();
-    StatusOr<Generation> result = run(*job);
-    lock.lock();
-    --running_;
-    job->result = std::move(result);
-    job->finished = true;
-    done_cv_.notify_all();
+    std::vector<Sequence> admitted;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] {
+        return stopping_ || !seqs.empty() || (!waiting_.empty() && in_flight_ < spec_.parallel);
+      });
+      if (stopping_ && seqs.empty()) return;  // the destructor failed the waiting jobs
+      while (!stopping_ && !waiting_.empty() && in_flight_ < spec_.parallel) {
+        Job* job = waiting_.front();
+        waiting_.pop_front();
+        job->admitted = true;
+        ++in_flight_;
+        admitted.push_back(Sequence{});
+        admitted.back().job = job;
+      }
+      for (Sequence& s : seqs) s.cancelled = s.job->cancel;
+    }
+    int64_t hits = 0, misses = 0, reused = 0;
+    std::vector<Sequence> failed;  // could not start: result already set
+    for (Sequence& s : admitted) {
+      if (start(s, hits, misses, reused)) seqs.push_back(std::move(s));
+      else failed.push_back(std::move(s));
+    }
+    size_t fed = 0;
+    if (std::any_of(seqs.begin(), seqs.end(), [](const Sequence& s) { return !s.cancelled; })) {
+      fed = step(seqs, logits);
+    }
+    // Finished and cancelled sequences leave; their results are made (and
+    // their caches kept) outside the lock.
+    std::vector<Sequence> ended;
+    std::vector<StatusOr<Generation>> results;
+    for (auto it = seqs.begin(); it != seqs.end();) {
+      if (it->cancelled || it->error || it->decoding->done()) {
+        results.push_back(finish(*it));
+        ended.push_back(std::move(*it));
+        it = seqs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Sequence& s : seqs) {
+      if (s.text.empty()) continue;
+      s.job->text += s.text;
+      s.text.clear();
+      s.job->cv.notify_one();
+    }
+    for (size_t i = 0; i < ended.size(); ++i) {
+      Job* job = ended[i].job;
+      job->text += ended[i].text;
+      job->result = std::move(results[i]);
+      job->finished = true;
+      job->cv.notify_one();
+    }
+    for (Sequence& s : failed) {
+      s.job->finished = true;
+      s.job->cv.notify_one();
+    }
+    if (metrics_.hits != nullptr) {
+      metrics_.hits->inc(static_cast<double>(hits));
+      metrics_.misses->inc(static_cast<double>(misses));
+      metrics_.reused_tokens->inc(static_cast<double>(reused));
+      metrics_.running->set(static_cast<double>(seqs.size()));
+      if (fed > 0) metrics_.batch_tokens->observe(static_cast<double>(fed));
+      if (!ended.empty()) metrics_.cache_bytes->set(static_cast<double>(caches_.bytes()));
+    }
   }
 }
 
-StatusOr<Generation> LocalBackend::run(Job& job) {
-  const GenerationRequest& request = *job.request;
+bool LocalBackend::start(Sequence& seq, int64_t& hits, int64_t& misses, int64_t& reused) {
+  const GenerationRequest& request = *seq.job->request;
   const GenerationParams& p = request.params;
-
   engine::GenerateOptions options;
   options.max_tokens = static_cast<int32_t>(std::min<int64_t>(p.max_tokens, std::numeric_limits<int32_t>::max()));
   options.sampling.temperature = static_cast<float>(p.temperature);
@@ -259,33 +357,87 @@ StatusOr<Generation> LocalBackend::run(Job& job) {
   options.sampling.seed = p.seed ? *p.seed : std::random_device{}();
   options.stop = p.stop;
 
-  std::unique_ptr<engine::KvCache> cache;
-  if (!request.cache_key.empty()) cache = caches_.take(request.cache_key);
-  if (!cache || cache->max_tokens() < context_) cache = model_->new_cache(context_);
+  if (!request.cache_key.empty()) seq.cache = caches_.take(request.cache_key);
+  if (!seq.cache || seq.cache->max_tokens() < context_) seq.cache = model_->new_cache(context_);
+  auto decoding = generator_->start(*seq.cache, seq.job->prompt, options);
+  if (!decoding.is_ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    seq.job->result = Status(decoding.status().code(), "model '" + spec_.id + "': " + decoding.status().message());
+    return false;
+  }
+  seq.decoding.emplace(std::move(decoding).value());
+  if (!request.cache_key.empty()) {
+    const int64_t cached = seq.decoding->result().cached_prompt_tokens;
+    if (cached > 0) {
+      ++hits;
+      reused += cached;
+    } else {
+      ++misses;
+    }
+  }
+  return true;
+}
 
-  const ChunkCallback& on_chunk = *job.on_chunk;
-  engine::StepCallback on_step;
-  if (on_chunk) {
-    on_step = [&on_chunk](std::string_view text, const engine::GeneratedStep&) {
-      return text.empty() || on_chunk(valid_utf8(text));
-    };
+size_t LocalBackend::step(std::vector<Sequence>& seqs, std::vector<float>& logits) {
+  // Decode tokens first, then prompt chunks within the step's budget.
+  std::vector<engine::SequenceBatch> batch;
+  std::vector<Sequence*> order;
+  size_t fed = 0;
+  for (Sequence& s : seqs) {
+    if (s.cancelled || s.decoding->prefilling()) continue;
+    batch.push_back({s.cache.get(), s.decoding->next_input(1), false});
+    order.push_back(&s);
+    ++fed;
   }
-  engine::Generator generator(*model_, tokenizer_.get(), pool_.get());
-  auto result = generator.generate(*cache, job.prompt, options, on_step);
-  if (!result.is_ok()) {
-    return Status(result.status().code(), "model '" + spec_.id + "': " + result.status().message());
+  size_t budget = kPrefillTokensPerStep;
+  for (Sequence& s : seqs) {
+    if (s.cancelled || !s.decoding->prefilling() || budget == 0) continue;
+    const std::span<const int32_t> in = s.decoding->next_input(budget);
+    budget -= in.size();
+    fed += in.size();
+    batch.push_back({s.cache.get(), in, false});
+    order.push_back(&s);
   }
-  if (!request.cache_key.empty()) caches_.put(request.cache_key, std::move(cache));
-  if (result->finish == engine::FinishReason::kCancelled) return Status::cancelled("generation cancelled by the client");
+  if (batch.empty()) return 0;
+  Status st = model_->forward(batch, logits, pool_.get());
+  if (!st.is_ok()) {
+    // Not expected (inputs were checked at start): end every sequence fed.
+    for (Sequence* s : order) s->error = Status(st.code(), "model '" + spec_.id + "': " + st.message());
+    return 0;
+  }
+  const auto n_vocab = static_cast<size_t>(model_->config().n_vocab);
+  for (size_t k = 0; k < order.size(); ++k) {
+    Sequence& s = *order[k];
+    if (!s.decoding->consumed(batch[k].tokens.size())) continue;
+    const std::span<const float> row(logits.data() + k * n_vocab, n_vocab);
+    if (s.job->stream) {
+      s.decoding->accept(row, [&s](std::string_view text, const engine::GeneratedStep&) {
+        s.text.append(text);
+        return true;
+      });
+    } else {
+      s.decoding->accept(row);
+    }
+  }
+  return fed;
+}
+
+StatusOr<Generation> LocalBackend::finish(Sequence& seq) {
+  const GenerationRequest& request = *seq.job->request;
+  if (!request.cache_key.empty()) caches_.put(request.cache_key, std::move(seq.cache));
+  if (seq.error) return *seq.error;
+  if (seq.cancelled) return Status::cancelled("generation cancelled by the client");
+  const engine::GenerateResult result = seq.decoding->take_result();
+  if (result.finish == engine::FinishReason::kCancelled) return Status::cancelled("generation cancelled by the client");
 
   Generation g;
-  g.text = valid_utf8(result->text);
-  g.prompt_tokens = result->prompt_tokens;
-  g.cached_prompt_tokens = result->cached_prompt_tokens;
-  g.finish_reason = result->finish == engine::FinishReason::kLength ? "length" : "stop";
+  g.text = valid_utf8(result.text);
+  g.prompt_tokens = result.prompt_tokens;
+  g.cached_prompt_tokens = result.cached_prompt_tokens;
+  g.finish_reason = result.finish == engine::FinishReason::kLength ? "length" : "stop";
   double sum = 0.0;
   int64_t n = 0;
-  for (const auto& step : result->steps) {
+  for (const auto& step : result.steps) {
     if (tokenizer_->is_end_of_generation(step.id)) continue;
     sum += step.logprob;
     ++n;

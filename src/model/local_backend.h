@@ -10,21 +10,39 @@
 // ModelSpec::context (or the trained context when smaller) is
 // kInvalidArgument stating both numbers.
 //
-// Scheduling: `parallel` engine threads (slots) each own one running
-// sequence and take the oldest waiting request. At most `queue_depth`
-// requests wait; one more is kUnavailable("engine queue full"). The caller's
-// thread blocks until its request is done; on_chunk runs on the engine thread.
-// (Continuous batching will replace the slots by one loop that advances every
-// running sequence with one batched Model::forward; Job and the queue stay.)
+// Scheduling (continuous batching): one engine thread runs every admitted
+// request. Each step it builds one Model::forward batch from one decode token
+// of every running sequence plus prompt tokens of sequences still prefilling
+// (at most kPrefillTokensPerStep per step, so running sequences keep
+// streaming while a long prompt goes in), samples each sequence's row, ends
+// finished and cancelled sequences and admits waiting requests while fewer
+// than `parallel` are in flight. At most `queue_depth` requests wait; one more
+// is kUnavailable("engine queue full"). A request gives the same tokens alone
+// or in a batch (greedy, or with the same seed).
+//
+// The caller's thread blocks in generate() until its request is done and
+// runs on_chunk itself with the text the engine produced meanwhile (pieces
+// may be merged), so a slow client never stalls the batch; once on_chunk
+// returns false the sequence is dropped at the next step and generate()
+// returns kCancelled. A request is in flight from admission until its
+// generate() returns.
 //
 // KV cache reuse: after a turn with a non-empty cache_key the sequence's
 // KvCache is kept (LRU, at most cache_bytes in total) so the next turn of the
 // conversation only processes its new tokens.
 //
-// Ownership: owns the model, tokenizer, template, thread pool, engine threads
+// Metrics (when set_metrics() gave a registry), labelled {model="<id>"}:
+// agentd_kv_cache_hits_total (a turn with a cache_key found a kept cache with
+// a reusable prefix), agentd_kv_cache_misses_total (a key and nothing
+// reusable), agentd_kv_cache_reused_tokens_total, agentd_kv_cache_bytes,
+// agentd_engine_running_sequences, agentd_engine_batch_tokens (histogram of
+// tokens per forward step).
+//
+// Ownership: owns the model, tokenizer, template, thread pool, engine thread
 // and kept caches. Thread-safety: every public method may be called from any
 // number of threads at once. The destructor fails waiting requests with
-// kUnavailable, then joins the engine threads; it must not race with new calls.
+// kUnavailable, lets running ones finish, joins the engine thread and waits
+// for their callers to return; it must not race with new calls.
 
 #include <condition_variable>
 #include <cstdint>
@@ -32,12 +50,15 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "common/metrics.h"
 #include "engine/chat_template.h"
+#include "engine/generator.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
@@ -80,6 +101,9 @@ class KvCacheStore {
 
 class LocalBackend : public ModelBackend {
  public:
+  // Prompt tokens fed per engine step, over all sequences still prefilling.
+  static constexpr size_t kPrefillTokensPerStep = 256;
+
   // Loads spec.path. Errors name the file.
   static StatusOr<std::unique_ptr<LocalBackend>> create(const ModelSpec& spec);
   ~LocalBackend() override;
@@ -102,24 +126,53 @@ class LocalBackend : public ModelBackend {
   // Non-fatal findings at load (no or unparsable template, context beyond
   // the trained one), each naming the model and the file.
   const std::vector<std::string>& warnings() const { return warnings_; }
-  // Requests queued and not yet started, and requests being generated.
+  // Requests queued and not yet started, and requests in flight.
   int64_t waiting() const;
   int64_t running() const;
+  // Records this backend's metrics in `registry` from now on (nullptr: stop).
+  // The registry must outlive the backend or be detached first.
+  void set_metrics(MetricsRegistry* registry);
 
  private:
-  // One queued request. The submitting thread waits on `done`.
+  // One request, from generate() to its return. The engine thread appends
+  // text and sets the result; the caller waits on `cv`.
   struct Job {
     const GenerationRequest* request = nullptr;
-    const ChunkCallback* on_chunk = nullptr;
     std::vector<int32_t> prompt;
-    StatusOr<Generation> result = Status::internal("not run");
-    bool finished = false;
+    bool stream = false;          // the caller has an on_chunk
+    std::condition_variable cv;
+    std::string text;             // produced, not yet handed out; guarded by mu_
+    bool cancel = false;          // on_chunk returned false; guarded by mu_
+    bool admitted = false;        // counted in in_flight_; guarded by mu_
+    bool finished = false;        // guarded by mu_
+    StatusOr<Generation> result = Status::internal("not run");  // guarded by mu_
+  };
+  // A running request; only the engine thread touches it.
+  struct Sequence {
+    Job* job = nullptr;
+    std::unique_ptr<engine::KvCache> cache;
+    std::optional<engine::Decoding> decoding;
+    std::string text;  // produced this step
+    bool cancelled = false;
+    std::optional<Status> error;  // forward() failed
+  };
+  struct Metrics {
+    Counter* hits = nullptr;
+    Counter* misses = nullptr;
+    Counter* reused_tokens = nullptr;
+    Gauge* cache_bytes = nullptr;
+    Gauge* running = nullptr;
+    Histogram* batch_tokens = nullptr;
   };
 
   LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model, std::unique_ptr<engine::Tokenizer> tokenizer,
                engine::ChatTemplate chat_template, bool own_template);
   void engine_loop();
-  StatusOr<Generation> run(Job& job);
+  // Starts the admitted job; false (job result set) when it cannot start.
+  bool start(Sequence& seq, int64_t& hits, int64_t& misses, int64_t& reused);
+  // One batched forward over `seqs`; returns the tokens it fed.
+  size_t step(std::vector<Sequence>& seqs, std::vector<float>& logits);
+  StatusOr<Generation> finish(Sequence& seq);
 
   const ModelSpec spec_;
   std::unique_ptr<engine::Model> model_;
@@ -130,15 +183,17 @@ class LocalBackend : public ModelBackend {
   std::vector<std::string> warnings_;
   std::string bos_text_, eos_text_;
   std::unique_ptr<engine::ThreadPool> pool_;
+  std::unique_ptr<engine::Generator> generator_;
   KvCacheStore caches_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // engine threads wait for jobs
-  std::condition_variable done_cv_;  // submitters wait for their job
+  std::condition_variable work_cv_;  // the engine thread waits for jobs
+  std::condition_variable idle_cv_;  // the destructor waits for in_flight_ == 0
   std::deque<Job*> waiting_;         // guarded by mu_
-  int running_ = 0;                  // guarded by mu_
+  int in_flight_ = 0;                // admitted, generate() not returned; guarded by mu_
   bool stopping_ = false;            // guarded by mu_
-  std::vector<std::thread> engine_threads_;
+  Metrics metrics_;                  // guarded by mu_
+  std::thread engine_thread_;
 };
 
 }  // namespace agentd::model

@@ -45,4 +45,11 @@ StatusOr<std::unique_ptr<BackendRegistry>> make_backend_registry(const ModelCata
   return std::unique_ptr<BackendRegistry>(std::make_unique<MapRegistry>(std::move(backends)));
 }
 
+void set_backend_metrics(BackendRegistry& registry, const ModelCatalog& catalog, MetricsRegistry* metrics) {
+  for (const ModelSpec& spec : catalog.all()) {
+    if (spec.backend != "local") continue;
+    if (auto* local = dynamic_cast<LocalBackend*>(registry.find(spec.id))) local->set_metrics(metrics);
+  }
+}
+
 }  // namespace agentd::model

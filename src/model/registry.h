@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/status.h"
 #include "model/backend.h"
 #include "model/catalog.h"
@@ -20,5 +21,10 @@ namespace agentd::model {
 // using ChatML") are appended to *warnings when given; the caller logs them.
 StatusOr<std::unique_ptr<BackendRegistry>> make_backend_registry(const ModelCatalog& catalog,
                                                                  std::vector<std::string>* warnings = nullptr);
+
+// Makes the local backends of `registry` (built by make_backend_registry from
+// `catalog`) record their engine and KV cache metrics in `metrics`; nullptr
+// stops them (before the MetricsRegistry goes away while the backends live on).
+void set_backend_metrics(BackendRegistry& registry, const ModelCatalog& catalog, MetricsRegistry* metrics);
 
 }  // namespace agentd::model

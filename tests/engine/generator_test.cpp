@@ -245,5 +245,77 @@ TEST_F(GeneratorTest, EndOfGenerationStopsAndIgnoreEosContinues) {
   FAIL() << "no seed in 1..60 ended with an end-of-generation token";
 }
 
+// Several Decodings advanced together, one Model::forward per step: prompt
+// chunks of sequences that join late share steps with the decode tokens of
+// the others. Each sequence gives the ids it gives alone through generate();
+// on stories260K those are llama.cpp's greedy ids. (The random models' greedy
+// runs hit near-ties where llama.cpp's own ids are only checked with teacher
+// forcing: model_golden_test.)
+void batched_decodings_match_alone(const std::string& name, bool check_golden) {
+  SCOPED_TRACE(name);
+  auto model = Model::load(kModels + name + ".gguf");
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  auto tok = Tokenizer::from_gguf((*model)->gguf());
+  ASSERT_TRUE(tok.is_ok());
+  Generator gen(**model, tok->get(), nullptr);
+  const std::vector<Golden> goldens = golden(name);
+  ASSERT_GE(goldens.size(), 3u);
+  // The whole golden run on stories260K; a few steps (test time) on the others.
+  auto max_tokens = [&](const Golden& g) { return static_cast<int32_t>(check_golden ? g.ids.size() : 10); };
+  std::vector<std::unique_ptr<KvCache>> caches;
+  std::vector<Decoding> seqs;
+  const auto n_vocab = static_cast<size_t>((*model)->config().n_vocab);
+  std::vector<float> logits;
+  for (int step = 0; step < 200; ++step) {
+    // Sequence k joins at step 2k.
+    if (step % 2 == 0 && seqs.size() < goldens.size()) {
+      const Golden& g = goldens[seqs.size()];
+      caches.push_back((*model)->new_cache());
+      GenerateOptions o;
+      o.max_tokens = max_tokens(g);
+      auto d = gen.start(*caches.back(), g.prompt_ids, o);
+      ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+      seqs.push_back(std::move(d).value());
+    }
+    std::vector<SequenceBatch> batch;
+    std::vector<Decoding*> order;
+    for (Decoding& d : seqs) {
+      if (d.done()) continue;
+      batch.push_back({&d.cache(), d.next_input(5), false});  // prompts go in 5 tokens at a time
+      order.push_back(&d);
+    }
+    if (batch.empty()) break;
+    ASSERT_TRUE((*model)->forward(batch, logits, nullptr).is_ok());
+    ASSERT_EQ(logits.size(), batch.size() * n_vocab);
+    for (size_t k = 0; k < order.size(); ++k) {
+      if (order[k]->consumed(batch[k].tokens.size())) order[k]->accept({logits.data() + k * n_vocab, n_vocab});
+    }
+  }
+  ASSERT_EQ(seqs.size(), goldens.size());
+  for (size_t k = 0; k < seqs.size(); ++k) {
+    ASSERT_TRUE(seqs[k].done()) << k;
+    std::vector<int32_t> ids;
+    for (const auto& s : seqs[k].result().steps) ids.push_back(s.id);
+    auto cache = (*model)->new_cache();
+    GenerateOptions o;
+    o.max_tokens = max_tokens(goldens[k]);
+    auto alone = gen.generate(*cache, goldens[k].prompt_ids, o);
+    ASSERT_TRUE(alone.is_ok());
+    std::vector<int32_t> alone_ids;
+    for (const auto& s : alone->steps) alone_ids.push_back(s.id);
+    EXPECT_EQ(ids, alone_ids) << "sequence " << k;
+    if (check_golden) {
+      EXPECT_EQ(ids, goldens[k].ids) << "sequence " << k;
+    }
+    EXPECT_EQ(ids.size(), static_cast<size_t>(o.max_tokens));
+    EXPECT_EQ(seqs[k].result().text, alone->text);
+    EXPECT_EQ(seqs[k].result().finish, FinishReason::kLength);
+  }
+}
+
+TEST(DecodingBatch, StoriesMatchesAloneAndGolden) { batched_decodings_match_alone("stories260K", true); }
+TEST(DecodingBatch, Q8_0MatchesAlone) { batched_decodings_match_alone("tiny-random-Q8_0", false); }
+TEST(DecodingBatch, Q4_K_MMatchesAlone) { batched_decodings_match_alone("tiny-random-Q4_K_M", false); }
+
 }  // namespace
 }  // namespace agentd::engine

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics.h"
 #include "engine/generator.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
@@ -357,7 +358,9 @@ TEST(LocalBackend, ParallelSequencesRunTogether) {
     return gate.wait_in_chunk();
   }); });
   gate.wait_entered();
-  auto second = b->generate(request("Once upon a time", 12), {});  // the second slot
+  // The first caller is stuck in its callback; the engine goes on with the
+  // second sequence (and buffers the first one's text).
+  auto second = b->generate(request("Once upon a time", 12), {});
   gate.release();
   t.join();
   ASSERT_TRUE(second.is_ok()) << second.status().to_string();
@@ -392,6 +395,103 @@ TEST(LocalBackend, SecondTurnReusesCacheAndMatchesColdRun) {
   EXPECT_EQ(cold->cached_prompt_tokens, 0);
   EXPECT_EQ(warm->text, cold->text);
   EXPECT_EQ(warm->prompt_tokens, cold->prompt_tokens);
+}
+
+// Concurrent greedy requests share the engine's batched steps; each gives the
+// text and token counts it gives alone.
+TEST(LocalBackend, ConcurrentGreedyRequestsMatchEachAlone) {
+  auto spec = spec_for(kStories);
+  spec.parallel = 4;
+  spec.queue_depth = 4;
+  auto b = load(spec);
+  ASSERT_TRUE(b);
+  MetricsRegistry metrics;
+  b->set_metrics(&metrics);
+  const std::vector<std::string> prompts = {"Once upon a time", "The little dog", "Lily and Tom went to the park",
+                                            "A big red ball", "Sam was sad", "The sun"};
+  std::vector<Generation> alone;
+  for (const auto& p : prompts) {
+    auto g = b->generate(request(p, 20), {});
+    ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+    alone.push_back(*g);
+  }
+  const uint64_t steps_alone = metrics.histogram("agentd_engine_batch_tokens", "", {}, {{"model", "m"}}).snapshot().count;
+  std::vector<StatusOr<Generation>> together(prompts.size(), Status::internal("unset"));
+  std::vector<std::string> streamed(prompts.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    threads.emplace_back([&, i] {
+      together[i] = b->generate(request(prompts[i], 20), [&, i](std::string_view t) {
+        streamed[i] += t;
+        return true;
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(together[i].is_ok()) << together[i].status().to_string();
+    EXPECT_EQ(together[i]->text, alone[i].text) << prompts[i];
+    EXPECT_EQ(streamed[i], alone[i].text) << prompts[i];
+    EXPECT_EQ(together[i]->completion_tokens, alone[i].completion_tokens) << prompts[i];
+    EXPECT_EQ(together[i]->prompt_tokens, alone[i].prompt_tokens) << prompts[i];
+    EXPECT_EQ(together[i]->finish_reason, alone[i].finish_reason) << prompts[i];
+    ASSERT_TRUE(together[i]->mean_logprob && alone[i].mean_logprob);
+    EXPECT_NEAR(*together[i]->mean_logprob, *alone[i].mean_logprob, 1e-4) << prompts[i];
+  }
+  EXPECT_EQ(b->running(), 0);
+  EXPECT_EQ(metrics.gauge("agentd_engine_running_sequences", "", {{"model", "m"}}).value(), 0.0);
+  // Every forward step was counted (how many depends on how the requests overlapped).
+  EXPECT_GT(metrics.histogram("agentd_engine_batch_tokens", "", {}, {{"model", "m"}}).snapshot().count, steps_alone);
+}
+
+// Kept-cache hits, misses and reused tokens in the registry: a session's
+// second turn hits, a new session misses, a request without a key is neither.
+TEST(LocalBackend, CacheHitsAndMissesAreCounted) {
+  auto b = load(spec_for(kTinyQ8));
+  ASSERT_TRUE(b);
+  MetricsRegistry metrics;
+  b->set_metrics(&metrics);
+  const MetricLabels model{{"model", "m"}};
+  Counter& hits = metrics.counter("agentd_kv_cache_hits_total", "", model);
+  Counter& misses = metrics.counter("agentd_kv_cache_misses_total", "", model);
+  Counter& reused = metrics.counter("agentd_kv_cache_reused_tokens_total", "", model);
+  Gauge& bytes = metrics.gauge("agentd_kv_cache_bytes", "", model);
+
+  auto turn1 = request("Once upon a time", 4);
+  turn1.cache_key = "org/agent/s1";
+  auto r1 = b->generate(turn1, {});
+  ASSERT_TRUE(r1.is_ok());
+  EXPECT_EQ(hits.value(), 0.0);
+  EXPECT_EQ(misses.value(), 1.0);
+  EXPECT_EQ(bytes.value(), static_cast<double>(b->kept_caches().bytes()));
+  EXPECT_GT(bytes.value(), 0.0);
+
+  auto turn2 = turn1;
+  turn2.messages.push_back({"assistant", r1->text});
+  turn2.messages.push_back({"user", "And then?"});
+  auto r2 = b->generate(turn2, {});
+  ASSERT_TRUE(r2.is_ok());
+  ASSERT_GT(r2->cached_prompt_tokens, 0);
+  EXPECT_EQ(hits.value(), 1.0);
+  EXPECT_EQ(misses.value(), 1.0);
+  EXPECT_EQ(reused.value(), static_cast<double>(r2->cached_prompt_tokens));
+
+  auto other = turn1;
+  other.cache_key = "org/agent/s2";
+  ASSERT_TRUE(b->generate(other, {}).is_ok());
+  auto keyless = turn2;
+  keyless.cache_key = "";
+  ASSERT_TRUE(b->generate(keyless, {}).is_ok());
+  EXPECT_EQ(hits.value(), 1.0);
+  EXPECT_EQ(misses.value(), 2.0);
+  EXPECT_EQ(bytes.value(), static_cast<double>(b->kept_caches().bytes()));
+
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find("agentd_kv_cache_hits_total{model=\"m\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("agentd_kv_cache_misses_total{model=\"m\"} 2"), std::string::npos) << text;
+  b->set_metrics(nullptr);
+  ASSERT_TRUE(b->generate(other, {}).is_ok());
+  EXPECT_EQ(hits.value(), 1.0);  // detached: no longer counted
 }
 
 TEST(KvCacheStore, EvictsLeastRecentlyUsedWithinBudget) {
