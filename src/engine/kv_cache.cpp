@@ -13,6 +13,25 @@ void KvCache::truncate(int64_t n) {
   if (n < size()) tokens_.resize(static_cast<size_t>(std::max<int64_t>(n, 0)));
 }
 
+void KvCache::assign_prefix(const KvCache& donor, int64_t n) {
+  tokens_.clear();
+  reserve_more(n);
+  // Whole key blocks, then the slots past n in the last block are zeroed
+  // (they hold the donor's later positions), as in a cache fed n tokens.
+  const int64_t blocks = (n + kKeyBlock - 1) / kKeyBlock;
+  const auto k_count = static_cast<size_t>(blocks * kKeyBlock * kv_dim_);
+  const auto v_count = static_cast<size_t>(n * kv_dim_);
+  for (int64_t l = 0; l < n_layer_; ++l) {
+    std::copy_n(donor.k_[l].begin(), k_count, k_[l].begin());
+    std::copy_n(donor.v_[l].begin(), v_count, v_[l].begin());
+    if (n % kKeyBlock != 0) {
+      Half* last = &k_[l][(blocks - 1) * kKeyBlock * kv_dim_];
+      for (int64_t i = 0; i < kv_dim_; ++i) std::fill(last + i * kKeyBlock + n % kKeyBlock, last + (i + 1) * kKeyBlock, Half{0});
+    }
+  }
+  tokens_.assign(donor.tokens_.begin(), donor.tokens_.begin() + n);
+}
+
 void KvCache::reserve_more(int64_t n) {
   const int64_t positions = size() + n;
   const int64_t blocks = (positions + kKeyBlock - 1) / kKeyBlock;

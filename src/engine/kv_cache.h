@@ -35,6 +35,11 @@ class KvCache {
   // Drops positions n.. (n <= size()), e.g. to reuse a shared prompt prefix.
   void truncate(int64_t n);
   void clear() { truncate(0); }
+  // Replaces this cache's contents with a copy of the first n positions of
+  // `donor` (keys, values and token ids), as if those tokens had been fed
+  // here. The donor must have the same n_layer and kv_dim, and n <=
+  // donor.size(), n <= max_tokens() (checked by the caller).
+  void assign_prefix(const KvCache& donor, int64_t n);
 
   // --- used by Model::forward ---
   // Makes room for `n` more positions after size() (whole key blocks); the

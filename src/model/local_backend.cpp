@@ -33,20 +33,65 @@ void KvCacheStore::put(const std::string& key, std::unique_ptr<engine::KvCache> 
       erase_locked(found->second);
     }
     if (size > budget_) return;
-    lru_.push_front(Entry{key, std::move(cache), size});
-    index_[key] = lru_.begin();
-    bytes_ += size;
-    while (bytes_ > budget_ && !lru_.empty()) {
-      auto last = std::prev(lru_.end());
-      evicted.push_back(std::move(last->cache));
-      erase_locked(last);
+    insert_locked(Entry{key, std::move(cache), size, false}, evicted);
+  }
+}
+
+void KvCacheStore::put_donor(std::unique_ptr<engine::KvCache> cache) {
+  if (!cache || cache->size() == 0) return;
+  const auto size = static_cast<int64_t>(cache->memory_bytes());
+  std::vector<std::unique_ptr<engine::KvCache>> evicted;  // freed outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  if (size > budget_) return;
+  if (donors_ >= kMaxDonors) {
+    for (auto it = std::prev(lru_.end());; --it) {  // the oldest donor leaves
+      if (it->donor) {
+        evicted.push_back(std::move(it->cache));
+        erase_locked(it);
+        break;
+      }
+      if (it == lru_.begin()) break;
     }
   }
+  insert_locked(Entry{std::string(), std::move(cache), size, true}, evicted);
+}
+
+void KvCacheStore::insert_locked(Entry entry, std::vector<std::unique_ptr<engine::KvCache>>& evicted) {
+  bytes_ += entry.bytes;
+  if (entry.donor) ++donors_;
+  lru_.push_front(std::move(entry));
+  if (!lru_.front().donor) index_[lru_.front().key] = lru_.begin();
+  while (bytes_ > budget_ && !lru_.empty()) {
+    auto last = std::prev(lru_.end());
+    evicted.push_back(std::move(last->cache));
+    erase_locked(last);
+  }
+}
+
+int64_t KvCacheStore::copy_longest_prefix(std::span<const int32_t> prompt, int64_t better_than,
+                                          engine::KvCache& into) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto best = lru_.end();
+  int64_t best_n = better_than;
+  for (auto it = lru_.begin(); it != lru_.end(); ++it) {
+    const engine::KvCache& c = *it->cache;
+    if (c.n_layer() != into.n_layer() || c.kv_dim() != into.kv_dim()) continue;
+    const int64_t n = reusable_prefix(c.tokens(), prompt);
+    if (n > best_n && n <= into.max_tokens()) {
+      best = it;
+      best_n = n;
+    }
+  }
+  if (best == lru_.end()) return 0;
+  into.assign_prefix(*best->cache, best_n);
+  lru_.splice(lru_.begin(), lru_, best);  // iterators (and index_) stay valid
+  return best_n;
 }
 
 void KvCacheStore::erase_locked(std::list<Entry>::iterator it) {
   bytes_ -= it->bytes;
-  index_.erase(it->key);
+  if (it->donor) --donors_;
+  else index_.erase(it->key);
   lru_.erase(it);
 }
 
@@ -58,6 +103,14 @@ int64_t KvCacheStore::bytes() const {
 size_t KvCacheStore::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return lru_.size();
+}
+
+int64_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt) {
+  if (prompt.empty()) return 0;
+  const size_t limit = std::min(cached.size(), prompt.size() - 1);
+  size_t n = 0;
+  while (n < limit && cached[n] == prompt[n]) ++n;
+  return static_cast<int64_t>(n);
 }
 
 // ---------------------------------------------------------------- LocalBackend
@@ -157,6 +210,8 @@ void LocalBackend::set_metrics(MetricsRegistry* registry) {
                                   "Turns with a cache key that found no reusable kept KV cache", model);
     m.reused_tokens = &registry->counter("agentd_kv_cache_reused_tokens_total",
                                          "Prompt tokens taken from kept KV caches instead of being computed", model);
+    m.prefix_hits = &registry->counter("agentd_kv_cache_prefix_hits_total",
+                                       "Requests that started from a prompt prefix copied from another cache", model);
     m.cache_bytes = &registry->gauge("agentd_kv_cache_bytes", "Bytes held by kept KV caches", model);
     m.running = &registry->gauge("agentd_engine_running_sequences", "Sequences in the engine's batch", model);
     static const std::vector<double> kTokenBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
@@ -295,10 +350,10 @@ void LocalBackend::engine_loop() {
       }
       for (Sequence& s : seqs) s.cancelled = s.job->cancel;
     }
-    int64_t hits = 0, misses = 0, reused = 0;
+    StartCounts counts;
     std::vector<Sequence> failed;  // could not start: result already set
     for (Sequence& s : admitted) {
-      if (start(s, hits, misses, reused)) seqs.push_back(std::move(s));
+      if (start(s, seqs, counts)) seqs.push_back(std::move(s));
       else failed.push_back(std::move(s));
     }
     size_t fed = 0;
@@ -337,9 +392,10 @@ void LocalBackend::engine_loop() {
       s.job->cv.notify_one();
     }
     if (metrics_.hits != nullptr) {
-      metrics_.hits->inc(static_cast<double>(hits));
-      metrics_.misses->inc(static_cast<double>(misses));
-      metrics_.reused_tokens->inc(static_cast<double>(reused));
+      metrics_.hits->inc(static_cast<double>(counts.hits));
+      metrics_.misses->inc(static_cast<double>(counts.misses));
+      metrics_.prefix_hits->inc(static_cast<double>(counts.prefix_hits));
+      metrics_.reused_tokens->inc(static_cast<double>(counts.reused));
       metrics_.running->set(static_cast<double>(seqs.size()));
       if (fed > 0) metrics_.batch_tokens->observe(static_cast<double>(fed));
       if (!ended.empty()) metrics_.cache_bytes->set(static_cast<double>(caches_.bytes()));
@@ -347,7 +403,7 @@ void LocalBackend::engine_loop() {
   }
 }
 
-bool LocalBackend::start(Sequence& seq, int64_t& hits, int64_t& misses, int64_t& reused) {
+bool LocalBackend::start(Sequence& seq, const std::vector<Sequence>& running, StartCounts& counts) {
   const GenerationRequest& request = *seq.job->request;
   const GenerationParams& p = request.params;
   engine::GenerateOptions options;
@@ -359,6 +415,26 @@ bool LocalBackend::start(Sequence& seq, int64_t& hits, int64_t& misses, int64_t&
 
   if (!request.cache_key.empty()) seq.cache = caches_.take(request.cache_key);
   if (!seq.cache || seq.cache->max_tokens() < context_) seq.cache = model_->new_cache(context_);
+  const std::vector<int32_t>& prompt = seq.job->prompt;
+  const int64_t own = reusable_prefix(seq.cache->tokens(), prompt);
+  if (!request.cache_key.empty()) ++(own > 0 ? counts.hits : counts.misses);
+  // A longer prefix from a running sequence (only the engine thread touches
+  // those caches, and no forward() runs now) or a kept cache.
+  const engine::KvCache* from_running = nullptr;
+  int64_t best = own;
+  for (const Sequence& r : running) {
+    const int64_t n = reusable_prefix(r.cache->tokens(), prompt);
+    if (n > best) {
+      best = n;
+      from_running = r.cache.get();
+    }
+  }
+  if (caches_.copy_longest_prefix(prompt, best, *seq.cache) > 0) {
+    ++counts.prefix_hits;
+  } else if (from_running != nullptr) {
+    seq.cache->assign_prefix(*from_running, best);
+    ++counts.prefix_hits;
+  }
   auto decoding = generator_->start(*seq.cache, seq.job->prompt, options);
   if (!decoding.is_ok()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -366,15 +442,7 @@ bool LocalBackend::start(Sequence& seq, int64_t& hits, int64_t& misses, int64_t&
     return false;
   }
   seq.decoding.emplace(std::move(decoding).value());
-  if (!request.cache_key.empty()) {
-    const int64_t cached = seq.decoding->result().cached_prompt_tokens;
-    if (cached > 0) {
-      ++hits;
-      reused += cached;
-    } else {
-      ++misses;
-    }
-  }
+  counts.reused += seq.decoding->result().cached_prompt_tokens;
   return true;
 }
 
@@ -425,6 +493,7 @@ size_t LocalBackend::step(std::vector<Sequence>& seqs, std::vector<float>& logit
 StatusOr<Generation> LocalBackend::finish(Sequence& seq) {
   const GenerationRequest& request = *seq.job->request;
   if (!request.cache_key.empty()) caches_.put(request.cache_key, std::move(seq.cache));
+  else if (!seq.error) caches_.put_donor(std::move(seq.cache));
   if (seq.error) return *seq.error;
   if (seq.cancelled) return Status::cancelled("generation cancelled by the client");
   const engine::GenerateResult result = seq.decoding->take_result();

@@ -31,10 +31,26 @@
 // KvCache is kept (LRU, at most cache_bytes in total) so the next turn of the
 // conversation only processes its new tokens.
 //
+// Prefix sharing: runs of one agent start with the same rendered
+// instructions. When a request starts, its own kept cache (if any) is
+// compared with donors: every kept cache (looked at, not taken), the last
+// few caches of requests without a cache_key (kept as keyless donors in the
+// same budget and LRU) and the committed positions of sequences running in
+// the engine. When a donor shares a longer token prefix with the prompt,
+// that prefix's keys and values are copied into the request's cache and only
+// the rest is computed. A donor is never handed over as a session: only
+// positions whose token ids equal the request's own prompt are copied, and
+// the keys and values of a position are a function of the tokens up to it
+// (same model, same tokens => same bits), so the copy tells the request
+// nothing it did not send itself; the donor is left unchanged. The output
+// is the same as without sharing (greedy, or with the same seed).
+//
 // Metrics (when set_metrics() gave a registry), labelled {model="<id>"}:
-// agentd_kv_cache_hits_total (a turn with a cache_key found a kept cache with
-// a reusable prefix), agentd_kv_cache_misses_total (a key and nothing
-// reusable), agentd_kv_cache_reused_tokens_total, agentd_kv_cache_bytes,
+// agentd_kv_cache_hits_total (a turn with a cache_key found its own kept
+// cache with a reusable prefix), agentd_kv_cache_misses_total (a key and
+// nothing reusable of its own), agentd_kv_cache_prefix_hits_total (a request
+// started from a donor's prefix), agentd_kv_cache_reused_tokens_total
+// (prompt tokens not computed, from either source), agentd_kv_cache_bytes,
 // agentd_engine_running_sequences, agentd_engine_batch_tokens (histogram of
 // tokens per forward step).
 //
@@ -51,6 +67,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -74,8 +91,21 @@ class KvCacheStore {
  public:
   explicit KvCacheStore(int64_t budget_bytes) : budget_(budget_bytes) {}
 
+  // Keyless donors kept at most (older ones leave first).
+  static constexpr size_t kMaxDonors = 4;
+
   // Removes and returns the cache kept for `key`, or nullptr.
   std::unique_ptr<engine::KvCache> take(const std::string& key);
+  // Keeps `cache` under no key, only as a prefix donor (at most kMaxDonors
+  // such caches; same budget and LRU as put()).
+  void put_donor(std::unique_ptr<engine::KvCache> cache);
+  // Finds the kept cache (keyed or not) sharing the longest token prefix
+  // with `prompt`, at most prompt.size() - 1 tokens (the last one is always
+  // computed). When that is longer than `better_than`, copies those
+  // positions into `into` (replacing its contents), marks the donor recently
+  // used and returns their number; otherwise returns 0 and leaves `into`.
+  // The kept caches are not changed.
+  int64_t copy_longest_prefix(std::span<const int32_t> prompt, int64_t better_than, engine::KvCache& into);
   // Keeps `cache` as the most recently used for `key` (replacing any), then
   // evicts least recently used caches until the total fits the budget (a
   // cache larger than the whole budget is not kept).
@@ -89,7 +119,9 @@ class KvCacheStore {
     std::string key;
     std::unique_ptr<engine::KvCache> cache;
     int64_t bytes = 0;
+    bool donor = false;  // keyless: not in index_
   };
+  void insert_locked(Entry entry, std::vector<std::unique_ptr<engine::KvCache>>& evicted);
   void erase_locked(std::list<Entry>::iterator it);
 
   const int64_t budget_;
@@ -97,7 +129,12 @@ class KvCacheStore {
   std::list<Entry> lru_;  // front = most recently used; guarded by mu_
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // guarded by mu_
   int64_t bytes_ = 0;  // guarded by mu_
+  size_t donors_ = 0;  // keyless entries in lru_; guarded by mu_
 };
+
+// Length of the common prefix of `cached` and `prompt`, at most
+// prompt.size() - 1 (what Decoding reuses of a cache).
+int64_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt);
 
 class LocalBackend : public ModelBackend {
  public:
@@ -160,6 +197,7 @@ class LocalBackend : public ModelBackend {
     Counter* hits = nullptr;
     Counter* misses = nullptr;
     Counter* reused_tokens = nullptr;
+    Counter* prefix_hits = nullptr;
     Gauge* cache_bytes = nullptr;
     Gauge* running = nullptr;
     Histogram* batch_tokens = nullptr;
@@ -168,8 +206,13 @@ class LocalBackend : public ModelBackend {
   LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model, std::unique_ptr<engine::Tokenizer> tokenizer,
                engine::ChatTemplate chat_template, bool own_template);
   void engine_loop();
-  // Starts the admitted job; false (job result set) when it cannot start.
-  bool start(Sequence& seq, int64_t& hits, int64_t& misses, int64_t& reused);
+  struct StartCounts {
+    int64_t hits = 0, misses = 0, prefix_hits = 0, reused = 0;
+  };
+  // Starts the admitted job, taking a shared prefix from kept caches or the
+  // `running` sequences' committed positions; false (job result set) when it
+  // cannot start.
+  bool start(Sequence& seq, const std::vector<Sequence>& running, StartCounts& counts);
   // One batched forward over `seqs`; returns the tokens it fed.
   size_t step(std::vector<Sequence>& seqs, std::vector<float>& logits);
   StatusOr<Generation> finish(Sequence& seq);

@@ -390,11 +390,95 @@ TEST(LocalBackend, SecondTurnReusesCacheAndMatchesColdRun) {
 
   auto cold_req = turn2;
   cold_req.cache_key = "";
-  auto cold = b->generate(cold_req, {});
+  auto fresh = load(spec_for(kTinyQ8));
+  ASSERT_TRUE(fresh);
+  auto cold = fresh->generate(cold_req, {});
   ASSERT_TRUE(cold.is_ok());
   EXPECT_EQ(cold->cached_prompt_tokens, 0);
   EXPECT_EQ(warm->text, cold->text);
   EXPECT_EQ(warm->prompt_tokens, cold->prompt_tokens);
+}
+
+// The same instructions in front of different questions: a request without
+// a session starts from the prefix a finished request left, a new session of
+// another organization from a kept session cache; each answers exactly what
+// it answers on a fresh backend, and the session caches stay their owners'.
+TEST(LocalBackend, SharedPromptPrefixIsReusedAndChangesNothing) {
+  auto b = load(spec_for(kTinyQ8));
+  ASSERT_TRUE(b);
+  MetricsRegistry metrics;
+  b->set_metrics(&metrics);
+  const MetricLabels model{{"model", "m"}};
+  Counter& hits = metrics.counter("agentd_kv_cache_hits_total", "", model);
+  Counter& misses = metrics.counter("agentd_kv_cache_misses_total", "", model);
+  Counter& prefix_hits = metrics.counter("agentd_kv_cache_prefix_hits_total", "", model);
+  Counter& reused = metrics.counter("agentd_kv_cache_reused_tokens_total", "", model);
+  const std::string system = "You tell short stories about Lily and her dog. The dog is big and likes to play.";
+  auto ask = [&](const std::string& question, const std::string& key) {
+    GenerationRequest r = request(question, 12);
+    r.messages.insert(r.messages.begin(), Message{"system", system});
+    r.cache_key = key;
+    return r;
+  };
+  auto shared = [&](const GenerationRequest& x, const GenerationRequest& y) {
+    auto px = b->tokenize_prompt(x.messages);
+    auto py = b->tokenize_prompt(y.messages);
+    EXPECT_TRUE(px.is_ok() && py.is_ok());
+    return reusable_prefix(*px, *py);
+  };
+  auto fresh_answer = [&](const GenerationRequest& r) {
+    auto f = load(spec_for(kTinyQ8));
+    EXPECT_TRUE(f);
+    auto g = f->generate(r, {});
+    EXPECT_TRUE(g.is_ok()) << g.status().to_string();
+    EXPECT_EQ(g->cached_prompt_tokens, 0);
+    return g->text;
+  };
+
+  const auto first = ask("Once upon a time", "");
+  auto r1 = b->generate(first, {});
+  ASSERT_TRUE(r1.is_ok()) << r1.status().to_string();
+  EXPECT_EQ(r1->cached_prompt_tokens, 0);
+  EXPECT_EQ(prefix_hits.value(), 0.0);
+  EXPECT_EQ(b->kept_caches().size(), 1u);  // kept as a keyless donor
+
+  const auto second = ask("The dog was sad", "");
+  const int64_t common = shared(first, second);
+  ASSERT_GT(common, 20);  // the system message and more
+  auto r2 = b->generate(second, {});
+  ASSERT_TRUE(r2.is_ok()) << r2.status().to_string();
+  EXPECT_EQ(r2->cached_prompt_tokens, common);
+  EXPECT_EQ(r2->prompt_tokens, static_cast<int64_t>(b->tokenize_prompt(second.messages)->size()));
+  EXPECT_EQ(r2->text, fresh_answer(second));
+  EXPECT_EQ(prefix_hits.value(), 1.0);
+  EXPECT_EQ(reused.value(), static_cast<double>(common));
+  EXPECT_EQ(hits.value() + misses.value(), 0.0);
+
+  // Two sessions of different organizations.
+  auto a1 = ask("A big red ball", "org-a/agent/s1");
+  auto ra = b->generate(a1, {});
+  ASSERT_TRUE(ra.is_ok());
+  EXPECT_EQ(ra->cached_prompt_tokens, shared(a1, second));  // from r2's donor cache
+  auto b1 = ask("A big red cat", "org-b/agent/s1");
+  auto rb = b->generate(b1, {});
+  ASSERT_TRUE(rb.is_ok());
+  EXPECT_EQ(rb->cached_prompt_tokens, shared(a1, b1));  // from org-a's kept session
+  EXPECT_GT(shared(a1, b1), shared(a1, second));
+  EXPECT_EQ(rb->text, fresh_answer(b1));
+  EXPECT_EQ(misses.value(), 2.0);  // neither session had a cache of its own
+  EXPECT_EQ(hits.value(), 0.0);
+  EXPECT_EQ(prefix_hits.value(), 3.0);
+
+  // org-a's session still holds its whole first turn: its next turn hits.
+  auto a2 = a1;
+  a2.messages.push_back({"assistant", ra->text});
+  a2.messages.push_back({"user", "And then?"});
+  a2.params.max_tokens = 6;
+  auto ra2 = b->generate(a2, {});
+  ASSERT_TRUE(ra2.is_ok()) << ra2.status().to_string();
+  EXPECT_GE(ra2->cached_prompt_tokens, ra->prompt_tokens);
+  EXPECT_EQ(hits.value(), 1.0);
+  EXPECT_EQ(ra2->text, fresh_answer(a2));
 }
 
 // Concurrent greedy requests share the engine's batched steps; each gives the
@@ -492,6 +576,37 @@ TEST(LocalBackend, CacheHitsAndMissesAreCounted) {
   b->set_metrics(nullptr);
   ASSERT_TRUE(b->generate(other, {}).is_ok());
   EXPECT_EQ(hits.value(), 1.0);  // detached: no longer counted
+}
+
+// Keyless donors: at most kMaxDonors, never returned by take(), copied from
+// without being changed.
+TEST(KvCacheStore, KeepsFewDonorsAndCopiesTheLongestPrefix) {
+  auto model = engine::Model::load(kStories);
+  ASSERT_TRUE(model.is_ok());
+  auto filled = [&](std::vector<int32_t> ids) {
+    auto c = (*model)->new_cache(64);
+    c->reserve_more(static_cast<int64_t>(ids.size()));
+    c->commit(ids);
+    return c;
+  };
+  KvCacheStore store(int64_t{1} << 30);
+  store.put("s", filled({1, 2, 3, 9}));
+  for (int32_t i = 0; i < static_cast<int32_t>(KvCacheStore::kMaxDonors) + 2; ++i) store.put_donor(filled({1, 2, 7, i}));
+  EXPECT_EQ(store.size(), KvCacheStore::kMaxDonors + 1);
+  EXPECT_FALSE(store.take(""));
+
+  auto into = (*model)->new_cache(64);
+  const std::vector<int32_t> prompt = {1, 2, 3, 4, 5};
+  EXPECT_EQ(store.copy_longest_prefix(prompt, 3, *into), 0);  // nothing longer than 3
+  EXPECT_EQ(into->size(), 0);
+  EXPECT_EQ(store.copy_longest_prefix(prompt, 0, *into), 3);  // from "s"
+  EXPECT_EQ(into->tokens(), (std::vector<int32_t>{1, 2, 3}));
+  const std::vector<int32_t> whole = {1, 2, 7, 5};
+  EXPECT_EQ(store.copy_longest_prefix(whole, 0, *into), 3);  // the newest donor; the last token is left
+  EXPECT_EQ(into->tokens(), (std::vector<int32_t>{1, 2, 7}));
+  auto s = store.take("s");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->tokens(), (std::vector<int32_t>{1, 2, 3, 9}));
 }
 
 TEST(KvCacheStore, EvictsLeastRecentlyUsedWithinBudget) {
