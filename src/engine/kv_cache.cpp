@@ -26,7 +26,9 @@ void KvCache::assign_prefix(const KvCache& donor, int64_t n) {
     std::copy_n(donor.v_[l].begin(), v_count, v_[l].begin());
     if (n % kKeyBlock != 0) {
       Half* last = &k_[l][(blocks - 1) * kKeyBlock * kv_dim_];
-      for (int64_t i = 0; i < kv_dim_; ++i) std::fill(last + i * kKeyBlock + n % kKeyBlock, last + (i + 1) * kKeyBlock, Half{0});
+      for (int64_t i = 0; i < kv_dim_; ++i) {
+        std::fill(last + i * kKeyBlock + n % kKeyBlock, last + (i + 1) * kKeyBlock, Half{0});
+      }
     }
   }
   tokens_.assign(donor.tokens_.begin(), donor.tokens_.begin() + n);

@@ -42,8 +42,10 @@
 // positions whose token ids equal the request's own prompt are copied, and
 // the keys and values of a position are a function of the tokens up to it
 // (same model, same tokens => same bits), so the copy tells the request
-// nothing it did not send itself; the donor is left unchanged. The output
-// is the same as without sharing (greedy, or with the same seed).
+// nothing it did not send itself; the donor is left unchanged. (Like any
+// shared prompt cache, a faster first token can tell a client that the
+// same prefix was sent recently.) The output is the same as without sharing
+// (greedy, or with the same seed).
 //
 // Metrics (when set_metrics() gave a registry), labelled {model="<id>"}:
 // agentd_kv_cache_hits_total (a turn with a cache_key found its own kept

@@ -591,7 +591,9 @@ TEST(KvCacheStore, KeepsFewDonorsAndCopiesTheLongestPrefix) {
   };
   KvCacheStore store(int64_t{1} << 30);
   store.put("s", filled({1, 2, 3, 9}));
-  for (int32_t i = 0; i < static_cast<int32_t>(KvCacheStore::kMaxDonors) + 2; ++i) store.put_donor(filled({1, 2, 7, i}));
+  for (int32_t i = 0; i < static_cast<int32_t>(KvCacheStore::kMaxDonors) + 2; ++i) {
+    store.put_donor(filled({1, 2, 7, i}));
+  }
   EXPECT_EQ(store.size(), KvCacheStore::kMaxDonors + 1);
   EXPECT_FALSE(store.take(""));
 
