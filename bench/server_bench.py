@@ -8,7 +8,9 @@ Prints two figures (see bench/README.md, "server_bench.py"):
   (b) sessions: time to the first streamed token of a session's next turn
       after a ~--history-tokens first turn (its KV cache kept) vs the same
       prompt sent in a fresh session (nothing cached): ratio warm / cold
-      (target: <= 0.20).
+      (target: <= 0.20). The cold prompt is new text of the same length,
+      since agentd would otherwise copy the identical prefix from the warm
+      session's kept cache.
 
   bench/server_bench.py [--bin build/src/app/agentd] [--model M.gguf] [--runs 8]
                         [--max-tokens 32] [--history-tokens 1000] [--reps 3]
@@ -201,17 +203,23 @@ def engine_steps(srv):
 
 
 def bench_session(srv, key, agent, history_tokens, max_tokens, reps):
-    history = words(int(history_tokens / 1.3))
+    n_words = int(history_tokens / 1.3)
     question = "What happened next in the town?"
     warm, cold, warm_prompt, cold_prompt = [], [], 0, 0
     for r in range(reps):
+        # Every history is new text (its own tag first), so nothing but the
+        # agent's instructions can come from a cache the server kept earlier:
+        # agentd shares identical prompt prefixes across requests.
+        history = f"Story {2 * r}-{time.time_ns()}: " + words(n_words, offset=7 * r)
         sid = f"bench-warm-{r}-{time.time_ns()}"
         srv.stream(key, agent, history, 8, sid)  # the first turn: its cache is kept
         ttft, _, usage = srv.stream(key, agent, question, max_tokens, sid)
         warm.append(ttft)
         warm_prompt = usage["prompt_tokens"] if usage else 0
-        # The same history and question as one first turn of a fresh session.
-        ttft, _, usage = srv.stream(key, agent, history + "\n" + question, max_tokens,
+        # A first turn of the same length in a fresh session, never sent before:
+        # the whole prompt is computed (no cache).
+        cold_history = f"Story {2 * r + 1}-{time.time_ns()}: " + words(n_words, offset=7 * r + 3)
+        ttft, _, usage = srv.stream(key, agent, cold_history + "\n" + question, max_tokens,
                                     f"bench-cold-{r}-{time.time_ns()}")
         cold.append(ttft)
         cold_prompt = usage["prompt_tokens"] if usage else 0
