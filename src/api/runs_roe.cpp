@@ -267,16 +267,20 @@ class RoeRuns {
     return fields;
   }
 
+  // The version a run or job uses: the agent's current one, or `version_id`.
+  StatusOr<store::AgentVersion> run_version(const core::Principal& p, const std::string& agent_id,
+                                            const std::string& version_id) {
+    auto view = core_.agents().get(p.org_id, agent_id);
+    if (!view.is_ok()) return view.status();
+    if (version_id.empty()) return std::move(view->version);
+    return core_.agents().get_version(p.org_id, agent_id, version_id);
+  }
+
   http::Response submit_one(http::Request& req, const core::Principal& p, const std::string& version_id) {
     std::string agent_id = req.path_param("agent_id");
-    auto view = core_.agents().get(p.org_id, agent_id);
-    if (!view.is_ok()) return error_response(kDialect, view.status());
-    store::AgentVersion version = view->version;
-    if (!version_id.empty()) {
-      auto v = core_.agents().get_version(p.org_id, agent_id, version_id);
-      if (!v.is_ok()) return error_response(kDialect, v.status());
-      version = *v;
-    }
+    auto loaded = run_version(p, agent_id, version_id);
+    if (!loaded.is_ok()) return error_response(kDialect, loaded.status());
+    const store::AgentVersion& version = *loaded;
     http::Response failure;
     auto fields = read_fields(req, failure);
     if (!fields) return failure;
@@ -297,14 +301,9 @@ class RoeRuns {
 
   http::Response run(http::Request& req, const core::Principal& p, const std::string& version_id) {
     std::string agent_id = req.path_param("agent_id");
-    auto view = core_.agents().get(p.org_id, agent_id);
-    if (!view.is_ok()) return error_response(kDialect, view.status());
-    store::AgentVersion version = view->version;
-    if (!version_id.empty()) {
-      auto v = core_.agents().get_version(p.org_id, agent_id, version_id);
-      if (!v.is_ok()) return error_response(kDialect, v.status());
-      version = *v;
-    }
+    auto loaded = run_version(p, agent_id, version_id);
+    if (!loaded.is_ok()) return error_response(kDialect, loaded.status());
+    const store::AgentVersion& version = *loaded;
     http::Response failure;
     auto fields = read_fields(req, failure);
     if (!fields) return failure;
