@@ -105,13 +105,10 @@ Decoding::Decoding(const Generator& generator, KvCache& cache, std::vector<int32
   result_.prompt_tokens = static_cast<int64_t>(prompt_.size());
   // Reuse the cached prefix; at least the last prompt token is recomputed so
   // there are logits to sample from.
-  const std::vector<int32_t>& cached = cache.tokens();
-  size_t common = 0;
-  while (common < cached.size() && common < prompt_.size() && cached[common] == prompt_[common]) ++common;
-  common = std::min(common, prompt_.size() - 1);
-  cache.truncate(static_cast<int64_t>(common));
-  result_.cached_prompt_tokens = static_cast<int64_t>(common);
-  fed_ = common;
+  const int64_t common = reusable_prefix(cache.tokens(), prompt_);
+  cache.truncate(common);
+  result_.cached_prompt_tokens = common;
+  fed_ = static_cast<size_t>(common);
   for (int32_t id : prompt_) sampler_.accept(id);
   result_.finish = FinishReason::kLength;
 }

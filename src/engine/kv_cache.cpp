@@ -71,4 +71,12 @@ size_t KvCache::memory_bytes() const {
   return b;
 }
 
+int64_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt) {
+  if (prompt.empty()) return 0;
+  const size_t limit = std::min(cached.size(), prompt.size() - 1);
+  size_t n = 0;
+  while (n < limit && cached[n] == prompt[n]) ++n;
+  return static_cast<int64_t>(n);
+}
+
 }  // namespace agentd::engine

@@ -64,4 +64,9 @@ class KvCache {
   std::vector<std::vector<Half>> v_;
 };
 
+// How much of a cache holding `cached` a new `prompt` can keep: their common
+// prefix, at most prompt.size() - 1 (the last prompt token is always
+// computed, so there are logits to sample from). 0 for an empty prompt.
+int64_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt);
+
 }  // namespace agentd::engine

@@ -105,14 +105,6 @@ size_t KvCacheStore::size() const {
   return lru_.size();
 }
 
-int64_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt) {
-  if (prompt.empty()) return 0;
-  const size_t limit = std::min(cached.size(), prompt.size() - 1);
-  size_t n = 0;
-  while (n < limit && cached[n] == prompt[n]) ++n;
-  return static_cast<int64_t>(n);
-}
-
 // ---------------------------------------------------------------- LocalBackend
 
 StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::create(const ModelSpec& spec) {

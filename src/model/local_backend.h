@@ -134,9 +134,8 @@ class KvCacheStore {
   size_t donors_ = 0;  // keyless entries in lru_; guarded by mu_
 };
 
-// Length of the common prefix of `cached` and `prompt`, at most
-// prompt.size() - 1 (what Decoding reuses of a cache).
-int64_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt);
+// What Decoding keeps of a cache for a prompt (engine/kv_cache.h).
+using engine::reusable_prefix;
 
 class LocalBackend : public ModelBackend {
  public:
