@@ -911,11 +911,19 @@ float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row) 
 
 void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float* x, int64_t m, float* y,
             ThreadPool* pool) {
+  const MatmulTarget target{w, rows, y};
+  matmul_group(type, n, std::span<const MatmulTarget>(&target, 1), x, m, pool);
+}
+
+void matmul_group(TensorType type, int64_t n, std::span<const MatmulTarget> targets, const float* x, int64_t m,
+                  ThreadPool* pool) {
   const KernelTable& table = active_table();
   const detail::VecDotFn dot = dot_fn(table, type);
   const TensorType act_type = vec_dot_type(type);
   const size_t w_stride = row_bytes(type, n);
   const size_t x_stride = row_bytes(act_type, n);
+  int64_t rows = 0;
+  for (const MatmulTarget& t : targets) rows += t.rows;
   if (dot == nullptr || w_stride == 0 || x_stride == 0 || rows <= 0 || m <= 0) return;
 
   // 1. Activations to vec_dot_type, once per call (F32 is used in place).
@@ -946,21 +954,31 @@ void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float
     xq = buf.data();
   }
 
-  // 3. Rows split across threads in blocks of kRowBlock; each block of weight
-  //    rows meets every activation row before the next block is loaded.
-  const auto* wb = static_cast<const uint8_t*>(w);
-  auto rows_task = [&](int64_t begin, int64_t end) {
+  // 3. The rows of all targets, one after another, split across threads in
+  //    blocks of kRowBlock; each block of weight rows meets every activation
+  //    row before the next block is loaded.
+  auto target_rows = [&](const MatmulTarget& t, int64_t begin, int64_t end) {
+    const auto* wb = static_cast<const uint8_t*>(t.w);
     if (mk != nullptr) {
-      mk->mat(n, wb + w_stride * begin, w_stride, end - begin, xq, xs, m, y + begin, rows);
+      mk->mat(n, wb + w_stride * begin, w_stride, end - begin, xq, xs, m, t.y + begin, t.rows);
       return;
     }
     for (int64_t r0 = begin; r0 < end; r0 += kRowBlock) {
       const int64_t r1 = std::min(end, r0 + kRowBlock);
       for (int64_t i = 0; i < m; ++i) {
         const uint8_t* xi = xq + x_stride * i;
-        float* yi = y + i * rows;
+        float* yi = t.y + i * t.rows;
         for (int64_t r = r0; r < r1; ++r) yi[r] = dot(n, wb + w_stride * r, xi);
       }
+    }
+  };
+  auto rows_task = [&](int64_t begin, int64_t end) {
+    int64_t first = 0;  // index in the concatenation of the current target's row 0
+    for (const MatmulTarget& t : targets) {
+      const int64_t b = std::max(begin, first);
+      const int64_t e = std::min(end, first + t.rows);
+      if (b < e) target_rows(t, b - first, e - first);
+      first += t.rows;
     }
   };
   if (pool != nullptr && rows * n * m >= kMinParallelWork) {

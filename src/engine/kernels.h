@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "engine/tensor_type.h"
 
@@ -75,5 +76,19 @@ float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
 // Uses a per-thread scratch buffer for the converted activations.
 void matmul(TensorType type, const void* w, int64_t rows, int64_t n, const float* x, int64_t m, float* y,
             ThreadPool* pool);
+
+// One weight matrix of a matmul_group: `rows` rows of the group's n elements
+// in the group's type; y[i * rows + r] as in matmul.
+struct MatmulTarget {
+  const void* w;
+  int64_t rows;
+  float* y;
+};
+
+// matmul of one x against several matrices of the same type and width (a
+// layer's Q, K and V; its gate and up): x is converted once and all rows are
+// split across the threads in one round. Each output is what matmul gives.
+void matmul_group(TensorType type, int64_t n, std::span<const MatmulTarget> targets, const float* x, int64_t m,
+                  ThreadPool* pool);
 
 }  // namespace agentd::engine

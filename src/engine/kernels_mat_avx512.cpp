@@ -71,6 +71,24 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
     for (; r < rows; ++r) k.template run<1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
     return;
   }
+  if constexpr (requires { K::kRowPassCols; }) {
+    if (m <= K::kRowPassCols) {
+      // A few activation rows (batched decode): the weights come from memory
+      // once, so each row is read in one sequential pass against all of them;
+      // a second column tile finds the row in L1.
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint8_t* wr = w + w_stride * r;
+        int64_t c = 0;
+        for (; c + C <= m; c += C) k.template run_row<C>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride);
+        if (C > 4 && c + 4 <= m) {
+          k.template run_row<4>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride);
+          c += 4;
+        }
+        for (; c < m; ++c) k.template run_row<1>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride);
+      }
+      return;
+    }
+  }
   // Rows [rb, re) against columns [c, c + CC).
   auto tile = [&]<int CC>(int64_t rb, int64_t re, int64_t c) {
     const uint8_t* xc = x + x_stride * c;
@@ -237,6 +255,33 @@ struct Q8Tiles {
         const __m512i isum = _mm512_dpbusd_epi32(wp[r].corr, xu, wp[r].w);
         acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(wp[r].scale, xs), _mm512_cvtepi32_ps(isum), acc[r][c]);
       }
+    }
+  }
+
+  // One weight row against C activation rows in a single pass over the
+  // row, even and odd pairs in their own registers: the same operations in
+  // the same order as run<1, C>.
+  static constexpr int kRowPassCols = 8;
+  template <int C>
+  void run_row(const uint8_t* w, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
+    const int64_t pairs = (blocks + 1) / 2;
+    const int64_t full = blocks / 2;
+    __m512 even[1][C], odd[1][C];
+    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) even[0][c] = odd[0][c] = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 2 <= full; p += 2) {
+      step<1, C>(w, 0, x, x_stride, p, true, even);
+      step<1, C>(w, 0, x, x_stride, p + 1, true, odd);
+    }
+    if (p < pairs) {
+      step<1, C>(w, 0, x, x_stride, p, p < full, even);
+      ++p;
+    }
+    if (p < pairs) step<1, C>(w, 0, x, x_stride, p, false, odd);
+    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
+      const __m512 z = _mm512_add_ps(even[0][c], odd[0][c]);
+      const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
+      y[y_stride * c] = hsum8(t);
     }
   }
 

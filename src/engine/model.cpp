@@ -19,7 +19,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <utility>
 
 #include "engine/activation.h"
 #include "engine/attention.h"
@@ -61,6 +63,24 @@ void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) 
 
 void run_matmul(const Matrix& w, const float* x, int64_t m, float* y, ThreadPool* pool) {
   matmul(w.type, w.data, w.rows, w.cols, x, m, y, pool);
+}
+
+// Several matrices applied to the same x: one matmul_group when they share
+// type and width (one conversion of x, one round of the threads).
+void run_matmuls(std::initializer_list<std::pair<const Matrix*, float*>> ws, const float* x, int64_t m,
+                 ThreadPool* pool) {
+  const Matrix& first = *ws.begin()->first;
+  const bool same = std::all_of(ws.begin(), ws.end(), [&](const auto& p) {
+    return p.first->type == first.type && p.first->cols == first.cols;
+  });
+  if (!same) {
+    for (const auto& [w, y] : ws) run_matmul(*w, x, m, y, pool);
+    return;
+  }
+  MatmulTarget targets[4];
+  size_t count = 0;
+  for (const auto& [w, y] : ws) targets[count++] = MatmulTarget{w->data, w->rows, y};
+  matmul_group(first.type, first.cols, std::span<const MatmulTarget>(targets, count), x, m, pool);
 }
 
 // fn(begin, end) over [0, n), on the pool when n * work_per_item is large.
@@ -497,9 +517,7 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
         rms_norm(xt, L.attn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
       }
     });
-    run_matmul(L.wq, h, n_tok, q, pool);
-    run_matmul(L.wk, h, n_tok, k, pool);
-    run_matmul(L.wv, h, n_tok, v, pool);
+    run_matmuls({{&L.wq, q}, {&L.wk, k}, {&L.wv, v}}, h, n_tok, pool);
     // Biases, rotation and the cache write, per token.
     for_range(pool, n_tok, q_dim + 2 * kv_dim, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
@@ -548,8 +566,7 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
         rms_norm(xt, L.ffn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
       }
     });
-    run_matmul(L.w_gate, h, n_tok, gate, pool);
-    run_matmul(L.w_up, h, n_tok, up, pool);
+    run_matmuls({{&L.w_gate, gate}, {&L.w_up, up}}, h, n_tok, pool);
     for_range(pool, n_tok, c.n_ff * 8, [&](int64_t b, int64_t e) {
       silu_mul(gate + b * c.n_ff, up + b * c.n_ff, (e - b) * c.n_ff);
     });

@@ -531,6 +531,40 @@ TEST(Kernels, MatmulWithPoolEqualsVecDotPerElement) {
   }
 }
 
+// A group (Q, K and V of a layer) splits the rows of all its matrices across
+// the threads at once; each output must still be what matmul gives alone.
+TEST(Kernels, MatmulGroupEqualsOneMatmulPerMatrix) {
+  ThreadPool pool(2);
+  for (TensorType t : {TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kF32}) {
+    const int64_t n = block_size(t) == kQK_K ? 512 : 544;
+    const size_t rb = row_bytes(t, n);
+    const int64_t rows[3] = {301, 77, 40};  // boundaries off the row blocks
+    std::vector<std::vector<uint8_t>> wq(3);
+    for (int j = 0; j < 3; ++j) {
+      const auto w = random_floats(static_cast<size_t>(rows[j] * n), 20 + static_cast<uint32_t>(j));
+      wq[j].resize(rb * static_cast<size_t>(rows[j]));
+      for (int64_t r = 0; r < rows[j]; ++r) quantize_row(t, w.data() + r * n, wq[j].data() + r * rb, n);
+    }
+    for (int64_t m : {1, 3, 8, 17}) {
+      const auto x = random_floats(static_cast<size_t>(m * n), 30 + static_cast<uint32_t>(m));
+      std::vector<std::vector<float>> got(3), want(3);
+      MatmulTarget targets[3];
+      for (int j = 0; j < 3; ++j) {
+        got[j].assign(static_cast<size_t>(m * rows[j]), -1.f);
+        want[j].resize(got[j].size());
+        matmul(t, wq[j].data(), rows[j], n, x.data(), m, want[j].data(), nullptr);
+        targets[j] = MatmulTarget{wq[j].data(), rows[j], got[j].data()};
+      }
+      matmul_group(t, n, targets, x.data(), m, &pool);
+      for (int j = 0; j < 3; ++j) {
+        for (size_t k = 0; k < got[j].size(); ++k) {
+          ASSERT_EQ(float_bits(got[j][k]), float_bits(want[j][k])) << type_name(t) << " m=" << m << " matrix " << j;
+        }
+      }
+    }
+  }
+}
+
 TEST(Kernels, ShapeChecks) {
   EXPECT_EQ(row_bytes(TensorType::kQ4_0, 64), 36u);
   EXPECT_EQ(row_bytes(TensorType::kQ4_K, 512), 288u);
