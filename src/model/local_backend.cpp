@@ -88,6 +88,13 @@ int64_t KvCacheStore::copy_longest_prefix(std::span<const int32_t> prompt, int64
   return best_n;
 }
 
+int64_t KvCacheStore::longest_prefix(std::span<const int32_t> prompt) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t best = 0;
+  for (const Entry& e : lru_) best = std::max(best, reusable_prefix(e.cache->tokens(), prompt));
+  return best;
+}
+
 void KvCacheStore::erase_locked(std::list<Entry>::iterator it) {
   bytes_ -= it->bytes;
   if (it->donor) --donors_;
@@ -322,16 +329,18 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
 }
 
 void LocalBackend::engine_loop() {
-  std::vector<Sequence> seqs;  // running, in admission order
+  std::vector<Sequence> seqs;     // running, in admission order
+  std::vector<Sequence> holding;  // admitted, waiting for a shared prefix (should_wait)
   std::vector<float> logits;
   for (;;) {
     std::vector<Sequence> admitted;
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] {
-        return stopping_ || !seqs.empty() || (!waiting_.empty() && in_flight_ < spec_.parallel);
+        return stopping_ || !seqs.empty() || !holding.empty() || (!waiting_.empty() && in_flight_ < spec_.parallel);
       });
-      if (stopping_ && seqs.empty()) return;  // the destructor failed the waiting jobs
+      if (stopping_ && seqs.empty() && holding.empty()) return;  // the destructor failed the waiting jobs
+      admitted = std::exchange(holding, {});
       while (!stopping_ && !waiting_.empty() && in_flight_ < spec_.parallel) {
         Job* job = waiting_.front();
         waiting_.pop_front();
@@ -345,7 +354,8 @@ void LocalBackend::engine_loop() {
     StartCounts counts;
     std::vector<Sequence> failed;  // could not start: result already set
     for (Sequence& s : admitted) {
-      if (start(s, seqs, counts)) seqs.push_back(std::move(s));
+      if (should_wait(s, seqs)) holding.push_back(std::move(s));
+      else if (start(s, seqs, counts)) seqs.push_back(std::move(s));
       else failed.push_back(std::move(s));
     }
     size_t fed = 0;
@@ -393,6 +403,22 @@ void LocalBackend::engine_loop() {
       if (!ended.empty()) metrics_.cache_bytes->set(static_cast<double>(caches_.bytes()));
     }
   }
+}
+
+bool LocalBackend::should_wait(const Sequence& seq, const std::vector<Sequence>& running) const {
+  const std::vector<int32_t>& prompt = seq.job->prompt;
+  int64_t coming = 0;  // the longest prefix a running sequence has yet to commit
+  for (const Sequence& r : running) {
+    if (r.cancelled || r.error || !r.decoding->prefilling()) continue;
+    const int64_t n = reusable_prefix(r.job->prompt, prompt);
+    if (n > static_cast<int64_t>(r.cache->tokens().size())) coming = std::max(coming, n);
+  }
+  if (coming < kMinSharedToWait) return false;
+  // Not when a kept cache (the session's own, or a donor) offers nearly as much
+  // now; a running sequence's committed positions are compared in start().
+  int64_t now = caches_.longest_prefix(prompt);
+  for (const Sequence& r : running) now = std::max(now, reusable_prefix(r.cache->tokens(), prompt));
+  return coming - now >= kMinSharedToWait;
 }
 
 bool LocalBackend::start(Sequence& seq, const std::vector<Sequence>& running, StartCounts& counts) {

@@ -42,7 +42,12 @@
 // positions whose token ids equal the request's own prompt are copied, and
 // the keys and values of a position are a function of the tokens up to it
 // (same model, same tokens => same bits), so the copy tells the request
-// nothing it did not send itself; the donor is left unchanged. (Like any
+// nothing it did not send itself; the donor is left unchanged. Requests
+// that arrive together (a burst of runs of one agent) would all compute the
+// shared instructions at once: a request whose prompt shares at least
+// kMinSharedToWait more tokens with a sequence still prefilling them than
+// any kept cache offers waits, admitted but not started, until those
+// positions are committed, then copies them. (Like any
 // shared prompt cache, a faster first token can tell a client that the
 // same prefix was sent recently.) The output is the same as without sharing
 // (greedy, or with the same seed).
@@ -108,6 +113,9 @@ class KvCacheStore {
   // used and returns their number; otherwise returns 0 and leaves `into`.
   // The kept caches are not changed.
   int64_t copy_longest_prefix(std::span<const int32_t> prompt, int64_t better_than, engine::KvCache& into);
+  // The length copy_longest_prefix() would copy now (better_than = 0), with
+  // nothing copied or marked.
+  int64_t longest_prefix(std::span<const int32_t> prompt) const;
   // Keeps `cache` as the most recently used for `key` (replacing any), then
   // evicts least recently used caches until the total fits the budget (a
   // cache larger than the whole budget is not kept).
@@ -141,6 +149,8 @@ class LocalBackend : public ModelBackend {
  public:
   // Prompt tokens fed per engine step, over all sequences still prefilling.
   static constexpr size_t kPrefillTokensPerStep = 256;
+  // Shared prompt tokens worth waiting a few steps for (see above).
+  static constexpr int64_t kMinSharedToWait = 32;
 
   // Loads spec.path. Errors name the file.
   static StatusOr<std::unique_ptr<LocalBackend>> create(const ModelSpec& spec);
@@ -210,6 +220,9 @@ class LocalBackend : public ModelBackend {
   struct StartCounts {
     int64_t hits = 0, misses = 0, prefix_hits = 0, reused = 0;
   };
+  // True when `seq` should wait for a running sequence that is still
+  // computing a prefix `seq` can copy (kMinSharedToWait, above).
+  bool should_wait(const Sequence& seq, const std::vector<Sequence>& running) const;
   // Starts the admitted job, taking a shared prefix from kept caches or the
   // `running` sequences' committed positions; false (job result set) when it
   // cannot start.

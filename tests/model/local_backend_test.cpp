@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -526,6 +527,59 @@ TEST(LocalBackend, ConcurrentGreedyRequestsMatchEachAlone) {
   EXPECT_EQ(metrics.gauge("agentd_engine_running_sequences", "", {{"model", "m"}}).value(), 0.0);
   // Every forward step was counted (how many depends on how the requests overlapped).
   EXPECT_GT(metrics.histogram("agentd_engine_batch_tokens", "", {}, {{"model", "m"}}).snapshot().count, steps_alone);
+}
+
+// A burst of runs of one agent: the shared instructions are computed once.
+// Whichever way the requests interleave (all admitted in one step, or one
+// after another), each one after the first copies all but at most
+// kMinSharedToWait of the shared prefix, and answers as it does alone.
+TEST(LocalBackend, BurstOfRequestsComputesSharedInstructionsOnce) {
+  auto spec = spec_for(kTinyQ8);
+  spec.parallel = 4;
+  spec.queue_depth = 4;
+  auto b = load(spec);
+  ASSERT_TRUE(b);
+  MetricsRegistry metrics;
+  b->set_metrics(&metrics);
+  const std::string system =
+      "You tell short stories about Lily and her dog Max. The dog is big and brown and likes to play in the park. "
+      "Lily has a red ball and a blue kite. They live in a small house near the river with her mom and dad.";
+  const std::vector<std::string> questions = {"Once upon a time", "The dog was sad", "A big red ball", "Lily ran"};
+  std::vector<GenerationRequest> requests;
+  for (const auto& q : questions) {
+    requests.push_back(request(q, 8));
+    requests.back().messages.insert(requests.back().messages.begin(), Message{"system", system});
+  }
+  int64_t common = std::numeric_limits<int64_t>::max();
+  for (size_t i = 1; i < requests.size(); ++i) {
+    auto p0 = b->tokenize_prompt(requests[0].messages);
+    auto pi = b->tokenize_prompt(requests[i].messages);
+    ASSERT_TRUE(p0.is_ok() && pi.is_ok());
+    common = std::min(common, reusable_prefix(*p0, *pi));
+  }
+  ASSERT_GT(common, 2 * LocalBackend::kMinSharedToWait);
+  std::vector<StatusOr<Generation>> got(requests.size(), Status::internal("unset"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < requests.size(); ++i) threads.emplace_back([&, i] { got[i] = b->generate(requests[i], {}); });
+  for (auto& t : threads) t.join();
+  auto fresh = load(spec_for(kTinyQ8));
+  ASSERT_TRUE(fresh);
+  int64_t uncached = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(got[i].is_ok()) << got[i].status().to_string();
+    auto alone = fresh->generate(requests[i], {});
+    ASSERT_TRUE(alone.is_ok());
+    EXPECT_EQ(got[i]->text, alone->text) << questions[i];
+    EXPECT_EQ(got[i]->prompt_tokens, alone->prompt_tokens);
+    if (got[i]->cached_prompt_tokens == 0) {
+      ++uncached;
+    } else {
+      EXPECT_GT(got[i]->cached_prompt_tokens, common - LocalBackend::kMinSharedToWait) << questions[i];
+    }
+  }
+  EXPECT_EQ(uncached, 1);  // only the first computed the instructions
+  EXPECT_EQ(metrics.counter("agentd_kv_cache_prefix_hits_total", "", {{"model", "m"}}).value(), 3.0);
+  EXPECT_EQ(b->running(), 0);
 }
 
 // Kept-cache hits, misses and reused tokens in the registry: a session's
