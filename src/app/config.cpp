@@ -185,6 +185,8 @@ Status parse_model(const toml::table& t, const std::string& prefix, const std::s
       AGENTD_RETURN_IF_ERROR(read_int(v, key, 1, 256, m.parallel));
     } else if (name == "cache_bytes") {
       AGENTD_RETURN_IF_ERROR(read_int(v, key, 0, int64_t{1} << 50, m.cache_bytes));
+    } else if (name == "share_prefixes") {
+      AGENTD_RETURN_IF_ERROR(read_bool(v, key, m.share_prefixes));
     } else if (name == "connect_timeout_s") {
       AGENTD_RETURN_IF_ERROR(read_timeout(v, key, m.connect_timeout_s));
     } else if (name == "timeout_s") {

@@ -26,6 +26,7 @@ struct ModelSpec {
   int queue_depth = 64;                     // requests waiting for a free sequence; more get kUnavailable
   int parallel = 1;                         // sequences decoded at once
   int64_t cache_bytes = int64_t{256} << 20; // KV caches kept between turns (LRU by cache_key)
+  bool share_prefixes = true;               // copy a prompt prefix from other requests' caches
 
   // openai upstream
   double connect_timeout_s = 5.0;

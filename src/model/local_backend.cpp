@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <random>
+#include <span>
 #include <utility>
 
 #include "engine/generator.h"
@@ -406,6 +407,7 @@ void LocalBackend::engine_loop() {
 }
 
 bool LocalBackend::should_wait(const Sequence& seq, const std::vector<Sequence>& running) const {
+  if (!spec_.share_prefixes) return false;
   const std::vector<int32_t>& prompt = seq.job->prompt;
   int64_t coming = 0;  // the longest prefix a running sequence has yet to commit
   for (const Sequence& r : running) {
@@ -440,14 +442,15 @@ bool LocalBackend::start(Sequence& seq, const std::vector<Sequence>& running, St
   // those caches, and no forward() runs now) or a kept cache.
   const engine::KvCache* from_running = nullptr;
   int64_t best = own;
-  for (const Sequence& r : running) {
+  const std::span<const Sequence> donors = spec_.share_prefixes ? std::span<const Sequence>(running) : std::span<const Sequence>();
+  for (const Sequence& r : donors) {
     const int64_t n = reusable_prefix(r.cache->tokens(), prompt);
     if (n > best) {
       best = n;
       from_running = r.cache.get();
     }
   }
-  if (caches_.copy_longest_prefix(prompt, best, *seq.cache) > 0) {
+  if (spec_.share_prefixes && caches_.copy_longest_prefix(prompt, best, *seq.cache) > 0) {
     ++counts.prefix_hits;
   } else if (from_running != nullptr) {
     seq.cache->assign_prefix(*from_running, best);
@@ -511,7 +514,7 @@ size_t LocalBackend::step(std::vector<Sequence>& seqs, std::vector<float>& logit
 StatusOr<Generation> LocalBackend::finish(Sequence& seq) {
   const GenerationRequest& request = *seq.job->request;
   if (!request.cache_key.empty()) caches_.put(request.cache_key, std::move(seq.cache));
-  else if (!seq.error) caches_.put_donor(std::move(seq.cache));
+  else if (!seq.error && spec_.share_prefixes) caches_.put_donor(std::move(seq.cache));
   if (seq.error) return *seq.error;
   if (seq.cancelled) return Status::cancelled("generation cancelled by the client");
   const engine::GenerateResult result = seq.decoding->take_result();

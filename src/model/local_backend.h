@@ -52,6 +52,10 @@
 // same prefix was sent recently.) The output is the same as without sharing
 // (greedy, or with the same seed).
 //
+// ModelSpec::share_prefixes = false turns prefix sharing off: a request
+// then only reuses its own session's kept cache, and requests without a
+// cache_key keep nothing.
+//
 // Metrics (when set_metrics() gave a registry), labelled {model="<id>"}:
 // agentd_kv_cache_hits_total (a turn with a cache_key found its own kept
 // cache with a reusable prefix), agentd_kv_cache_misses_total (a key and

@@ -33,6 +33,7 @@ class ModelOptionsTest(unittest.TestCase):
             ("queue_depth = -1", "models[0].queue_depth"),
             ("parallel = 0", "models[0].parallel"),
             ("cache_bytes = -5", "models[0].cache_bytes"),
+            ("share_prefixes = 1", "models[0].share_prefixes"),
             ("connect_timeout_s = 0", "models[0].connect_timeout_s"),
             ('timeout_s = "long"', "models[0].timeout_s"),
             ("max_retries = -1", "models[0].max_retries"),
@@ -43,7 +44,8 @@ class ModelOptionsTest(unittest.TestCase):
             self.assertIn(key, p.stderr, line)
 
     def test_all_keys_accepted(self):
-        models = [dict(harness.DEFAULT_MODELS[0], threads=1, queue_depth=4, parallel=2, cache_bytes=1 << 20),
+        models = [dict(harness.DEFAULT_MODELS[0], threads=1, queue_depth=4, parallel=2, cache_bytes=1 << 20,
+                       share_prefixes=False),
                   {"id": "up", "backend": "openai", "base_url": "http://127.0.0.1:9/v1", "connect_timeout_s": 1,
                    "timeout_s": 2.5, "max_retries": 0}]
         with Server(models=models) as srv:

@@ -529,6 +529,37 @@ TEST(LocalBackend, ConcurrentGreedyRequestsMatchEachAlone) {
   EXPECT_GT(metrics.histogram("agentd_engine_batch_tokens", "", {}, {{"model", "m"}}).snapshot().count, steps_alone);
 }
 
+// share_prefixes = false: nothing is copied from other requests; a session
+// still reuses its own kept cache.
+TEST(LocalBackend, PrefixSharingCanBeTurnedOff) {
+  auto spec = spec_for(kTinyQ8);
+  spec.share_prefixes = false;
+  auto b = load(spec);
+  ASSERT_TRUE(b);
+  const std::string system = "You tell short stories about Lily and her dog. The dog is big and likes to play.";
+  auto ask = [&](const std::string& question, const std::string& key) {
+    GenerationRequest r = request(question, 6);
+    r.messages.insert(r.messages.begin(), Message{"system", system});
+    r.cache_key = key;
+    return r;
+  };
+  auto r1 = b->generate(ask("Once upon a time", ""), {});
+  ASSERT_TRUE(r1.is_ok());
+  EXPECT_EQ(b->kept_caches().size(), 0u);  // no keyless donor
+  auto s1 = b->generate(ask("The dog was sad", "org/agent/s1"), {});
+  ASSERT_TRUE(s1.is_ok());
+  EXPECT_EQ(s1->cached_prompt_tokens, 0);
+  auto s2 = b->generate(ask("The dog was happy", "org/agent/s2"), {});
+  ASSERT_TRUE(s2.is_ok());
+  EXPECT_EQ(s2->cached_prompt_tokens, 0);  // s1's kept cache shares the instructions, unused
+  auto next = ask("The dog was sad", "org/agent/s1");
+  next.messages.push_back({"assistant", s1->text});
+  next.messages.push_back({"user", "And then?"});
+  auto s1b = b->generate(next, {});
+  ASSERT_TRUE(s1b.is_ok());
+  EXPECT_GE(s1b->cached_prompt_tokens, s1->prompt_tokens);  // its own session
+}
+
 // A burst of runs of one agent: the shared instructions are computed once.
 // Whichever way the requests interleave (all admitted in one step, or one
 // after another), each one after the first copies all but at most
