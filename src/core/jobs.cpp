@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <utility>
 
 #include "common/ids.h"
@@ -219,7 +220,18 @@ void JobService::run_job(const store::Job& job) {
   auto message = job_message(job.inputs_json);
   if (message.is_ok()) {
     req.message = std::move(message).value();
-    result = runner_.run(req, nullptr, [&stop_flag](std::string_view) { return !stop_flag->load(); });
+    // A cancel made here sets the flag; one made by another process sharing
+    // the database is read from the store at most every kCancelPoll.
+    auto next_poll = std::chrono::steady_clock::now() + kCancelPoll;
+    result = runner_.run(req, nullptr, [&](std::string_view) {
+      if (stop_flag->load()) return false;
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next_poll) return true;
+      next_poll = now + kCancelPoll;
+      auto current = store_.get_job(job.org_id, job.id);
+      if (current.is_ok() && current->status == store::kJobCancelled) stop_flag->store(true);
+      return !stop_flag->load();
+    });
   } else {
     result = message.status();
   }

@@ -26,9 +26,9 @@
 // is marked cancelled at once too; when it runs in this process its
 // generation is stopped at the next chunk, so the run ends as a failed run
 // and is charged nothing (a generation cut short reports no token counts).
-// A job started by another process (shared PostgreSQL) runs to its end, is
-// charged as usual, and its result is dropped. Ended jobs cannot be
-// cancelled (kFailedPrecondition).
+// A job running in another process (shared PostgreSQL) sees the mark
+// within kCancelPoll, the next time its generation produces text, and stops
+// the same way. Ended jobs cannot be cancelled (kFailedPrecondition).
 //
 // Jobs run without the submitting key's rate limits (those apply when the
 // job is submitted, by the API) but with credits like any run.
@@ -38,6 +38,7 @@
 // stops the workers, waiting for running jobs.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -58,6 +59,9 @@
 namespace agentd::core {
 
 inline constexpr size_t kMaxJobsPerSubmit = 1000;
+// How often a running job reads its own status from the store (a cancel
+// made by another process).
+inline constexpr std::chrono::milliseconds kCancelPoll{500};
 
 struct JobOptions {
   size_t workers = 2;

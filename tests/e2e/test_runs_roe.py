@@ -5,7 +5,8 @@ value, cost}]; output_schema answers that do not parse are a 500 saying so.
 With a real upstream provider on loopback (tests/model/openai_upstream_server.py)
 that answers JSON: one datum per output_schema property, values as strings;
 and the job-cancel route POST /v1/agents/jobs/{id}/cancel/ for pending,
-running and finished jobs."""
+running and finished jobs, also for a job running in another agentd process
+on the same PostgreSQL database."""
 
 import json
 import time
@@ -13,7 +14,7 @@ import unittest
 import urllib.parse
 import uuid
 
-from harness import STORIES, TINY_Q8, ServerTestCase, Upstream
+from harness import STORIES, TINY_Q8, Server, ServerTestCase, Upstream
 
 MODELS = [
     {"id": "stories", "name": "Stories 260K", "backend": "local", "path": STORIES,
@@ -396,6 +397,41 @@ class RoeUpstreamTest(ServerTestCase):
         self.assertEqual((r.status, r.json()["status"]), (409, 5))
         metrics = self.srv.get("/metrics").text
         self.assertIn('agentd_jobs_total{outcome="cancelled"} 2', metrics)
+
+
+
+class JobCancelAcrossProcessesTest(unittest.TestCase):
+    """Two agentd processes on one PostgreSQL database: a job running in one
+    is cancelled through the other, and its generation stops there."""
+
+    def test_postgres_two_processes(self):
+        upstream = Upstream()
+        try:
+            models = MODELS + [upstream.model("drip-up", "drip", timeout_s=60)]
+            with Server(backend="postgres", models=models) as a, Server(db_url=a.db_url, models=models) as b:
+                org_id = a.create_org("acme", credits=5)
+                key = a.create_key("acme")
+                config = {"model": "drip-up", "instructions": "Go on.", "temperature": 0.0, "max_tokens": 50}
+                r = a.post("/v1/agents/", agent_body(org_id, engine_config=config), key=key)
+                self.assertEqual(r.status, 201, r)
+                agent_id = r.json()["id"]
+                job_id = a.post(f"/v1/agents/run/{agent_id}/async/", {"title": "T", "story": "Once"},
+                                key=key).json()["job_id"]
+                deadline = time.time() + 30
+                while b.get(f"/v1/agents/jobs/{job_id}/status/", key=key).json()["status"] != 1:
+                    self.assertLess(time.time(), deadline, "the job never started")
+                    time.sleep(0.02)
+                r = b.post(f"/v1/agents/jobs/{job_id}/cancel/", key=key)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json(), {"job_id": job_id, "status": 5})
+                # The drip upstream streams until its client goes away (60 s):
+                # the run is recorded only once process a stops the generation.
+                while a.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"] < 1:
+                    self.assertLess(time.time(), deadline, "the job running in process a never stopped")
+                    time.sleep(0.05)
+                self.assertEqual(a.get(f"/v1/agents/jobs/{job_id}/status/", key=key).json()["status"], 5)
+        finally:
+            upstream.stop()
 
 
 if __name__ == "__main__":
