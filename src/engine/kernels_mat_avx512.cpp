@@ -87,13 +87,17 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
           const uint8_t* ahead = wr + w_stride * kPrefetchRows;
           for (size_t k = 0; k < w_stride; k += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + k), _MM_HINT_T0);
         }
+        // Row r against columns [c, c + CC).
+        auto cols = [&]<int CC>(int64_t c) {
+          k.template run_row<CC>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride);
+        };
         int64_t c = 0;
-        for (; c + C <= m; c += C) k.template run_row<C>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride);
+        for (; c + C <= m; c += C) cols.template operator()<C>(c);
         if (C > 4 && c + 4 <= m) {
-          k.template run_row<4>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride);
+          cols.template operator()<4>(c);
           c += 4;
         }
-        for (; c < m; ++c) k.template run_row<1>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride);
+        for (; c < m; ++c) cols.template operator()<1>(c);
       }
       return;
     }

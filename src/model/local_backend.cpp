@@ -442,7 +442,8 @@ bool LocalBackend::start(Sequence& seq, const std::vector<Sequence>& running, St
   // those caches, and no forward() runs now) or a kept cache.
   const engine::KvCache* from_running = nullptr;
   int64_t best = own;
-  const std::span<const Sequence> donors = spec_.share_prefixes ? std::span<const Sequence>(running) : std::span<const Sequence>();
+  const std::span<const Sequence> donors = spec_.share_prefixes ? std::span<const Sequence>(running)
+                                                                 : std::span<const Sequence>();
   for (const Sequence& r : donors) {
     const int64_t n = reusable_prefix(r.cache->tokens(), prompt);
     if (n > best) {
