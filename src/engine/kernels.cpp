@@ -820,6 +820,11 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 17;
 // while it is in L1/L2 (a 4096-wide Q4_0 row is 2.3 KB).
 constexpr int64_t kRowBlock = 16;
 
+// A threaded matmul hands out its rows in about this many blocks per thread:
+// enough for a late or slowed thread to take fewer, few enough that claiming
+// a block costs nothing next to computing it.
+constexpr int64_t kBlocksPerThread = 4;
+
 }  // namespace
 
 Isa detected_isa() { return tables().detected; }
@@ -982,7 +987,10 @@ void matmul_group(TensorType type, int64_t n, std::span<const MatmulTarget> targ
     }
   };
   if (pool != nullptr && rows * n * m >= kMinParallelWork) {
-    pool->parallel_for(rows, kRowBlock, rows_task);
+    // About kBlocksPerThread blocks per thread, claimed as threads come free.
+    const int64_t per_block = rows / (kBlocksPerThread * pool->n_threads());
+    const int64_t grain = std::max<int64_t>(1, (per_block + kRowBlock - 1) / kRowBlock) * kRowBlock;
+    pool->parallel_for_dynamic(rows, grain, rows_task);
   } else {
     rows_task(0, rows);
   }

@@ -65,6 +65,20 @@ void ThreadPool::run_chunk(int index) {
   if (begin < end) (*fn_)(begin, end);
 }
 
+void ThreadPool::run_job(int index) {
+  tls_running_pool = this;
+  if (!dynamic_) {
+    run_chunk(index);
+  } else {
+    const int64_t blocks = (n_ + grain_ - 1) / grain_;
+    for (int64_t b = next_block_.fetch_add(1, std::memory_order_relaxed); b < blocks;
+         b = next_block_.fetch_add(1, std::memory_order_relaxed)) {
+      (*fn_)(b * grain_, std::min(n_, (b + 1) * grain_));
+    }
+  }
+  tls_running_pool = nullptr;
+}
+
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
@@ -77,11 +91,7 @@ void ThreadPool::worker_loop(int index) {
     }
     if (stop_.load()) return;
     seen = generation_.load();
-    if (index < n_chunks_) {  // a job may have fewer chunks than threads
-      tls_running_pool = this;
-      run_chunk(index);
-      tls_running_pool = nullptr;
-    }
+    if (index < n_chunks_) run_job(index);  // a job may have fewer chunks than threads
     // Every worker acknowledges every job, so none can still be reading the
     // job fields when the next caller rewrites them.
     if (pending_.fetch_sub(1) == 1 && caller_sleeps_.load()) {
@@ -106,21 +116,36 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn) {
     return;
   }
   std::lock_guard<std::mutex> call_lock(call_mu_);
+  publish(fn, n, grain, chunks, false);
+}
+
+void ThreadPool::parallel_for_dynamic(int64_t n, int64_t grain, RangeFn fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  if (n_threads_ == 1 || tls_running_pool == this || n <= grain) {
+    for (int64_t b = 0; b < n; b += grain) fn(b, std::min(n, b + grain));
+    return;
+  }
+  std::lock_guard<std::mutex> call_lock(call_mu_);
+  next_block_.store(0, std::memory_order_relaxed);
+  publish(fn, n, grain, n_threads_, true);
+}
+
+void ThreadPool::publish(const RangeFn& fn, int64_t n, int64_t grain, int chunks, bool dynamic) {
   // No worker reads the job fields now: the previous job ended with
   // pending_ == 0, and idle workers only look at generation_.
   fn_ = &fn;
   n_ = n;
   grain_ = grain;
   n_chunks_ = chunks;
+  dynamic_ = dynamic;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);  // all workers; the caller runs chunk 0
   generation_.fetch_add(1);
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }
     work_cv_.notify_all();
   }
-  tls_running_pool = this;
-  run_chunk(0);
-  tls_running_pool = nullptr;
+  run_job(0);
   auto all_done = [&] { return pending_.load() == 0; };
   if (!spin_until(all_done, kSpin)) {
     std::unique_lock<std::mutex> lock(mu_);

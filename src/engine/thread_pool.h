@@ -67,6 +67,13 @@ class ThreadPool {
   void parallel_for(int64_t n, int64_t grain, RangeFn fn);
   void parallel_for(int64_t n, RangeFn fn) { parallel_for(n, 1, fn); }
 
+  // Like parallel_for, but the ranges are the `grain`-sized blocks of [0, n),
+  // handed to whichever thread asks next: a thread that starts late or is
+  // slowed (another process on its core) takes fewer, so the call ends when
+  // the work does rather than when the slowest fixed share does. fn may be
+  // called several times per thread.
+  void parallel_for_dynamic(int64_t n, int64_t grain, RangeFn fn);
+
  private:
   // How long an idle thread polls before it blocks. A decode step issues a
   // parallel_for every few tens of microseconds, so workers stay awake
@@ -75,6 +82,8 @@ class ThreadPool {
 
   void worker_loop(int index);
   void run_chunk(int index);
+  void run_job(int index);
+  void publish(const RangeFn& fn, int64_t n, int64_t grain, int chunks, bool dynamic);
 
   const int n_threads_;
   std::vector<std::thread> workers_;
@@ -100,6 +109,8 @@ class ThreadPool {
   int64_t n_ = 0;
   int64_t grain_ = 1;
   int n_chunks_ = 0;
+  bool dynamic_ = false;                // blocks of grain_ claimed through next_block_
+  std::atomic<int64_t> next_block_{0};
 };
 
 }  // namespace agentd::engine

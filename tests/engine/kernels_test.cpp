@@ -670,6 +670,24 @@ TEST(ThreadPool, CoversEveryIndexOnceWithGrain) {
   }
 }
 
+TEST(ThreadPool, DynamicBlocksCoverEveryIndexOnce) {
+  ThreadPool pool(3);
+  for (int64_t n : {1, 7, 64, 1000, 1001}) {
+    for (int64_t grain : {1, 16, 100, 5000}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<int> calls{0};
+      pool.parallel_for_dynamic(n, grain, [&](int64_t b, int64_t e) {
+        EXPECT_EQ(b % grain, 0);
+        EXPECT_EQ(e, std::min(n, b + grain));
+        calls.fetch_add(1);
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+      });
+      EXPECT_EQ(calls.load(), (n + grain - 1) / grain) << n << " " << grain;
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << n << " " << grain;
+    }
+  }
+}
+
 TEST(ThreadPool, NestedCallsRunInlineAndSeveralCallersShareThePool) {
   ThreadPool pool(2);
   std::atomic<int64_t> total{0};
