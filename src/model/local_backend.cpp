@@ -317,7 +317,9 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
     work_cv_.notify_one();  // a slot is free
     if (in_flight_ == 0) idle_cv_.notify_all();
   }
-  if (cancelled) return Status::cancelled("generation cancelled by the client");
+  // Cancelled: what the engine consumed until it saw the cancel (it may
+  // have finished meanwhile: the client did not take all of that either).
+  if (cancelled && job.result.is_ok()) job.result->finish_reason = "cancelled";
   return std::move(job.result);
 }
 
@@ -487,15 +489,17 @@ StatusOr<Generation> LocalBackend::finish(Sequence& seq) {
   if (!request.cache_key.empty()) caches_.put(request.cache_key, std::move(seq.cache));
   else if (!seq.error) caches_.put_donor(std::move(seq.cache));
   if (seq.error) return *seq.error;
-  if (seq.cancelled) return Status::cancelled("generation cancelled by the client");
+  // A cancelled sequence reports what it consumed so far (backend.h).
   const engine::GenerateResult result = seq.decoding->take_result();
-  if (result.finish == engine::FinishReason::kCancelled) return Status::cancelled("generation cancelled by the client");
 
   Generation g;
   g.text = valid_utf8(result.text);
   g.prompt_tokens = result.prompt_tokens;
   g.cached_prompt_tokens = result.cached_prompt_tokens;
-  g.finish_reason = result.finish == engine::FinishReason::kLength ? "length" : "stop";
+  if (seq.cancelled || result.finish == engine::FinishReason::kCancelled)
+    g.finish_reason = "cancelled";
+  else
+    g.finish_reason = result.finish == engine::FinishReason::kLength ? "length" : "stop";
   double sum = 0.0;
   int64_t n = 0;
   for (const auto& step : result.steps) {

@@ -24,8 +24,9 @@
 // runs on_chunk itself with the text the engine produced meanwhile (pieces
 // may be merged), so a slow client never stalls the batch; once on_chunk
 // returns false the sequence is dropped at the next step and generate()
-// returns kCancelled. A request is in flight from admission until its
-// generate() returns.
+// returns its Generation so far with finish_reason "cancelled" (the tokens
+// the engine sampled until then, handed out or not). A request is in flight
+// from admission until its generate() returns.
 //
 // KV cache reuse: after a turn with a non-empty cache_key the sequence's
 // KvCache is kept (LRU, at most cache_bytes in total) so the next turn of the

@@ -253,7 +253,8 @@ TEST(LocalBackend, ContextOverflowStatesBothNumbers) {
   EXPECT_NE(m.find("(100 tokens)"), std::string::npos) << m;
   // One less is accepted: it starts generating (and is cancelled at once).
   auto fits = b->generate(request("Once upon a time", too_many - 1), [](std::string_view) { return false; });
-  EXPECT_EQ(fits.status().code(), StatusCode::kCancelled) << fits.status().to_string();
+  ASSERT_TRUE(fits.is_ok()) << fits.status().to_string();
+  EXPECT_EQ(fits->finish_reason, "cancelled");
   auto huge = b->generate(request("Once upon a time", INT64_MAX), {});
   EXPECT_EQ(huge.status().code(), StatusCode::kInvalidArgument);
 }
@@ -273,7 +274,43 @@ TEST(LocalBackend, CallbackFalseCancels) {
   auto b = load(spec_for(kStories));
   ASSERT_TRUE(b);
   auto g = b->generate(request("Once upon a time", 24), [](std::string_view) { return false; });
-  EXPECT_EQ(g.status().code(), StatusCode::kCancelled);
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  EXPECT_EQ(g->finish_reason, "cancelled");
+  EXPECT_GE(g->completion_tokens, 1);  // the chunk refused came from a token
+}
+
+// A generation cut short after k chunks reports what it consumed: the whole
+// prompt, at least the k chunks' tokens, and the start of the answer the same
+// request gives when it runs to its end (greedy).
+TEST(LocalBackend, CancelledGenerationReportsWhatItConsumed) {
+  auto b = load(spec_for(kTinyQ8, 128));  // its trained context
+  ASSERT_TRUE(b);
+  const GenerationRequest req = request("Once upon a time", 90);
+  auto full = b->generate(req, {});
+  ASSERT_TRUE(full.is_ok()) << full.status().to_string();
+  ASSERT_EQ(full->finish_reason, "length");  // random weights: no early EOS on this prompt
+  auto n_prompt = b->count_prompt_tokens(req.messages);
+  ASSERT_TRUE(n_prompt.is_ok());
+
+  constexpr int k = 3;
+  int chunks = 0;
+  std::string seen;
+  auto cut = b->generate(req, [&](std::string_view t) {
+    if (++chunks > k) return false;
+    seen += t;
+    return true;
+  });
+  ASSERT_TRUE(cut.is_ok()) << cut.status().to_string();
+  EXPECT_EQ(chunks, k + 1);  // nothing after the refused chunk
+  EXPECT_EQ(cut->finish_reason, "cancelled");
+  EXPECT_EQ(cut->prompt_tokens, *n_prompt);
+  EXPECT_GE(cut->completion_tokens, k + 1);
+  // (How many more the engine ran before it saw the cancel depends on
+  // thread timing: at most the whole answer.)
+  EXPECT_LE(cut->completion_tokens, full->completion_tokens);
+  EXPECT_EQ(cut->text.compare(0, seen.size(), seen), 0) << cut->text;
+  EXPECT_EQ(full->text.compare(0, cut->text.size(), cut->text), 0);
+  ASSERT_TRUE(cut->mean_logprob.has_value());
 }
 
 // Holds a generation inside its first chunk until released.
