@@ -185,6 +185,7 @@ LocalBackend::~LocalBackend() {
       job->cv.notify_all();
     }
     waiting_.clear();
+    if (metrics_.queued != nullptr) metrics_.queued->set(0);
   }
   work_cv_.notify_all();
   engine_thread_.join();
@@ -206,6 +207,8 @@ void LocalBackend::set_metrics(MetricsRegistry* registry) {
                                        "Requests that started from a prompt prefix copied from another cache", model);
     m.cache_bytes = &registry->gauge("agentd_kv_cache_bytes", "Bytes held by kept KV caches", model);
     m.running = &registry->gauge("agentd_engine_running_sequences", "Sequences in the engine's batch", model);
+    m.queued = &registry->gauge("agentd_engine_queued_requests",
+                                "Requests waiting for a free sequence, not yet admitted", model);
     static const std::vector<double> kTokenBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
     m.batch_tokens = &registry->histogram("agentd_engine_batch_tokens", "Tokens fed per batched forward step",
                                           kTokenBuckets, model);
@@ -213,6 +216,7 @@ void LocalBackend::set_metrics(MetricsRegistry* registry) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   metrics_ = m;
+  if (metrics_.queued != nullptr) metrics_.queued->set(static_cast<double>(waiting_.size()));
 }
 
 int64_t LocalBackend::waiting() const {
@@ -296,6 +300,7 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   const size_t capacity = static_cast<size_t>(spec_.parallel) + static_cast<size_t>(spec_.queue_depth);
   if (static_cast<size_t>(in_flight_) + waiting_.size() >= capacity) return Status::unavailable("engine queue full");
   waiting_.push_back(&job);
+  if (metrics_.queued != nullptr) metrics_.queued->set(static_cast<double>(waiting_.size()));
   work_cv_.notify_one();
   bool cancelled = false;
   for (;;) {
@@ -342,6 +347,8 @@ void LocalBackend::engine_loop() {
         admitted.push_back(Sequence{});
         admitted.back().job = job;
       }
+      if (!admitted.empty() && metrics_.queued != nullptr)
+        metrics_.queued->set(static_cast<double>(waiting_.size()));
       for (Sequence& s : seqs) s.cancelled = s.job->cancel;
     }
     StartCounts counts;

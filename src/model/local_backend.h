@@ -54,8 +54,9 @@
 // nothing reusable of its own), agentd_kv_cache_prefix_hits_total (a request
 // started from a donor's prefix), agentd_kv_cache_reused_tokens_total
 // (prompt tokens not computed, from either source), agentd_kv_cache_bytes,
-// agentd_engine_running_sequences, agentd_engine_batch_tokens (histogram of
-// tokens per forward step).
+// agentd_engine_running_sequences, agentd_engine_queued_requests (waiting,
+// not yet admitted), agentd_engine_batch_tokens (histogram of tokens per
+// forward step).
 //
 // Ownership: owns the model, tokenizer, template, thread pool, engine thread
 // and kept caches. Thread-safety: every public method may be called from any
@@ -202,6 +203,7 @@ class LocalBackend : public ModelBackend {
     Counter* prefix_hits = nullptr;
     Gauge* cache_bytes = nullptr;
     Gauge* running = nullptr;
+    Gauge* queued = nullptr;
     Histogram* batch_tokens = nullptr;
   };
 

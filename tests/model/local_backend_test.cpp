@@ -360,8 +360,12 @@ TEST(LocalBackend, QueueDepthZeroRejectsWhileBusy) {
 TEST(LocalBackend, QueueDepthOneLetsOneWait) {
   auto spec = spec_for(kStories);
   spec.queue_depth = 1;
+  MetricsRegistry metrics;  // outlives the backend
   auto b = load(spec);
   ASSERT_TRUE(b);
+  b->set_metrics(&metrics);
+  const std::string queued_series = "agentd_engine_queued_requests{model=\"m\"} ";
+  EXPECT_NE(metrics.render().find(queued_series + "0\n"), std::string::npos) << metrics.render();
   Gate gate;
   StatusOr<Generation> first = Status::internal("unset"), queued = Status::internal("unset");
   std::thread t1([&] { first = b->generate(request("Once upon a time", 8), [&](std::string_view) {
@@ -371,6 +375,7 @@ TEST(LocalBackend, QueueDepthOneLetsOneWait) {
   std::thread t2([&] { queued = b->generate(request("Once upon a time", 8), {}); });
   for (int i = 0; i < 2000 && b->waiting() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_EQ(b->waiting(), 1);
+  EXPECT_NE(metrics.render().find(queued_series + "1\n"), std::string::npos) << metrics.render();
   auto third = b->generate(request("Once upon a time", 8), {});
   EXPECT_EQ(third.status().code(), StatusCode::kUnavailable);
   gate.release();
@@ -379,6 +384,7 @@ TEST(LocalBackend, QueueDepthOneLetsOneWait) {
   EXPECT_TRUE(first.is_ok());
   ASSERT_TRUE(queued.is_ok());
   EXPECT_EQ(queued->text, first->text);
+  EXPECT_NE(metrics.render().find(queued_series + "0\n"), std::string::npos) << metrics.render();
 }
 
 TEST(LocalBackend, ParallelSequencesRunTogether) {
