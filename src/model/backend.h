@@ -24,6 +24,7 @@ namespace agentd::model {
 struct Message {
   std::string role;  // "system", "user", "assistant"
   std::string content;
+  bool operator==(const Message&) const = default;
 };
 
 struct GenerationParams {

@@ -105,6 +105,38 @@ size_t KvCacheStore::size() const {
   return lru_.size();
 }
 
+// ------------------------------------------------------------ PromptTokenCache
+
+void PromptTokenCache::put(const std::vector<Message>& messages, const std::vector<int32_t>& ids) {
+  size_t bytes = ids.size() * sizeof(int32_t);
+  for (const Message& m : messages) bytes += m.role.size() + m.content.size();
+  if (bytes > kMaxBytes) return;
+  Entry entry{messages, ids, bytes};  // copied outside the lock
+  std::list<Entry> evicted;           // freed outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.push_front(std::move(entry));
+  bytes_ += bytes;
+  while (entries_.size() > kMaxEntries || bytes_ > kMaxBytes) {
+    bytes_ -= entries_.back().bytes;
+    evicted.splice(evicted.begin(), entries_, std::prev(entries_.end()));
+  }
+}
+
+std::optional<std::vector<int32_t>> PromptTokenCache::take(const std::vector<Message>& messages) {
+  std::list<Entry> found;  // freed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->messages != messages) continue;
+      bytes_ -= it->bytes;
+      found.splice(found.begin(), entries_, it);
+      break;
+    }
+  }
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front().ids);
+}
+
 // ---------------------------------------------------------------- LocalBackend
 
 StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::create(const ModelSpec& spec) {
@@ -185,7 +217,6 @@ LocalBackend::~LocalBackend() {
       job->cv.notify_all();
     }
     waiting_.clear();
-    if (metrics_.queued != nullptr) metrics_.queued->set(0);
   }
   work_cv_.notify_all();
   engine_thread_.join();
@@ -246,6 +277,7 @@ StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<M
 
 StatusOr<int64_t> LocalBackend::count_prompt_tokens(const std::vector<Message>& messages) {
   AGENTD_ASSIGN_OR_RETURN(auto ids, tokenize_prompt(messages));
+  counted_.put(messages, ids);
   return static_cast<int64_t>(ids.size());
 }
 
@@ -282,7 +314,12 @@ static std::string valid_utf8(std::string_view s) {
 StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
   const GenerationParams& p = request.params;
   if (p.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
-  AGENTD_ASSIGN_OR_RETURN(auto prompt, tokenize_prompt(request.messages));
+  std::vector<int32_t> prompt;
+  if (auto counted = counted_.take(request.messages)) {
+    prompt = std::move(*counted);
+  } else {
+    AGENTD_ASSIGN_OR_RETURN(prompt, tokenize_prompt(request.messages));
+  }
   const auto n_prompt = static_cast<int64_t>(prompt.size());
   // (max_tokens is compared alone first: the sum cannot overflow)
   if (p.max_tokens > context_ || n_prompt + p.max_tokens > context_) {

@@ -136,6 +136,31 @@ class KvCacheStore {
   size_t donors_ = 0;  // keyless entries in lru_; guarded by mu_
 };
 
+// The token ids of prompts counted lately, so that generate() does not render
+// and tokenize again what count_prompt_tokens() just did (the core counts a
+// prompt, then generates it). Keyed by the messages themselves; at most
+// kMaxEntries prompts and kMaxBytes of their text, least recently used out.
+// Thread-safety: all methods are safe to call concurrently.
+class PromptTokenCache {
+ public:
+  static constexpr size_t kMaxEntries = 16;
+  static constexpr size_t kMaxBytes = size_t{4} << 20;
+
+  void put(const std::vector<Message>& messages, const std::vector<int32_t>& ids);
+  // Removes and returns the ids kept for exactly these messages, if any.
+  std::optional<std::vector<int32_t>> take(const std::vector<Message>& messages);
+
+ private:
+  struct Entry {
+    std::vector<Message> messages;
+    std::vector<int32_t> ids;
+    size_t bytes = 0;
+  };
+  std::mutex mu_;
+  std::list<Entry> entries_;  // front = most recent; guarded by mu_
+  size_t bytes_ = 0;          // guarded by mu_
+};
+
 // What Decoding keeps of a cache for a prompt (engine/kv_cache.h).
 using engine::reusable_prefix;
 
@@ -232,6 +257,7 @@ class LocalBackend : public ModelBackend {
   std::unique_ptr<engine::ThreadPool> pool_;
   std::unique_ptr<engine::Generator> generator_;
   KvCacheStore caches_;
+  PromptTokenCache counted_;  // prompts count_prompt_tokens() tokenized
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the engine thread waits for jobs

@@ -685,5 +685,46 @@ TEST(KvCacheStore, EvictsLeastRecentlyUsedWithinBudget) {
   EXPECT_EQ(tiny.size(), 0u);
 }
 
+TEST(PromptTokenCache, ExactMessagesOnlyTakenOnceLeastRecentOut) {
+  PromptTokenCache cache;
+  const std::vector<Message> a = {{"system", "Be brief."}, {"user", "hi"}};
+  cache.put(a, {1, 2, 3});
+  EXPECT_FALSE(cache.take({{"system", "Be brief."}, {"assistant", "hi"}}));  // another role
+  EXPECT_FALSE(cache.take({{"system", "Be brief."}, {"user", "hi "}}));      // another text
+  EXPECT_FALSE(cache.take({{"system", "Be brief."}}));                       // a prefix
+  auto ids = cache.take(a);
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(*ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_FALSE(cache.take(a));  // taken
+
+  for (size_t i = 0; i <= PromptTokenCache::kMaxEntries; ++i)
+    cache.put({{"user", std::to_string(i)}}, {static_cast<int32_t>(i)});
+  EXPECT_FALSE(cache.take({{"user", "0"}}));  // the oldest left
+  for (size_t i = 1; i <= PromptTokenCache::kMaxEntries; ++i)
+    EXPECT_TRUE(cache.take({{"user", std::to_string(i)}})) << i;
+  // A prompt larger than the whole budget is not kept.
+  const std::vector<Message> huge = {{"user", std::string(PromptTokenCache::kMaxBytes, 'x')}};
+  cache.put(huge, {1});
+  EXPECT_FALSE(cache.take(huge));
+}
+
+// generate() after count_prompt_tokens() (the core's order) feeds the ids it
+// counted: same answer and prompt tokens as without the count.
+TEST(LocalBackend, GenerateAfterCountFeedsTheCountedPrompt) {
+  auto b = load(spec_for(kStories));
+  ASSERT_TRUE(b);
+  GenerationRequest req = request("Once upon a time", 8);
+  req.messages.insert(req.messages.begin(), {"system", "Be brief."});
+  auto direct = b->generate(req, {});
+  ASSERT_TRUE(direct.is_ok()) << direct.status().to_string();
+  auto n = b->count_prompt_tokens(req.messages);
+  ASSERT_TRUE(n.is_ok());
+  auto counted = b->generate(req, {});
+  ASSERT_TRUE(counted.is_ok()) << counted.status().to_string();
+  EXPECT_EQ(counted->prompt_tokens, *n);
+  EXPECT_EQ(counted->prompt_tokens, direct->prompt_tokens);
+  EXPECT_EQ(counted->text, direct->text);
+}
+
 }  // namespace
 }  // namespace agentd::model
