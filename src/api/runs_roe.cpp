@@ -26,7 +26,7 @@
 //     while unfinished or cancelled; a failed job is 500 {message, status}.
 //   POST /v1/agents/jobs/{job_id}/cancel/ (ours: Roe documents no cancel
 //     route) -> 200 {job_id, status: 5}. A pending job never runs; a started
-//     one stops at its next generated chunk and is charged nothing
+//     one stops at its next generated chunk and is charged what it consumed
 //     (core/jobs.h). A job that already ended is 409 {message, status};
 //     another organization's job is 404.
 

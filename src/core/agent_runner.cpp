@@ -294,16 +294,22 @@ StatusOr<RunResult> CoreAgentRunner::execute(std::unique_ptr<PreparedRun> prepar
   if (!gen.is_ok()) {
     // A failed run costs nothing: all of the reservation goes back.
     refund(org_id, std::exchange(run->reserved, 0));
+    const bool cancelled = gen.status().code() == StatusCode::kCancelled;  // a backend with no counts
     record.input_tokens = run->prompt_tokens_;
-    record.status = "failed";
+    record.status = cancelled ? "cancelled" : "failed";
     record.error = gen.status().to_string();
     (void)deps_.store.record_run(record);
-    deps_.metrics.counter("agentd_runs_total", "Runs by endpoint and outcome", {{"endpoint", endpoint}, {"outcome", "failed"}})
+    deps_.metrics
+        .counter("agentd_runs_total", "Runs by endpoint and outcome", {{"endpoint", endpoint}, {"outcome", record.status}})
         .inc();
     return gen.status();
   }
 
   const model::Generation& g = gen.value();
+  // Cut short (the client went away, the job was cancelled): the model ran,
+  // so what it consumed is charged and recorded like a finished run, but
+  // the caller gets kCancelled and the session keeps no turn.
+  const bool cancelled = g.finish_reason == "cancelled";
   // The reservation caps the charge, so the balance never goes below zero
   // even when an upstream counts more tokens than we estimated.
   store::Nanos cost = std::min(run_cost_nanos(*run->spec, g.prompt_tokens, g.completion_tokens), run->reserved);
@@ -313,11 +319,12 @@ StatusOr<RunResult> CoreAgentRunner::execute(std::unique_ptr<PreparedRun> prepar
   record.input_tokens = g.prompt_tokens;
   record.output_tokens = g.completion_tokens;
   record.cost = cost;
-  record.status = "ok";
+  record.status = cancelled ? "cancelled" : "ok";
+  if (cancelled) record.error = "generation cancelled after " + std::to_string(g.completion_tokens) + " tokens";
   // The answer is already generated and paid for: a store failure while
   // recording must not turn it into an error.
   (void)deps_.store.record_run(record);
-  if (!req.session_id.empty() && !req.message.empty() && run->view.version.config.conversation_saving) {
+  if (!cancelled && !req.session_id.empty() && !req.message.empty() && run->view.version.config.conversation_saving) {
     std::vector<store::SessionTurn> turns = {
         store::SessionTurn{0, "user", req.message, 0, record.created_ms},
         store::SessionTurn{0, "assistant", g.text, g.completion_tokens, record.created_ms},
@@ -325,7 +332,8 @@ StatusOr<RunResult> CoreAgentRunner::execute(std::unique_ptr<PreparedRun> prepar
     (void)deps_.store.append_turns(org_id, run->view.agent.id, req.session_id, turns, record.created_ms);
   }
 
-  deps_.metrics.counter("agentd_runs_total", "Runs by endpoint and outcome", {{"endpoint", endpoint}, {"outcome", "ok"}})
+  deps_.metrics
+      .counter("agentd_runs_total", "Runs by endpoint and outcome", {{"endpoint", endpoint}, {"outcome", record.status}})
       .inc();
   deps_.metrics.counter("agentd_tokens_total", "Tokens by model and direction", {{"model", record.model}, {"direction", "in"}})
       .inc(static_cast<double>(g.prompt_tokens));
@@ -333,6 +341,7 @@ StatusOr<RunResult> CoreAgentRunner::execute(std::unique_ptr<PreparedRun> prepar
       .inc(static_cast<double>(g.completion_tokens));
   deps_.metrics.counter("agentd_run_cost_nanos_total", "Charged cost in nano-USD by model", {{"model", record.model}})
       .inc(static_cast<double>(cost));
+  if (cancelled) return Status::cancelled("generation cancelled by the client");
 
   RunResult result;
   result.run_id = record.id;

@@ -27,12 +27,23 @@
 // (which the reservation caps), or all of it when generation fails. A
 // PreparedRun dropped unexecuted gives back all of it.
 //
+// Cancelled runs (on_chunk returned false: the client went away, the async
+// job was cancelled) are charged what the model consumed: the backend's
+// prompt tokens and the completion tokens generated until it stopped, at
+// the same prices and cap; the tokens count for the rate limiter; the run is
+// recorded with status "cancelled", its tokens and cost; no session turn is
+// kept; execute() returns kCancelled. Other errors (upstream down or timed
+// out, invalid argument) charge nothing, even when an upstream had streamed
+// part of an answer: the client gets an error, not an answer, and the loss
+// is bounded by the upstream timeout.
+//
 // Sessions: with a session id and the version's conversation_saving on, the
 // new user message and the reply are appended as two turns after a
 // successful run (user turn tokens = 0: its tokens are part of the prompt;
 // assistant turn tokens = completion tokens).
 //
-// Metrics (in the registry given): agentd_runs_total{endpoint,outcome},
+// Metrics (in the registry given): agentd_runs_total{endpoint,outcome}
+// (outcome: ok, failed, cancelled),
 // agentd_tokens_total{model,direction}, agentd_run_cost_nanos_total{model},
 // agentd_run_duration_seconds{endpoint}, agentd_refusals_total{reason}
 // (reason: rate_limit, credits).

@@ -24,8 +24,8 @@
 //
 // Cancel: a pending job is cancelled at once and never runs. A started job
 // is marked cancelled at once too; when it runs in this process its
-// generation is stopped at the next chunk, so the run ends as a failed run
-// and is charged nothing (a generation cut short reports no token counts).
+// generation is stopped at the next chunk: the run is recorded as cancelled
+// and charged what the model consumed until then (core/agent_runner.h).
 // A job running in another process (shared PostgreSQL) sees the mark
 // within kCancelPoll, the next time its generation produces text, and stops
 // the same way. Ended jobs cannot be cancelled (kFailedPrecondition).

@@ -114,7 +114,9 @@ class AgentRunner {
   virtual StatusOr<std::unique_ptr<PreparedRun>> prepare(const RunRequest& request, RateLimitInfo* limits) = 0;
 
   // Generates, streaming final text to on_chunk (may be empty), then settles
-  // and records. A failure is recorded as a failed run and costs nothing.
+  // and records. A failure is recorded as a failed run and costs nothing; a
+  // run cancelled by on_chunk is charged what it consumed and returns
+  // kCancelled (agent_runner.h).
   virtual StatusOr<RunResult> execute(std::unique_ptr<PreparedRun> run, const model::ChunkCallback& on_chunk) = 0;
 
   // prepare + execute.

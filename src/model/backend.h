@@ -24,6 +24,7 @@ namespace agentd::model {
 struct Message {
   std::string role;  // "system", "user", "assistant"
   std::string content;
+  bool operator==(const Message&) const = default;
 };
 
 struct GenerationParams {
@@ -49,7 +50,9 @@ struct Generation {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // prompt tokens reused from a kept cache
-  std::string finish_reason;         // "stop" (EOS or a stop string) or "length"
+  // "stop" (EOS or a stop string), "length", or "cancelled": on_chunk
+  // returned false (see ModelBackend::generate).
+  std::string finish_reason;
   // Mean log-probability of the generated tokens, when the backend knows it
   // (local engine always; upstream when it returns logprobs). exp() of it is
   // the geometric-mean probability run-agent.ai reports as `confidence`.
@@ -57,7 +60,7 @@ struct Generation {
 };
 
 // Receives each piece of final text as it is generated; returning false
-// cancels the generation (the client went away).
+// cancels the generation (the client went away, the job was cancelled).
 using ChunkCallback = std::function<bool(std::string_view text)>;
 
 class ModelBackend {
@@ -79,7 +82,15 @@ class ModelBackend {
   // Runs one generation. Errors: kInvalidArgument (prompt longer than the
   // context: the message states both numbers; bad parameters), kUnavailable
   // (queue full, upstream unreachable: retryable), kDeadlineExceeded,
-  // kCancelled (the callback returned false), kInternal.
+  // kInternal.
+  //
+  // Cancelling is not an error: once on_chunk returns false, generate()
+  // stops and returns what the generation consumed, with finish_reason
+  // "cancelled": prompt_tokens, completion_tokens generated so far (at least
+  // the tokens of every chunk handed out; a local engine may have run a few
+  // more before it saw the cancel) and their text. The caller bills those.
+  // Upstream counts are the provider's when its usage arrived, else
+  // estimates as for a finished run.
   virtual StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) = 0;
 };
 

@@ -113,6 +113,38 @@ size_t KvCacheStore::size() const {
   return lru_.size();
 }
 
+// ------------------------------------------------------------ PromptTokenCache
+
+void PromptTokenCache::put(const std::vector<Message>& messages, const std::vector<int32_t>& ids) {
+  size_t bytes = ids.size() * sizeof(int32_t);
+  for (const Message& m : messages) bytes += m.role.size() + m.content.size();
+  if (bytes > kMaxBytes) return;
+  Entry entry{messages, ids, bytes};  // copied outside the lock
+  std::list<Entry> evicted;           // freed outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.push_front(std::move(entry));
+  bytes_ += bytes;
+  while (entries_.size() > kMaxEntries || bytes_ > kMaxBytes) {
+    bytes_ -= entries_.back().bytes;
+    evicted.splice(evicted.begin(), entries_, std::prev(entries_.end()));
+  }
+}
+
+std::optional<std::vector<int32_t>> PromptTokenCache::take(const std::vector<Message>& messages) {
+  std::list<Entry> found;  // freed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->messages != messages) continue;
+      bytes_ -= it->bytes;
+      found.splice(found.begin(), entries_, it);
+      break;
+    }
+  }
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front().ids);
+}
+
 // ---------------------------------------------------------------- LocalBackend
 
 StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::create(const ModelSpec& spec) {
@@ -214,6 +246,8 @@ void LocalBackend::set_metrics(MetricsRegistry* registry) {
                                        "Requests that started from a prompt prefix copied from another cache", model);
     m.cache_bytes = &registry->gauge("agentd_kv_cache_bytes", "Bytes held by kept KV caches", model);
     m.running = &registry->gauge("agentd_engine_running_sequences", "Sequences in the engine's batch", model);
+    m.queued = &registry->gauge("agentd_engine_queued_requests",
+                                "Requests waiting for a free sequence, not yet admitted", model);
     static const std::vector<double> kTokenBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
     m.batch_tokens = &registry->histogram("agentd_engine_batch_tokens", "Tokens fed per batched forward step",
                                           kTokenBuckets, model);
@@ -221,6 +255,7 @@ void LocalBackend::set_metrics(MetricsRegistry* registry) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   metrics_ = m;
+  if (metrics_.queued != nullptr) metrics_.queued->set(static_cast<double>(waiting_.size()));
 }
 
 int64_t LocalBackend::waiting() const {
@@ -250,6 +285,7 @@ StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<M
 
 StatusOr<int64_t> LocalBackend::count_prompt_tokens(const std::vector<Message>& messages) {
   AGENTD_ASSIGN_OR_RETURN(auto ids, tokenize_prompt(messages));
+  counted_.put(messages, ids);
   return static_cast<int64_t>(ids.size());
 }
 
@@ -286,7 +322,12 @@ static std::string valid_utf8(std::string_view s) {
 StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
   const GenerationParams& p = request.params;
   if (p.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
-  AGENTD_ASSIGN_OR_RETURN(auto prompt, tokenize_prompt(request.messages));
+  std::vector<int32_t> prompt;
+  if (auto counted = counted_.take(request.messages)) {
+    prompt = std::move(*counted);
+  } else {
+    AGENTD_ASSIGN_OR_RETURN(prompt, tokenize_prompt(request.messages));
+  }
   const auto n_prompt = static_cast<int64_t>(prompt.size());
   // (max_tokens is compared alone first: the sum cannot overflow)
   if (p.max_tokens > context_ || n_prompt + p.max_tokens > context_) {
@@ -304,6 +345,7 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   const size_t capacity = static_cast<size_t>(spec_.parallel) + static_cast<size_t>(spec_.queue_depth);
   if (static_cast<size_t>(in_flight_) + waiting_.size() >= capacity) return Status::unavailable("engine queue full");
   waiting_.push_back(&job);
+  if (metrics_.queued != nullptr) metrics_.queued->set(static_cast<double>(waiting_.size()));
   work_cv_.notify_one();
   bool cancelled = false;
   for (;;) {
@@ -325,7 +367,9 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
     work_cv_.notify_one();  // a slot is free
     if (in_flight_ == 0) idle_cv_.notify_all();
   }
-  if (cancelled) return Status::cancelled("generation cancelled by the client");
+  // Cancelled: what the engine consumed until it saw the cancel (it may
+  // have finished meanwhile: the client did not take all of that either).
+  if (cancelled && job.result.is_ok()) job.result->finish_reason = "cancelled";
   return std::move(job.result);
 }
 
@@ -350,6 +394,8 @@ void LocalBackend::engine_loop() {
         admitted.push_back(Sequence{});
         admitted.back().job = job;
       }
+      if (!admitted.empty() && metrics_.queued != nullptr)
+        metrics_.queued->set(static_cast<double>(waiting_.size()));
       for (Sequence& s : seqs) s.cancelled = s.job->cancel;
     }
     StartCounts counts;
@@ -517,15 +563,17 @@ StatusOr<Generation> LocalBackend::finish(Sequence& seq) {
   if (!request.cache_key.empty()) caches_.put(request.cache_key, std::move(seq.cache));
   else if (!seq.error && spec_.share_prefixes) caches_.put_donor(std::move(seq.cache));
   if (seq.error) return *seq.error;
-  if (seq.cancelled) return Status::cancelled("generation cancelled by the client");
+  // A cancelled sequence reports what it consumed so far (backend.h).
   const engine::GenerateResult result = seq.decoding->take_result();
-  if (result.finish == engine::FinishReason::kCancelled) return Status::cancelled("generation cancelled by the client");
 
   Generation g;
   g.text = valid_utf8(result.text);
   g.prompt_tokens = result.prompt_tokens;
   g.cached_prompt_tokens = result.cached_prompt_tokens;
-  g.finish_reason = result.finish == engine::FinishReason::kLength ? "length" : "stop";
+  if (seq.cancelled || result.finish == engine::FinishReason::kCancelled)
+    g.finish_reason = "cancelled";
+  else
+    g.finish_reason = result.finish == engine::FinishReason::kLength ? "length" : "stop";
   double sum = 0.0;
   int64_t n = 0;
   for (const auto& step : result.steps) {

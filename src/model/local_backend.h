@@ -24,8 +24,9 @@
 // runs on_chunk itself with the text the engine produced meanwhile (pieces
 // may be merged), so a slow client never stalls the batch; once on_chunk
 // returns false the sequence is dropped at the next step and generate()
-// returns kCancelled. A request is in flight from admission until its
-// generate() returns.
+// returns its Generation so far with finish_reason "cancelled" (the tokens
+// the engine sampled until then, handed out or not). A request is in flight
+// from admission until its generate() returns.
 //
 // KV cache reuse: after a turn with a non-empty cache_key the sequence's
 // KvCache is kept (LRU, at most cache_bytes in total) so the next turn of the
@@ -62,8 +63,9 @@
 // nothing reusable of its own), agentd_kv_cache_prefix_hits_total (a request
 // started from a donor's prefix), agentd_kv_cache_reused_tokens_total
 // (prompt tokens not computed, from either source), agentd_kv_cache_bytes,
-// agentd_engine_running_sequences, agentd_engine_batch_tokens (histogram of
-// tokens per forward step).
+// agentd_engine_running_sequences, agentd_engine_queued_requests (waiting,
+// not yet admitted), agentd_engine_batch_tokens (histogram of tokens per
+// forward step).
 //
 // Ownership: owns the model, tokenizer, template, thread pool, engine thread
 // and kept caches. Thread-safety: every public method may be called from any
@@ -146,6 +148,31 @@ class KvCacheStore {
   size_t donors_ = 0;  // keyless entries in lru_; guarded by mu_
 };
 
+// The token ids of prompts counted lately, so that generate() does not render
+// and tokenize again what count_prompt_tokens() just did (the core counts a
+// prompt, then generates it). Keyed by the messages themselves; at most
+// kMaxEntries prompts and kMaxBytes of their text, least recently used out.
+// Thread-safety: all methods are safe to call concurrently.
+class PromptTokenCache {
+ public:
+  static constexpr size_t kMaxEntries = 16;
+  static constexpr size_t kMaxBytes = size_t{4} << 20;
+
+  void put(const std::vector<Message>& messages, const std::vector<int32_t>& ids);
+  // Removes and returns the ids kept for exactly these messages, if any.
+  std::optional<std::vector<int32_t>> take(const std::vector<Message>& messages);
+
+ private:
+  struct Entry {
+    std::vector<Message> messages;
+    std::vector<int32_t> ids;
+    size_t bytes = 0;
+  };
+  std::mutex mu_;
+  std::list<Entry> entries_;  // front = most recent; guarded by mu_
+  size_t bytes_ = 0;          // guarded by mu_
+};
+
 // What Decoding keeps of a cache for a prompt (engine/kv_cache.h).
 using engine::reusable_prefix;
 
@@ -215,6 +242,7 @@ class LocalBackend : public ModelBackend {
     Counter* prefix_hits = nullptr;
     Gauge* cache_bytes = nullptr;
     Gauge* running = nullptr;
+    Gauge* queued = nullptr;
     Histogram* batch_tokens = nullptr;
   };
 
@@ -246,6 +274,7 @@ class LocalBackend : public ModelBackend {
   std::unique_ptr<engine::ThreadPool> pool_;
   std::unique_ptr<engine::Generator> generator_;
   KvCacheStore caches_;
+  PromptTokenCache counted_;  // prompts count_prompt_tokens() tokenized
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the engine thread waits for jobs

@@ -236,7 +236,7 @@ StatusOr<Generation> OpenAiBackend::attempt_once(const GenerationRequest& reques
   const CURLcode rc = curl_easy_perform(c);
   if (!a.headers_seen) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.http_status);
 
-  if (a.cancelled) return Status::cancelled("generation cancelled by the client");
+  if (a.cancelled) return settle(request, a);
   if (a.stream_error) return *a.stream_error;
   if (rc != CURLE_OK) {
     const std::string detail = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
@@ -273,7 +273,7 @@ StatusOr<Generation> OpenAiBackend::attempt_once(const GenerationRequest& reques
   if (a.event_stream) {
     const std::string last = a.sse.finish();
     if (!last.empty() && !a.on_event(last)) {
-      if (a.cancelled) return Status::cancelled("generation cancelled by the client");
+      if (a.cancelled) return settle(request, a);
       return *a.stream_error;
     }
     if (!a.done && a.out.finish_reason.empty()) {
@@ -283,11 +283,17 @@ StatusOr<Generation> OpenAiBackend::attempt_once(const GenerationRequest& reques
   } else {
     auto whole = openai::parse_completion(a.raw);
     if (!whole.is_ok()) return whole.status();
-    if (!a.apply(*whole)) return Status::cancelled("generation cancelled by the client");
+    a.apply(*whole);  // false: cancelled, settle() says so
   }
+  return settle(request, a);
+}
 
+Generation OpenAiBackend::settle(const GenerationRequest& request, Attempt& a) {
   Generation g = std::move(a.out);
-  if (g.finish_reason != "length") g.finish_reason = "stop";
+  if (a.cancelled) g.finish_reason = "cancelled";
+  else if (g.finish_reason != "length") g.finish_reason = "stop";
+  // The provider's usage comes last, so a cancelled stream rarely has it:
+  // then what it streamed is estimated as for a provider that sends none.
   if (g.prompt_tokens == 0) g.prompt_tokens = openai::estimate_prompt_tokens(request.messages);
   if (g.completion_tokens == 0 && !g.text.empty()) g.completion_tokens = openai::estimate_text_tokens(g.text);
   if (a.logprob_count > 0) g.mean_logprob = a.logprob_sum / static_cast<double>(a.logprob_count);

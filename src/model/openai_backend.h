@@ -10,10 +10,15 @@
 // kUnavailable("upstream unreachable: connection refused (URL)"); timeouts
 // (connect_timeout_s to connect, timeout_s for the whole exchange) ->
 // kDeadlineExceeded("upstream timed out after 2.0 s"); malformed stream ->
-// kInternal; on_chunk returning false -> kCancelled. Connection errors, 429
+// kInternal. Connection errors, 429
 // and 5xx are retried up to max_retries times with exponential backoff,
 // waiting Retry-After instead when the provider sends one (capped), and never
 // once a chunk has been passed on.
+//
+// on_chunk returning false ends the exchange; generate() then returns the
+// text streamed so far with finish_reason "cancelled" (the chunk refused
+// included: the provider sent it, so it bills it) and the provider's usage
+// if it came, else estimates (below).
 //
 // count_prompt_tokens() estimates (openai::estimate_prompt_tokens: characters
 // / 4 + 4 per message + 3); Generation carries the provider's own counts, or
@@ -50,6 +55,9 @@ class OpenAiBackend : public ModelBackend {
   // One HTTP exchange; fills `attempt` (status, retry hint, emitted chunks).
   StatusOr<Generation> attempt_once(const GenerationRequest& request, const ChunkCallback& on_chunk,
                                     const std::string& body, Attempt& attempt) const;
+  // The Generation of an exchange that ended well or was cancelled: counts
+  // the provider did not send are estimated.
+  static Generation settle(const GenerationRequest& request, Attempt& attempt);
 
   const ModelSpec spec_;
   const RetryPolicy retry_;

@@ -127,7 +127,7 @@ struct Run {
   int64_t output_tokens = 0;
   Nanos cost = 0;
   int64_t latency_ms = 0;
-  std::string status = "ok";  // "ok" or "failed"
+  std::string status = "ok";  // "ok", "failed" or "cancelled" (cut short; charged what it consumed)
   std::string error;          // failed runs: why
   int64_t created_ms = 0;
 };

@@ -50,6 +50,7 @@ class FakeBackend final : public model::ModelBackend {
     }
     if (during_generate) during_generate();
     if (fail) return Status::internal("the engine broke");
+    if (cancel_without_counts) return Status::cancelled("cut short");
     if (on_chunk) on_chunk(reply);
     model::Generation g;
     g.text = reply;
@@ -71,6 +72,7 @@ class FakeBackend final : public model::ModelBackend {
   std::string reply = "ok";
   int64_t completion_tokens = 5;  // < 0: always max_tokens
   bool fail = false;
+  bool cancel_without_counts = false;  // kCancelled, as no backend of ours answers
   std::function<void()> during_generate;
 
  private:
@@ -391,6 +393,24 @@ TEST_F(AgentRunnerTest, FailedRunIsRecordedAndCostsNothing) {
   EXPECT_NE(text.find("agentd_runs_total{endpoint=\"test\",outcome=\"failed\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("agentd_runs_total{endpoint=\"test\",outcome=\"ok\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("agentd_tokens_total{direction=\"out\",model=\"fake\"} 10\n"), std::string::npos);
+}
+
+// A backend that reports no counts for a cancelled generation (ours always
+// do: model/backend.h) leaves nothing to charge; the run is still recorded
+// as cancelled, not failed.
+TEST_F(AgentRunnerTest, CancelledWithoutCountsCostsNothing) {
+  AgentView a = add_agent(org_, "quitter");
+  store::Nanos start = balance(org_);
+  backend_->cancel_without_counts = true;
+  auto r = core_->runner().run(request(a.agent.id, "hello"), nullptr);
+  EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(balance(org_), start);
+  auto runs = store_->list_runs(org_, a.agent.id, 10);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].status, "cancelled");
+  EXPECT_EQ((*runs)[0].cost, 0);
+  EXPECT_NE(core_->metrics().render().find("agentd_runs_total{endpoint=\"test\",outcome=\"cancelled\"} 1\n"),
+            std::string::npos);
 }
 
 TEST_F(AgentRunnerTest, DroppedPreparedRunReleasesReservationAndSlot) {

@@ -41,7 +41,8 @@ class EchoBackend final : public model::ModelBackend {
   model::ModelSpec spec_;
 };
 
-// Streams "tick" every 2 ms (for up to 10 s) until the callback says stop.
+// Streams "tick" (one token) every 2 ms (for up to 10 s) until the callback
+// says stop; then reports the ticks sent, as backends do (model/backend.h).
 class DripBackend final : public model::ModelBackend {
  public:
   explicit DripBackend(model::ModelSpec spec) : spec_(std::move(spec)) {}
@@ -52,7 +53,11 @@ class DripBackend final : public model::ModelBackend {
       ++chunks;
       if (on_chunk && !on_chunk("tick")) {
         finished = true;
-        return Status::cancelled("generation cancelled by the client");
+        model::Generation g;
+        g.prompt_tokens = 3;
+        g.completion_tokens = i + 1;
+        g.finish_reason = "cancelled";
+        return g;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -224,7 +229,7 @@ TEST_F(JobsTest, CancelBeforeItRuns) {
   EXPECT_EQ(store_->get_job(who_.org_id, (*jobs)[0].id)->status, store::kJobCancelled);
 }
 
-TEST_F(JobsTest, CancelWhileRunningStopsTheGenerationAndChargesNothing) {
+TEST_F(JobsTest, CancelWhileRunningStopsTheGenerationAndChargesWhatItConsumed) {
   AgentSpec spec;
   spec.name = "dripper";
   spec.model = "drip";
@@ -249,11 +254,15 @@ TEST_F(JobsTest, CancelWhileRunningStopsTheGenerationAndChargesNothing) {
   EXPECT_TRUE(drip_->finished.load());
   EXPECT_LT(drip_->chunks.load(), 5000);  // stopped, not run to its end
   EXPECT_EQ(store_->get_job(who_.org_id, id)->status, store::kJobCancelled);
-  EXPECT_EQ(store_->get_org(who_.org_id)->credits, 1000);  // charged nothing
+  // At least one tick went out: 3 * 1 + ticks * 500 nanos, capped by the
+  // reservation (max_tokens 1): 503.
+  EXPECT_EQ(store_->get_org(who_.org_id)->credits, 1000 - 503);
   auto runs = store_->list_runs(who_.org_id, dripper->agent.id, 10);
   ASSERT_EQ(runs->size(), 1u);
-  EXPECT_EQ((*runs)[0].status, "failed");
-  EXPECT_EQ((*runs)[0].cost, 0);
+  EXPECT_EQ((*runs)[0].status, "cancelled");
+  EXPECT_EQ((*runs)[0].cost, 503);
+  EXPECT_EQ((*runs)[0].input_tokens, 3);
+  EXPECT_GE((*runs)[0].output_tokens, 1);
   EXPECT_NE(core_->metrics().render().find("agentd_jobs_total{outcome=\"cancelled\"} 1"), std::string::npos)
       << core_->metrics().render();
   EXPECT_EQ(svc->cancel(who_.org_id, id).status().code(), StatusCode::kFailedPrecondition);

@@ -73,6 +73,8 @@ class EngineBatchingTest(ServerTestCase):
         # A new session answers the first turn of s-1 (greedy, nothing reused).
         self.assertEqual(other.json()["response"], first.json()["response"])
         self.assertEqual(metric(m, "agentd_engine_running_sequences", "tiny-q8"), 0)
+        self.assertEqual(metric(m, "agentd_engine_queued_requests", "tiny-q8"), 0)
+        self.assertEqual(metric(m, "agentd_engine_queued_requests", "stories"), 0)
         self.assertRegex(m, r'agentd_engine_batch_tokens_count\{model="tiny-q8"\} [1-9]')
 
     def check_concurrent_runs_answer_as_alone(self):

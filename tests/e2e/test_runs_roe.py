@@ -369,12 +369,18 @@ class RoeUpstreamTest(ServerTestCase):
             r = self.srv.post(f"/v1/agents/jobs/{job_id}/cancel/", key=key)
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.json(), {"job_id": job_id, "status": 5})
-        # Both runs end (recorded as failed: cut short) and cost nothing.
+        # Both runs end at the next chunk the provider streams; each is
+        # recorded as cancelled and charged what was streamed until then.
         deadline = time.time() + 30
-        while self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"] < 2:
+        while (usage := self.srv.get("/api/v3/agents/usage/", key=key).json()["data"])["totalUsage"] < 2:
             self.assertLess(time.time(), deadline, "the cancelled runs were never recorded")
             time.sleep(0.02)
-        self.assertEqual(self.srv.cli("org", "show", "acme").stdout, before)
+        drip_usage = usage["usageByModel"]["drip-up"]
+        self.assertGreaterEqual(drip_usage["output_tokens"], 2)  # at least one "tick " each
+        self.assertGreater(drip_usage["cost"], 0)
+        spent = json.loads(before)["credits"] - json.loads(self.srv.cli("org", "show", "acme").stdout)["credits"]
+        self.assertAlmostEqual(spent, drip_usage["cost"], places=9)
+        self.assertIn('agentd_runs_total{endpoint="roe.async",outcome="cancelled"} 2', self.srv.get("/metrics").text)
         for job_id in running:
             self.assertEqual(self.status(key, job_id), 5)
 

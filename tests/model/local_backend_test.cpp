@@ -254,7 +254,8 @@ TEST(LocalBackend, ContextOverflowStatesBothNumbers) {
   EXPECT_NE(m.find("(100 tokens)"), std::string::npos) << m;
   // One less is accepted: it starts generating (and is cancelled at once).
   auto fits = b->generate(request("Once upon a time", too_many - 1), [](std::string_view) { return false; });
-  EXPECT_EQ(fits.status().code(), StatusCode::kCancelled) << fits.status().to_string();
+  ASSERT_TRUE(fits.is_ok()) << fits.status().to_string();
+  EXPECT_EQ(fits->finish_reason, "cancelled");
   auto huge = b->generate(request("Once upon a time", INT64_MAX), {});
   EXPECT_EQ(huge.status().code(), StatusCode::kInvalidArgument);
 }
@@ -274,7 +275,43 @@ TEST(LocalBackend, CallbackFalseCancels) {
   auto b = load(spec_for(kStories));
   ASSERT_TRUE(b);
   auto g = b->generate(request("Once upon a time", 24), [](std::string_view) { return false; });
-  EXPECT_EQ(g.status().code(), StatusCode::kCancelled);
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  EXPECT_EQ(g->finish_reason, "cancelled");
+  EXPECT_GE(g->completion_tokens, 1);  // the chunk refused came from a token
+}
+
+// A generation cut short after k chunks reports what it consumed: the whole
+// prompt, at least the k chunks' tokens, and the start of the answer the same
+// request gives when it runs to its end (greedy).
+TEST(LocalBackend, CancelledGenerationReportsWhatItConsumed) {
+  auto b = load(spec_for(kTinyQ8, 128));  // its trained context
+  ASSERT_TRUE(b);
+  const GenerationRequest req = request("Once upon a time", 90);
+  auto full = b->generate(req, {});
+  ASSERT_TRUE(full.is_ok()) << full.status().to_string();
+  ASSERT_EQ(full->finish_reason, "length");  // random weights: no early EOS on this prompt
+  auto n_prompt = b->count_prompt_tokens(req.messages);
+  ASSERT_TRUE(n_prompt.is_ok());
+
+  constexpr int k = 3;
+  int chunks = 0;
+  std::string seen;
+  auto cut = b->generate(req, [&](std::string_view t) {
+    if (++chunks > k) return false;
+    seen += t;
+    return true;
+  });
+  ASSERT_TRUE(cut.is_ok()) << cut.status().to_string();
+  EXPECT_EQ(chunks, k + 1);  // nothing after the refused chunk
+  EXPECT_EQ(cut->finish_reason, "cancelled");
+  EXPECT_EQ(cut->prompt_tokens, *n_prompt);
+  EXPECT_GE(cut->completion_tokens, k + 1);
+  // (How many more the engine ran before it saw the cancel depends on
+  // thread timing: at most the whole answer.)
+  EXPECT_LE(cut->completion_tokens, full->completion_tokens);
+  EXPECT_EQ(cut->text.compare(0, seen.size(), seen), 0) << cut->text;
+  EXPECT_EQ(full->text.compare(0, cut->text.size(), cut->text), 0);
+  ASSERT_TRUE(cut->mean_logprob.has_value());
 }
 
 // Holds a generation inside its first chunk until released.
@@ -324,8 +361,12 @@ TEST(LocalBackend, QueueDepthZeroRejectsWhileBusy) {
 TEST(LocalBackend, QueueDepthOneLetsOneWait) {
   auto spec = spec_for(kStories);
   spec.queue_depth = 1;
+  MetricsRegistry metrics;  // outlives the backend
   auto b = load(spec);
   ASSERT_TRUE(b);
+  b->set_metrics(&metrics);
+  const std::string queued_series = "agentd_engine_queued_requests{model=\"m\"} ";
+  EXPECT_NE(metrics.render().find(queued_series + "0\n"), std::string::npos) << metrics.render();
   Gate gate;
   StatusOr<Generation> first = Status::internal("unset"), queued = Status::internal("unset");
   std::thread t1([&] { first = b->generate(request("Once upon a time", 8), [&](std::string_view) {
@@ -335,6 +376,7 @@ TEST(LocalBackend, QueueDepthOneLetsOneWait) {
   std::thread t2([&] { queued = b->generate(request("Once upon a time", 8), {}); });
   for (int i = 0; i < 2000 && b->waiting() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_EQ(b->waiting(), 1);
+  EXPECT_NE(metrics.render().find(queued_series + "1\n"), std::string::npos) << metrics.render();
   auto third = b->generate(request("Once upon a time", 8), {});
   EXPECT_EQ(third.status().code(), StatusCode::kUnavailable);
   gate.release();
@@ -343,6 +385,7 @@ TEST(LocalBackend, QueueDepthOneLetsOneWait) {
   EXPECT_TRUE(first.is_ok());
   ASSERT_TRUE(queued.is_ok());
   EXPECT_EQ(queued->text, first->text);
+  EXPECT_NE(metrics.render().find(queued_series + "0\n"), std::string::npos) << metrics.render();
 }
 
 TEST(LocalBackend, ParallelSequencesRunTogether) {
@@ -725,6 +768,47 @@ TEST(KvCacheStore, EvictsLeastRecentlyUsedWithinBudget) {
   KvCacheStore tiny(one / 2);
   tiny.put("x", filled(16));  // larger than the whole budget: not kept
   EXPECT_EQ(tiny.size(), 0u);
+}
+
+TEST(PromptTokenCache, ExactMessagesOnlyTakenOnceLeastRecentOut) {
+  PromptTokenCache cache;
+  const std::vector<Message> a = {{"system", "Be brief."}, {"user", "hi"}};
+  cache.put(a, {1, 2, 3});
+  EXPECT_FALSE(cache.take({{"system", "Be brief."}, {"assistant", "hi"}}));  // another role
+  EXPECT_FALSE(cache.take({{"system", "Be brief."}, {"user", "hi "}}));      // another text
+  EXPECT_FALSE(cache.take({{"system", "Be brief."}}));                       // a prefix
+  auto ids = cache.take(a);
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(*ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_FALSE(cache.take(a));  // taken
+
+  for (size_t i = 0; i <= PromptTokenCache::kMaxEntries; ++i)
+    cache.put({{"user", std::to_string(i)}}, {static_cast<int32_t>(i)});
+  EXPECT_FALSE(cache.take({{"user", "0"}}));  // the oldest left
+  for (size_t i = 1; i <= PromptTokenCache::kMaxEntries; ++i)
+    EXPECT_TRUE(cache.take({{"user", std::to_string(i)}})) << i;
+  // A prompt larger than the whole budget is not kept.
+  const std::vector<Message> huge = {{"user", std::string(PromptTokenCache::kMaxBytes, 'x')}};
+  cache.put(huge, {1});
+  EXPECT_FALSE(cache.take(huge));
+}
+
+// generate() after count_prompt_tokens() (the core's order) feeds the ids it
+// counted: same answer and prompt tokens as without the count.
+TEST(LocalBackend, GenerateAfterCountFeedsTheCountedPrompt) {
+  auto b = load(spec_for(kStories));
+  ASSERT_TRUE(b);
+  GenerationRequest req = request("Once upon a time", 8);
+  req.messages.insert(req.messages.begin(), {"system", "Be brief."});
+  auto direct = b->generate(req, {});
+  ASSERT_TRUE(direct.is_ok()) << direct.status().to_string();
+  auto n = b->count_prompt_tokens(req.messages);
+  ASSERT_TRUE(n.is_ok());
+  auto counted = b->generate(req, {});
+  ASSERT_TRUE(counted.is_ok()) << counted.status().to_string();
+  EXPECT_EQ(counted->prompt_tokens, *n);
+  EXPECT_EQ(counted->prompt_tokens, direct->prompt_tokens);
+  EXPECT_EQ(counted->text, direct->text);
 }
 
 }  // namespace

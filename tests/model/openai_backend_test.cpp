@@ -313,9 +313,34 @@ TEST_F(OpenAiBackendTest, MalformedStreamIsInternal) {
   EXPECT_NE(g.status().message().find("malformed"), std::string::npos) << g.status().message();
 }
 
-TEST_F(OpenAiBackendTest, CallbackFalseCancels) {
+// A cancelled exchange reports what the provider streamed: its usage when it
+// came, else estimates (characters / 4 rounded up; prompt: 3 + per message
+// 4 + its estimate). request(): one message "Say hello" (9 characters):
+// 3 + 4 + 3 = 10 prompt tokens.
+TEST_F(OpenAiBackendTest, CallbackFalseCancelsAndReportsWhatWasStreamed) {
   auto g = backend(spec("ok"))->generate(request(), [](std::string_view) { return false; });
-  EXPECT_EQ(g.status().code(), StatusCode::kCancelled);
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  EXPECT_EQ(g->finish_reason, "cancelled");
+  EXPECT_EQ(g->text, "Hel");  // the refused chunk was sent (and billed) too
+  EXPECT_EQ(g->prompt_tokens, 10);
+  EXPECT_EQ(g->completion_tokens, 1);
+
+  // "drip" streams "tick " until the client goes away: cut after 3 chunks.
+  int chunks = 0;
+  auto drip = backend(spec("drip"))->generate(request(), [&](std::string_view) { return ++chunks < 3; });
+  ASSERT_TRUE(drip.is_ok()) << drip.status().to_string();
+  EXPECT_EQ(chunks, 3);
+  EXPECT_EQ(drip->finish_reason, "cancelled");
+  EXPECT_EQ(drip->text, "tick tick tick ");
+  EXPECT_EQ(drip->prompt_tokens, 10);
+  EXPECT_EQ(drip->completion_tokens, 4);  // 15 characters
+
+  // A whole (non-streamed) completion carries the provider's usage: 7 + 2.
+  auto whole = backend(spec("json"))->generate(request(), [](std::string_view) { return false; });
+  ASSERT_TRUE(whole.is_ok()) << whole.status().to_string();
+  EXPECT_EQ(whole->finish_reason, "cancelled");
+  EXPECT_EQ(whole->prompt_tokens, 7);
+  EXPECT_EQ(whole->completion_tokens, 2);
 }
 
 TEST_F(OpenAiBackendTest, ClosedPortIsUnreachableAfterRetries) {
