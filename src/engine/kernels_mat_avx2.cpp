@@ -48,16 +48,17 @@ inline int32_t hsum_epi32(__m256i v) {
 }
 
 // Weight rows finished against every activation row before the next ones
-// (m > kRowPassCols), so they stay in L2 while a tile's activation rows stay
+// (m > kRowPassMax), so they stay in L2 while a tile's activation rows stay
 // in L1.
 constexpr int64_t kRowBlock = 64;
 // Up to this many activation rows (batched decode), each weight row is
 // finished against all of them before the next: the weights stream from
 // memory once, in order.
-constexpr int64_t kRowPassCols = 8;
+constexpr int64_t kRowPassMax = 8;
 
 // Runs K's tiles over rows x m outputs. K::run<R, C>(w, w_stride, x,
-// x_stride, y, y_stride) computes an R x C tile for C <= K::kCols.
+// x_stride, y, y_stride) computes an R x C tile for C <= 4: K::kRows x
+// K::kCols tiles for m > kRowPassMax, else 1 x K::kRowPassCols.
 template <class K>
 void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
            float* y, int64_t y_stride) {
@@ -74,9 +75,9 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
     }
     for (; r < re; ++r) k.template run<1, CC>(w + w_stride * static_cast<size_t>(r), w_stride, xc, x_stride, yc + r, y_stride);
   };
-  auto columns = [&]<int RR>(int64_t rb, int64_t re) {
+  auto columns = [&]<int RR, int CT>(int64_t rb, int64_t re) {
     int64_t c = 0;
-    for (; c + C <= m; c += C) tile.template operator()<RR, C>(rb, re, c);
+    for (; c + CT <= m; c += CT) tile.template operator()<RR, CT>(rb, re, c);
     switch (m - c) {
       case 3: tile.template operator()<RR, 3>(rb, re, c); break;
       case 2: tile.template operator()<RR, 2>(rb, re, c); break;
@@ -84,14 +85,14 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
       default: break;
     }
   };
-  if (m <= kRowPassCols) {
+  if (m <= kRowPassMax) {
     // Decode and batched decode: one weight row at a time against all
     // activation rows (m = 1: one sequential pass per row).
-    for (int64_t r = 0; r < rows; ++r) columns.template operator()<1>(r, r + 1);
+    for (int64_t r = 0; r < rows; ++r) columns.template operator()<1, K::kRowPassCols>(r, r + 1);
     return;
   }
   for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
-    columns.template operator()<R>(rb, rb + kRowBlock < rows ? rb + kRowBlock : rows);
+    columns.template operator()<R, C>(rb, rb + kRowBlock < rows ? rb + kRowBlock : rows);
   }
 }
 
@@ -106,25 +107,45 @@ template <class U>
 struct LaneTiles {
   static constexpr int kRows = U::kRows;
   static constexpr int kCols = 4;
+  static constexpr int kRowPassCols = U::kRowPassCols;
   U u;
 
   template <int R, int C>
   void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
     const int64_t units = u.units;
     const int64_t full = u.full;
-    if constexpr (R * C == 1) {
-      __m256 acc[4][1][1];
-      _Pragma("GCC unroll 4") for (int p = 0; p < 4; ++p) acc[p][0][0] = _mm256_setzero_ps();
+    if constexpr (R * C <= U::kSinglePass) {
+      __m256 acc[4][R][C];
+      _Pragma("GCC unroll 4") for (int p = 0; p < 4; ++p) {
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+          _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[p][r][c] = _mm256_setzero_ps();
+        }
+      }
       int64_t i = 0;
       for (; i + 4 <= full; i += 4) {
         _Pragma("GCC unroll 4") for (int p = 0; p < 4; ++p) {
-          u.template step<1, 1, false>(w, w_stride, x, x_stride, i + p, acc[p]);
+          u.template step<R, C, false>(w, w_stride, x, x_stride, i + p, acc[p]);
         }
       }
-      int p = 0;
-      for (; i < full; ++i, ++p) u.template step<1, 1, false>(w, w_stride, x, x_stride, i, acc[p]);
-      if (i < units) u.template step<1, 1, true>(w, w_stride, x, x_stride, i, acc[p]);
-      y[0] = U::finish(acc[0][0][0], acc[1][0][0], acc[2][0][0], acc[3][0][0]);
+      // The last units, each into its own accumulator (constant indices keep
+      // acc in registers).
+      const int64_t rest = full - i;
+      if (rest > 0) u.template step<R, C, false>(w, w_stride, x, x_stride, i, acc[0]);
+      if (rest > 1) u.template step<R, C, false>(w, w_stride, x, x_stride, i + 1, acc[1]);
+      if (rest > 2) u.template step<R, C, false>(w, w_stride, x, x_stride, i + 2, acc[2]);
+      if (units > full) {
+        switch (rest) {
+          case 0: u.template step<R, C, true>(w, w_stride, x, x_stride, full, acc[0]); break;
+          case 1: u.template step<R, C, true>(w, w_stride, x, x_stride, full, acc[1]); break;
+          case 2: u.template step<R, C, true>(w, w_stride, x, x_stride, full, acc[2]); break;
+          default: u.template step<R, C, true>(w, w_stride, x, x_stride, full, acc[3]); break;
+        }
+      }
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+        _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
+          y[y_stride * c + r] = U::finish(acc[0][r][c], acc[1][r][c], acc[2][r][c], acc[3][r][c]);
+        }
+      }
     } else {
       __m256 part[4][R][C];
       for (int p = 0; p < 4; ++p) {
@@ -218,9 +239,11 @@ struct DecodeQ8_0 {
 
 // Block b: the 8 int32 lane sums are dot_i8_pairs of kernels_avx2.cpp
 // (|w| times x signed like w), fused with d_w * d_x into the accumulator.
-template <class D, int kTileRows>
+template <class D>
 struct Q8Units {
-  static constexpr int kRows = kTileRows;
+  static constexpr int kRows = 1;
+  static constexpr int kRowPassCols = 4;
+  static constexpr int kSinglePass = 1;  // outputs whose 4 accumulators stay in registers
   int64_t units;
   int64_t full;
 
@@ -254,7 +277,7 @@ struct Q8Units {
 template <class D>
 void mat_q8(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
             float* y, int64_t y_stride) {
-  const Q8Units<D, 1> u{n / kQK8_0, n / kQK8_0};
+  const Q8Units<D> u{n / kQK8_0, n / kQK8_0};
   mat_lanes(u, w, w_stride, rows, x, x_stride, m, y, y_stride);
 }
 
@@ -290,9 +313,11 @@ struct LoadF16 {
 // Unit u: elements 8u .. 8u + 7, fused-multiply-added into accumulator u % 4
 // (the lanes 8k .. 8k + 7 of kernels_internal.h's 32). Activations are floats
 // (F32 as given, F16 widened by prepare).
-template <class L, int kTileRows>
+template <class L>
 struct FloatUnits {
-  static constexpr int kRows = kTileRows;
+  static constexpr int kRows = 2;
+  static constexpr int kRowPassCols = 3;
+  static constexpr int kSinglePass = 3;
   int64_t units;
   int64_t full;
   int64_t n;
@@ -321,7 +346,7 @@ struct FloatUnits {
 template <class L>
 void mat_float(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
                float* y, int64_t y_stride) {
-  const FloatUnits<L, 2> u{(n + 7) / 8, n / 8, n};
+  const FloatUnits<L> u{(n + 7) / 8, n / 8, n};
   mat_lanes(u, w, w_stride, rows, x, x_stride, m, y, y_stride);
 }
 
@@ -456,6 +481,7 @@ template <class Row>
 struct KTiles {
   static constexpr int kRows = 2;
   static constexpr int kCols = 4;
+  static constexpr int kRowPassCols = 4;
   int64_t blocks;
 
   template <int R, int C>
