@@ -176,20 +176,46 @@ void mat_lanes(const U& u, const void* w, size_t w_stride, int64_t rows, const v
 
 // ------------------------------------------------------------ Q4_0 / Q5_0 / Q8_0
 
-// A prepared Q8_0 activation block: its 32 values and d widened to float.
+// Q8_0 weights are signed: their lane sums are dot_i8_pairs of
+// kernels_avx2.cpp (|w| times x signed like w). Q4_0/Q5_0 weights are
+// unsigned levels q with an offset k (w = q - k, k = 8 or 16), so maddubs
+// takes q directly and the offset is taken off per int16 pair through the
+// activations: q0 x0 + q1 x1 - k (x0 + x1) = w0 x0 + w1 x1 (exact; |q| <= 31
+// keeps every pair far from int16 saturation). Both give each block's exact
+// 8 lane sums, fused with d_w * d_x into the accumulator as the dot product
+// does.
+
+// A prepared Q8_0 activation block: its 32 values, for an offset k the int16
+// pair corrections k (x[2i] + x[2i+1]), and d widened to float.
+template <int kOffset>
 struct PreparedQ8 {
+  int8_t qs[kQK8_0];
+  int16_t corr[kQK8_0 / 2];
+  float d;
+};
+template <>
+struct PreparedQ8<0> {
   int8_t qs[kQK8_0];
   float d;
 };
-static_assert(sizeof(PreparedQ8) == 36);
+static_assert(sizeof(PreparedQ8<0>) == 36 && sizeof(PreparedQ8<8>) == 68);
 
-size_t q8_prepared_bytes(int64_t n) { return static_cast<size_t>(n / kQK8_0) * sizeof(PreparedQ8); }
+template <int kOffset>
+size_t q8_prepared_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK8_0) * sizeof(PreparedQ8<kOffset>);
+}
 
+template <int kOffset>
 void q8_prepare(int64_t n, const void* src, void* dst) {
   const auto* b = static_cast<const Q8_0Block*>(src);
-  auto* out = static_cast<PreparedQ8*>(dst);
+  auto* out = static_cast<PreparedQ8<kOffset>*>(dst);
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    std::memcpy(out[i].qs, b[i].qs, sizeof out[i].qs);
+    const __m256i xv = load256(b[i].qs);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i].qs), xv);
+    if constexpr (kOffset != 0) {
+      const __m256i corr = _mm256_maddubs_epi16(_mm256_set1_epi8(static_cast<char>(kOffset)), xv);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i].corr), corr);
+    }
     out[i].d = half_to_float(b[i].d);
   }
 }
@@ -208,28 +234,31 @@ AGENTD_INLINE __m256i expand_bits_32(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
-// Signed weights of block b and its d broadcast.
+// Block b's weights (signed if kOffset is 0, else unsigned levels) and its
+// d broadcast.
 struct DecodeQ4_0 {
+  static constexpr int kOffset = 8;
   static AGENTD_INLINE __m256i weights(const uint8_t* row, int64_t b, __m256* d) {
     const Q4_0Block& a = reinterpret_cast<const Q4_0Block*>(row)[b];
     *d = _mm256_set1_ps(half_to_float(a.d));
-    return _mm256_sub_epi8(unpack_nibbles_32(a.qs), _mm256_set1_epi8(8));
+    return unpack_nibbles_32(a.qs);
   }
 };
 
 struct DecodeQ5_0 {
+  static constexpr int kOffset = 16;
   static AGENTD_INLINE __m256i weights(const uint8_t* row, int64_t b, __m256* d) {
     const Q5_0Block& a = reinterpret_cast<const Q5_0Block*>(row)[b];
     *d = _mm256_set1_ps(half_to_float(a.d));
     uint32_t qh;
     std::memcpy(&qh, a.qh, sizeof qh);
-    const __m256i sixteen = _mm256_set1_epi8(16);
-    const __m256i high = _mm256_and_si256(expand_bits_32(qh), sixteen);
-    return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_32(a.qs), high), sixteen);
+    const __m256i high = _mm256_and_si256(expand_bits_32(qh), _mm256_set1_epi8(16));
+    return _mm256_or_si256(unpack_nibbles_32(a.qs), high);
   }
 };
 
 struct DecodeQ8_0 {
+  static constexpr int kOffset = 0;
   static AGENTD_INLINE __m256i weights(const uint8_t* row, int64_t b, __m256* d) {
     const Q8_0Block& a = reinterpret_cast<const Q8_0Block*>(row)[b];
     *d = _mm256_set1_ps(half_to_float(a.d));
@@ -237,13 +266,12 @@ struct DecodeQ8_0 {
   }
 };
 
-// Block b: the 8 int32 lane sums are dot_i8_pairs of kernels_avx2.cpp
-// (|w| times x signed like w), fused with d_w * d_x into the accumulator.
 template <class D>
 struct Q8Units {
   static constexpr int kRows = 1;
   static constexpr int kRowPassCols = 4;
   static constexpr int kSinglePass = 1;  // outputs whose 4 accumulators stay in registers
+  using Prepared = PreparedQ8<D::kOffset>;
   int64_t units;
   int64_t full;
 
@@ -255,14 +283,19 @@ struct Q8Units {
     __m256 wd[R];
     _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
       wv[r] = D::weights(w + w_stride * static_cast<size_t>(r), b, &wd[r]);
-      wa[r] = _mm256_sign_epi8(wv[r], wv[r]);
+      if constexpr (D::kOffset == 0) wa[r] = _mm256_sign_epi8(wv[r], wv[r]);
     }
     _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
-      const PreparedQ8& xb = reinterpret_cast<const PreparedQ8*>(x + x_stride * static_cast<size_t>(c))[b];
+      const Prepared& xb = reinterpret_cast<const Prepared*>(x + x_stride * static_cast<size_t>(c))[b];
       const __m256i xv = load256(xb.qs);
       const __m256 xd = _mm256_broadcast_ss(&xb.d);
       _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-        const __m256i pairs = _mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(xv, wv[r]));
+        __m256i pairs;
+        if constexpr (D::kOffset == 0) {
+          pairs = _mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(xv, wv[r]));
+        } else {
+          pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(wv[r], xv), load256(xb.corr));
+        }
         const __m256i lanes = _mm256_madd_epi16(pairs, ones);
         acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(wd[r], xd), _mm256_cvtepi32_ps(lanes), acc[r][c]);
       }
@@ -279,6 +312,11 @@ void mat_q8(int64_t n, const void* w, size_t w_stride, int64_t rows, const void*
             float* y, int64_t y_stride) {
   const Q8Units<D> u{n / kQK8_0, n / kQK8_0};
   mat_lanes(u, w, w_stride, rows, x, x_stride, m, y, y_stride);
+}
+
+template <class D>
+MatKernel q8_kernel() {
+  return {mat_q8<D>, q8_prepare<D::kOffset>, q8_prepared_bytes<D::kOffset>};
 }
 
 // ------------------------------------------------------------ F32 / F16
@@ -511,9 +549,9 @@ void mat_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* 
 }  // namespace
 
 void fill_avx2_mat_kernels(KernelTable& t) {
-  t.mat_q4_0 = {mat_q8<DecodeQ4_0>, q8_prepare, q8_prepared_bytes};
-  t.mat_q5_0 = {mat_q8<DecodeQ5_0>, q8_prepare, q8_prepared_bytes};
-  t.mat_q8_0 = {mat_q8<DecodeQ8_0>, q8_prepare, q8_prepared_bytes};
+  t.mat_q4_0 = q8_kernel<DecodeQ4_0>();
+  t.mat_q5_0 = q8_kernel<DecodeQ5_0>();
+  t.mat_q8_0 = q8_kernel<DecodeQ8_0>();
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
   t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
   t.mat_q4_k = {mat_k<Q4KRow>, nullptr, nullptr};
