@@ -268,7 +268,7 @@ struct DecodeQ8_0 {
 
 template <class D>
 struct Q8Units {
-  static constexpr int kRows = 1;
+  static constexpr int kRows = 2;
   static constexpr int kRowPassCols = 4;
   static constexpr int kSinglePass = 1;  // outputs whose 4 accumulators stay in registers
   using Prepared = PreparedQ8<D::kOffset>;
