@@ -58,7 +58,8 @@ constexpr int64_t kRowPassMax = 8;
 
 // Runs K's tiles over rows x m outputs. K::run<R, C>(w, w_stride, x,
 // x_stride, y, y_stride) computes an R x C tile for C <= 4: K::kRows x
-// K::kCols tiles for m > kRowPassMax, else 1 x K::kRowPassCols.
+// K::kCols tiles for m > kRowPassMax, else K::kRowPassRows x
+// K::kRowPassCols.
 template <class K>
 void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
            float* y, int64_t y_stride) {
@@ -86,9 +87,14 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
     }
   };
   if (m <= kRowPassMax) {
-    // Decode and batched decode: one weight row at a time against all
-    // activation rows (m = 1: one sequential pass per row).
-    for (int64_t r = 0; r < rows; ++r) columns.template operator()<1, K::kRowPassCols>(r, r + 1);
+    // Decode and batched decode: one weight row (or K::kRowPassRows) at a
+    // time against all activation rows (m = 1: one sequential pass per row).
+    constexpr int RP = K::kRowPassRows;
+    int64_t r = 0;
+    if (m > 1) {
+      for (; r + RP <= rows; r += RP) columns.template operator()<RP, K::kRowPassCols>(r, r + RP);
+    }
+    for (; r < rows; ++r) columns.template operator()<1, K::kRowPassCols>(r, r + 1);
     return;
   }
   for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
@@ -107,6 +113,7 @@ template <class U>
 struct LaneTiles {
   static constexpr int kRows = U::kRows;
   static constexpr int kCols = 4;
+  static constexpr int kRowPassRows = U::kRowPassRows;
   static constexpr int kRowPassCols = U::kRowPassCols;
   U u;
 
@@ -269,6 +276,7 @@ struct DecodeQ8_0 {
 template <class D>
 struct Q8Units {
   static constexpr int kRows = 2;
+  static constexpr int kRowPassRows = 2;
   static constexpr int kRowPassCols = 4;
   static constexpr int kSinglePass = 1;  // outputs whose 4 accumulators stay in registers
   using Prepared = PreparedQ8<D::kOffset>;
@@ -354,6 +362,7 @@ struct LoadF16 {
 template <class L>
 struct FloatUnits {
   static constexpr int kRows = 2;
+  static constexpr int kRowPassRows = 1;
   static constexpr int kRowPassCols = 3;
   static constexpr int kSinglePass = 3;
   int64_t units;
@@ -519,6 +528,7 @@ template <class Row>
 struct KTiles {
   static constexpr int kRows = 2;
   static constexpr int kCols = 4;
+  static constexpr int kRowPassRows = 1;
   static constexpr int kRowPassCols = 4;
   int64_t blocks;
 
