@@ -12,8 +12,15 @@
 // a 32-block or 8 floats, goes into accumulator u % 4). 16 ymm registers do
 // not hold 4 of them for every output of a tile, so a tile runs 4 passes
 // over its rows, pass p taking the units u % 4 == p with one register per
-// output; the rows are then in L1 for passes 1 to 3. A single output (m = 1)
-// keeps its 4 accumulators in registers and streams its row once.
+// output; the rows are then in L1 for passes 1 to 3. A single output (m = 1;
+// floats: up to 3) keeps its 4 accumulators in registers and streams its
+// row once. The K-quants add super-blocks one after another: one float per
+// output, no passes.
+//
+// Tile shapes (weight rows x activation rows), chosen by measurement:
+// prefill (m > 8) 2 x 4 in row blocks of 64; batched decode (m <= 8) each
+// weight row (pairs for the 32-blocks) against 4 activation rows at a time
+// (3 for floats); decode 1 x 1, row after row.
 
 #include <immintrin.h>
 
