@@ -161,16 +161,26 @@ struct LaneTiles {
         }
       }
     } else {
+      // Chunks of U::kChunkUnits units keep the tile's activations in L1
+      // across the 4 passes; each accumulator still takes its units in order.
+      static_assert(U::kChunkUnits % 4 == 0);
       __m256 part[4][R][C];
-      for (int p = 0; p < 4; ++p) {
-        __m256 acc[R][C];
+      _Pragma("GCC unroll 4") for (int p = 0; p < 4; ++p) {
         _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-          _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+          _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) part[p][r][c] = _mm256_setzero_ps();
         }
-        int64_t i = p;
-        for (; i < full; i += 4) u.template step<R, C, false>(w, w_stride, x, x_stride, i, acc);
-        if (i < units) u.template step<R, C, true>(w, w_stride, x, x_stride, i, acc);
-        std::memcpy(part[p], acc, sizeof acc);
+      }
+      for (int64_t k0 = 0; k0 < units; k0 += U::kChunkUnits) {
+        const int64_t k1 = k0 + U::kChunkUnits < units ? k0 + U::kChunkUnits : units;
+        const int64_t k1_full = k1 < full ? k1 : full;
+        for (int p = 0; p < 4; ++p) {
+          __m256 acc[R][C];
+          std::memcpy(acc, part[p], sizeof acc);
+          int64_t i = k0 + p;
+          for (; i < k1_full; i += 4) u.template step<R, C, false>(w, w_stride, x, x_stride, i, acc);
+          if (i < k1) u.template step<R, C, true>(w, w_stride, x, x_stride, i, acc);  // i == full: the tail
+          std::memcpy(part[p], acc, sizeof acc);
+        }
       }
       _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
         _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
@@ -286,6 +296,7 @@ struct Q8Units {
   static constexpr int kRowPassRows = 2;
   static constexpr int kRowPassCols = 4;
   static constexpr int kSinglePass = 1;  // outputs whose 4 accumulators stay in registers
+  static constexpr int64_t kChunkUnits = 64;  // 4 x 64 prepared blocks: 9 or 17 KB
   using Prepared = PreparedQ8<D::kOffset>;
   int64_t units;
   int64_t full;
@@ -372,6 +383,7 @@ struct FloatUnits {
   static constexpr int kRowPassRows = 1;
   static constexpr int kRowPassCols = 3;
   static constexpr int kSinglePass = 3;
+  static constexpr int64_t kChunkUnits = 128;  // 4 x 1024 floats: 16 KB
   int64_t units;
   int64_t full;
   int64_t n;

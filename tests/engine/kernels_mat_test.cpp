@@ -94,9 +94,12 @@ TEST(MatrixKernels, EveryTileEdgeEqualsTheScalarDotProduct) {
   for (TensorType t : kTiledTypes) {
     std::vector<int64_t> widths;
     if (block_size(t) == 1) {
-      widths = {24, 45, 61, 64};  // 3 units of 8; 5 and 7 units with tails; 8 units
+      // 3 units of 8; 5 and 7 units with tails; 8 units; 128 units (the
+      // AVX2 tiles' chunk) and a tail alone in the next chunk.
+      widths = {24, 45, 61, 64, 1029};
     } else if (block_size(t) == 32) {
-      widths = {96, 160, 224};  // 3, 5 and 7 blocks: never a multiple of 4
+      // 3, 5 and 7 blocks: never a multiple of 4; 65: one past a chunk.
+      widths = {96, 160, 224, 2080};
     } else {
       widths = {256, 768};
     }
