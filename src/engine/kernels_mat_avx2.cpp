@@ -470,11 +470,9 @@ struct Q4KRow {
     dmin = half_to_float(a.dmin);
   }
 
-  AGENTD_INLINE float dot(const Q8_KBlock& b, float sum) const {
-    __m256i acc = _mm256_madd_epi16(_mm256_maddubs_epi16(q[0], load256(b.qs)), sc[0]);
-    _Pragma("GCC unroll 8") for (int h = 1; h < 8; ++h) {
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[h], load256(b.qs + 32 * h)), sc[h]));
-    }
+  // sum plus this super-block's term, given acc = the 8 int32 lanes of
+  // sum_h madd(maddubs(q[h], x[h]), sc[h]).
+  AGENTD_INLINE float finish(__m256i acc, const Q8_KBlock& b, float sum) const {
     const __m256i mins8 = _mm256_madd_epi16(load256(b.bsums), min_pairs);
     const __m256i h = _mm256_hadd_epi32(acc, mins8);
     __m128i h4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
@@ -531,12 +529,8 @@ struct Q6KRow {
     d = half_to_float(a.d);
   }
 
-  AGENTD_INLINE float dot(const Q8_KBlock& b, float sum) const {
-    __m256i acc = _mm256_madd_epi16(load256(b.bsums), neg32_scales);
-    _Pragma("GCC unroll 8") for (int h = 0; h < 8; ++h) {
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[h], load256(b.qs + 32 * h)), sc[h]));
-    }
-    const int32_t isum = hsum_epi32(acc);
+  AGENTD_INLINE float finish(__m256i acc, const Q8_KBlock& b, float sum) const {
+    const int32_t isum = hsum_epi32(_mm256_add_epi32(acc, _mm256_madd_epi16(load256(b.bsums), neg32_scales)));
     float term = (d * b.d) * static_cast<float>(isum);
     AGENTD_NO_FUSE(term);
     return sum + term;
@@ -557,9 +551,27 @@ struct KTiles {
     for (int64_t i = 0; i < blocks; ++i) {
       Row wr[R];
       _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) wr[r].unpack(w + w_stride * static_cast<size_t>(r), i);
+      const Q8_KBlock* b[C];
       _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
-        const Q8_KBlock& b = reinterpret_cast<const Q8_KBlock*>(x + x_stride * static_cast<size_t>(c))[i];
-        _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) sum[r][c] = wr[r].dot(b, sum[r][c]);
+        b[c] = reinterpret_cast<const Q8_KBlock*>(x + x_stride * static_cast<size_t>(c)) + i;
+      }
+      // Integer sums with the runs of 32 outermost: each decoded run and
+      // each activation run is loaded once per tile.
+      __m256i acc[R][C];
+      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+        _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_si256();
+      }
+      _Pragma("GCC unroll 8") for (int h = 0; h < 8; ++h) {
+        _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
+          const __m256i xv = load256(b[c]->qs + 32 * h);
+          _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wr[r].q[h], xv), wr[r].sc[h]);
+            acc[r][c] = _mm256_add_epi32(acc[r][c], p);
+          }
+        }
+      }
+      _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) sum[r][c] = wr[r].finish(acc[r][c], *b[c], sum[r][c]);
       }
     }
     _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
