@@ -41,6 +41,10 @@ void run_matmul(benchmark::State& state, TensorType type, Isa isa) {
     state.SkipWithError("instruction set not available on this CPU");
     return;
   }
+  if (row_bytes(type, n) == 0) {
+    state.SkipWithError("n is not a multiple of the encoding's block size");
+    return;
+  }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> row(static_cast<size_t>(n));

@@ -6,7 +6,7 @@
 // Quantized dot products compute each block's integer sum exactly; the float
 // part of every dot product (float rows included) follows the fixed order of
 // kernels_internal.h, as the scalar reference does, so results are
-// bit-identical to it.
+// bit-identical to it. matmul uses the matrix kernels of kernels_mat_avx2.cpp.
 
 #include <immintrin.h>
 
@@ -421,6 +421,7 @@ void fill_avx2_kernels(KernelTable& t) {
   t.quantize_f16 = quantize_f16;
   t.quantize_q8_0 = quantize_q8_0;
   t.quantize_q8_1 = quantize_q8_1;
+  fill_avx2_mat_kernels(t);
 }
 
 }  // namespace agentd::engine::detail

@@ -1,9 +1,10 @@
 #pragma once
 // Private to the kernels: the table of per-ISA entry points that kernels.cpp
 // dispatches through (dot products, conversions, matrix kernels). kernels.cpp
-// fills it with the scalar reference, then kernels_avx2.cpp and
-// kernels_avx512.cpp (with kernels_mat_avx512.cpp) overwrite the entries they
-// speed up (so anything they leave alone falls back to the previous level).
+// fills it with the scalar reference, then kernels_avx2.cpp (with
+// kernels_mat_avx2.cpp) and kernels_avx512.cpp (with kernels_mat_avx512.cpp)
+// overwrite the entries they speed up (so anything they leave alone falls
+// back to the previous level).
 //
 // Functions that fill the table must only be called when the CPU supports
 // their instruction set; the functions they install have the same contract as
@@ -96,7 +97,8 @@ constexpr int kFloatLanes = 32;
 // (offset nullptr: none). Defined in kernels.cpp and called by every ISA.
 float accumulate_blocks(float sum, const float* scale, const int32_t* isum, const float* offset, int count);
 
-void fill_avx2_kernels(KernelTable& table);
+void fill_avx2_kernels(KernelTable& table);  // calls fill_avx2_mat_kernels
+void fill_avx2_mat_kernels(KernelTable& table);
 void fill_avx512_kernels(KernelTable& table);  // calls fill_avx512_mat_kernels
 void fill_avx512_mat_kernels(KernelTable& table);
 
