@@ -950,6 +950,7 @@ void matmul_group(TensorType type, int64_t n, std::span<const MatmulTarget> targ
 
   // 2. Optionally to the matrix kernel's own layout, once per call.
   const detail::MatKernel* mk = mat_kernel(table, type);
+  if (mk != nullptr && m == 1 && !mk->decode) mk = nullptr;
   size_t xs = x_stride;
   if (mk != nullptr && mk->prepare != nullptr) {
     xs = mk->prepared_bytes(n);

@@ -39,6 +39,7 @@ struct MatKernel {
   MatFn mat = nullptr;
   PrepareFn prepare = nullptr;  // nullptr: mat reads vec_dot_type rows
   PreparedBytesFn prepared_bytes = nullptr;
+  bool decode = true;  // false: m == 1 runs vec_dot row by row (measured faster)
 };
 
 struct KernelTable {

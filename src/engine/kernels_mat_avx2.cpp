@@ -594,7 +594,9 @@ void fill_avx2_mat_kernels(KernelTable& t) {
   t.mat_q5_0 = q8_kernel<DecodeQ5_0>();
   t.mat_q8_0 = q8_kernel<DecodeQ8_0>();
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
-  t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
+  // Widening F16 activations to float doubles what decode reads: one
+  // activation row is faster through vec_dot (0.73-0.96x measured).
+  t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes, false};
   t.mat_q4_k = {mat_k<Q4KRow>, nullptr, nullptr};
   t.mat_q6_k = {mat_k<Q6KRow>, nullptr, nullptr};
 }
