@@ -1,5 +1,5 @@
 // `agentd bench --model PATH [--threads N] [--prompt-tokens N] [--gen-tokens N]
-//   [--batch B] [--repetitions R] [--json]`
+//   [--batch B] [--repetitions R] [--isa scalar|avx2|avx512] [--json]`
 // Measures the engine on one model, the way a run uses it:
 //   pp: one N-token prompt through one batched forward (prefill);
 //   tg: then N tokens generated one step at a time, each step feeding back
@@ -8,7 +8,9 @@
 //       step, and tg counts the tokens of all of them.
 // A warm-up pass (short prompt, two steps) runs first so page faults of the
 // mapping, thread start-up and scratch buffers stay out of the figures. With
-// --repetitions R the figures are means over R runs.
+// --repetitions R the figures are means over R runs. --isa runs the kernels
+// of a lesser instruction set than the CPU's best (how a CPU without AVX-512
+// would run); asking for more than the CPU has is an error.
 //
 // --json prints one object:
 //   {"pp_tokens_per_s": X, "tg_tokens_per_s": Y, "batch": B, "rss_bytes": M,
@@ -48,6 +50,7 @@ struct BenchOptions {
   int64_t batch = 1;
   int repetitions = 1;
   bool json = false;
+  std::string isa;  // "" = the CPU's best
 };
 
 struct Timing {
@@ -132,6 +135,16 @@ int fail(const Status& s) {
 }
 
 int run_bench(const BenchOptions& o) {
+  if (!o.isa.empty()) {
+    const engine::Isa want = o.isa == "scalar" ? engine::Isa::kScalar
+                             : o.isa == "avx2" ? engine::Isa::kAvx2
+                                               : engine::Isa::kAvx512;
+    if (want > engine::detected_isa()) {
+      return fail(Status::invalid_argument("--isa " + o.isa + ": this CPU's best is " +
+                                           engine::isa_name(engine::detected_isa())));
+    }
+    engine::set_active_isa(want);
+  }
   auto loaded = engine::Model::load(o.model);
   if (!loaded.is_ok()) return fail(loaded.status());
   const engine::Model& model = **loaded;
@@ -207,6 +220,8 @@ void register_bench(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{256}));
   cmd->add_option("--repetitions,-r", opt->repetitions, "Measured runs averaged (default 1)")
       ->check(CLI::Range(1, 100));
+  cmd->add_option("--isa", opt->isa, "Kernels to use: scalar, avx2 or avx512 (default: the CPU's best)")
+      ->check(CLI::IsMember({"scalar", "avx2", "avx512"}));
   cmd->add_flag("--json", opt->json, "Print one JSON object");
   cmd->callback([opt] { exit_code() = run_bench(*opt); });
 }

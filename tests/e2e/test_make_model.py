@@ -295,6 +295,16 @@ class BenchTest(unittest.TestCase):
         # The process mapped and read the whole model file at least.
         self.assertGreater(out["rss_bytes"], os.path.getsize(model))
 
+    def test_isa_choice(self):
+        model = os.path.join(MODELS, "stories260K.gguf")
+        for isa in ["scalar", "avx2"]:  # CI machines have AVX2 (kernels_test asserts it)
+            r = agentd("bench", "--model", model, "--prompt-tokens", "8", "--gen-tokens", "2", "--isa", isa, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            self.assertEqual(json.loads(r.stdout)["isa"], isa)
+        r = agentd("bench", "--model", model, "--isa", "sse9")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--isa", r.stderr.decode())
+
     def test_table_and_context_limit(self):
         model = os.path.join(MODELS, "stories260K.gguf")
         r = agentd("bench", "--model", model, "--prompt-tokens", "8", "--gen-tokens", "2")
