@@ -22,31 +22,15 @@
 
 #include "engine/kernels_internal.h"
 #include "engine/quants.h"
+#include "engine/simd_x86.h"
 
 namespace agentd::engine::detail {
 namespace {
 
-inline float half_to_float(Half h) { return _cvtsh_ss(h); }
-
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
 // Two 32-byte rows into one register: a in the low half, b in the high half.
 inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
 
-// 16 bytes of nibbles -> 32 bytes, low nibbles then high (Q4_0/Q5_0 order).
-inline __m256i unpack_nibbles_32(const uint8_t* p) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
-}
-
 // ------------------------------------------------------------ float rows
-
-inline float hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Float rows with the lane layout of kernels_internal.h: z0 holds lanes
 // 0-15, z1 lanes 16-31. load16(p, mask) widens up to 16 elements (zeros

@@ -29,30 +29,12 @@
 
 #include "engine/kernels_internal.h"
 #include "engine/quants.h"
+#include "engine/simd_x86.h"
 
 namespace agentd::engine::detail {
 namespace {
 
 #define AGENTD_INLINE inline __attribute__((always_inline))
-
-inline float half_to_float(Half h) { return _cvtsh_ss(h); }
-
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-// The horizontal sums of kernels_avx2.cpp, instruction for instruction.
-inline float hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline int32_t hsum_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
 
 // Weight rows finished against every activation row before the next ones
 // (m > kRowPassMax), so they stay in L2 while a tile's activation rows stay
@@ -242,20 +224,6 @@ void q8_prepare(int64_t n, const void* src, void* dst) {
     }
     out[i].d = half_to_float(b[i].d);
   }
-}
-
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high ones.
-AGENTD_INLINE __m256i unpack_nibbles_32(const uint8_t* p) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
-}
-
-// 32 bits -> 32 bytes, 0xff where the bit is set (bit k -> byte k).
-AGENTD_INLINE __m256i expand_bits_32(uint32_t bits) {
-  const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
 // Block b's weights (signed if kOffset is 0, else unsigned levels) and its

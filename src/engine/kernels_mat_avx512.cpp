@@ -31,23 +31,14 @@
 
 #include "engine/kernels_internal.h"
 #include "engine/quants.h"
+#include "engine/simd_x86.h"
 
 namespace agentd::engine::detail {
 namespace {
 
 #define AGENTD_INLINE inline __attribute__((always_inline))
 
-inline float half_to_float(Half h) { return _cvtsh_ss(h); }
-
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
-
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Rows finished against every activation row before the next ones, so they
 // stay in L2 while a tile's activation rows stay in L1.
@@ -294,7 +285,7 @@ struct Q8Tiles {
     _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
       const __m512 z = _mm512_add_ps(even[0][c], odd[0][c]);
       const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
-      y[y_stride * c] = hsum8(t);
+      y[y_stride * c] = hsum_ps(t);
     }
   }
 
@@ -321,7 +312,7 @@ struct Q8Tiles {
           } else {
             const __m512 z = _mm512_add_ps(_mm512_load_ps(even[r][c]), acc[r][c]);
             const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
-            y[y_stride * c + r] = hsum8(t);
+            y[y_stride * c + r] = hsum_ps(t);
           }
         }
       }
@@ -380,7 +371,7 @@ struct FloatTiles {
         const __m512 z1 = acc[r][c][1];
         const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm512_extractf32x8_ps(z0, 0), _mm512_extractf32x8_ps(z0, 1)),
                                        _mm256_add_ps(_mm512_extractf32x8_ps(z1, 0), _mm512_extractf32x8_ps(z1, 1)));
-        y[y_stride * c + r] = hsum8(t);
+        y[y_stride * c + r] = hsum_ps(t);
       }
     }
   }
@@ -438,14 +429,6 @@ __m512i scale_index(int k, SubBlock sub) {
     }
   }
   return _mm512_load_si512(idx);
-}
-
-// The 8 int32 lanes' total.
-inline int32_t hsum8_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
 }
 
 // Sum over 4 x 64 elements of q * x weighted per 16 int16 pairs: 16 int32 lanes.
@@ -540,7 +523,7 @@ struct Q6KRow {
   AGENTD_INLINE float dot(const Q8_KBlock& b, float sum) const {
     const __m256i isum8 = _mm256_add_epi32(fold16(weighted_sums(q, b.qs, s01, s23)),
                                            _mm256_madd_epi16(load256(b.bsums), neg32_scales));
-    const int32_t isum = hsum8_epi32(isum8);
+    const int32_t isum = hsum_epi32(isum8);
     float term = (d * b.d) * static_cast<float>(isum);
     AGENTD_NO_FUSE(term);
     return sum + term;
