@@ -8,27 +8,15 @@
 // kernels_internal.h, so results are bit-identical to the scalar reference.
 // matmul uses the matrix kernels of kernels_mat_avx512.cpp where they exist.
 
-// GCC 12 reports its own _mm512_undefined_* idiom (self-initialized
-// variables inside avx512fintrin.h) as uninitialized once inlined at -O3;
-// the warnings point into the header, so they are silenced around it.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstdint>
 #include <cstring>
 
 #include "engine/kernels_internal.h"
 #include "engine/quants.h"
-#include "engine/simd_x86.h"
+#include "engine/simd_avx512.h"
 
 namespace agentd::engine::detail {
 namespace {
-
-// Two 32-byte rows into one register: a in the low half, b in the high half.
-inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
 
 // ------------------------------------------------------------ float rows
 
@@ -52,9 +40,7 @@ float dot_float_rows(int64_t n, const T* a, const T* b, Load16 load16) {
     z0 = _mm512_fmadd_ps(load16(a + i, m0), load16(b + i, m0), z0);
     if (m1 != 0) z1 = _mm512_fmadd_ps(load16(a + i + 16, m1), load16(b + i + 16, m1), z1);
   }
-  const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(z0), _mm512_extractf32x8_ps(z0, 1)),
-                                 _mm256_add_ps(_mm512_castps512_ps256(z1), _mm512_extractf32x8_ps(z1, 1)));
-  return hsum_ps(t);
+  return float_rows_total(z0, z1);
 }
 
 float dot_f32(int64_t n, const void* w, const void* x) {

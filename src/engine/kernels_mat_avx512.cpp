@@ -18,27 +18,17 @@
 // weight pair. One activation row (decode) shares its correction instead:
 //   dpbusd(-k * sum4(x), q, x) = sum4(x * w).
 
-// GCC 12 reports its own _mm512_undefined_* idiom as uninitialized once
-// inlined at -O3 (see kernels_avx512.cpp).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstdint>
 #include <cstring>
 
 #include "engine/kernels_internal.h"
 #include "engine/quants.h"
-#include "engine/simd_x86.h"
+#include "engine/simd_avx512.h"
 
 namespace agentd::engine::detail {
 namespace {
 
 #define AGENTD_INLINE inline __attribute__((always_inline))
-
-inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
 
 // Rows finished against every activation row before the next ones, so they
 // stay in L2 while a tile's activation rows stay in L1.
@@ -282,11 +272,7 @@ struct Q8Tiles {
       ++p;
     }
     if (p < pairs) step<1, C>(w, 0, x, x_stride, p, false, odd);
-    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
-      const __m512 z = _mm512_add_ps(even[0][c], odd[0][c]);
-      const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
-      y[y_stride * c] = hsum_ps(t);
-    }
+    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) y[y_stride * c] = block_pairs_total(even[0][c], odd[0][c]);
   }
 
   // Even pairs (blocks with b % 4 in {0, 1}) and odd pairs accumulate into
@@ -310,9 +296,7 @@ struct Q8Tiles {
           if (parity == 0) {
             _mm512_store_ps(even[r][c], acc[r][c]);
           } else {
-            const __m512 z = _mm512_add_ps(_mm512_load_ps(even[r][c]), acc[r][c]);
-            const __m256 t = _mm256_add_ps(_mm512_extractf32x8_ps(z, 0), _mm512_extractf32x8_ps(z, 1));
-            y[y_stride * c + r] = hsum_ps(t);
+            y[y_stride * c + r] = block_pairs_total(_mm512_load_ps(even[r][c]), acc[r][c]);
           }
         }
       }
@@ -367,11 +351,7 @@ struct FloatTiles {
     }
     _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
       _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
-        const __m512 z0 = acc[r][c][0];
-        const __m512 z1 = acc[r][c][1];
-        const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm512_extractf32x8_ps(z0, 0), _mm512_extractf32x8_ps(z0, 1)),
-                                       _mm256_add_ps(_mm512_extractf32x8_ps(z1, 0), _mm512_extractf32x8_ps(z1, 1)));
-        y[y_stride * c + r] = hsum_ps(t);
+        y[y_stride * c + r] = float_rows_total(acc[r][c][0], acc[r][c][1]);
       }
     }
   }

@@ -1,0 +1,36 @@
+#pragma once
+// AVX-512 (F, BW, VL, DQ) helpers for the *_avx512.cpp kernel files, on top
+// of simd_x86.h; include only there. Internal linkage, as in simd_x86.h.
+
+// GCC 12 reports its own _mm512_undefined_* idiom (self-initialized
+// variables inside avx512fintrin.h) as uninitialized once inlined at -O3;
+// the warnings point into the header, so they are silenced around it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include "engine/simd_x86.h"
+
+namespace agentd::engine::detail {
+namespace {  // NOLINT(google-build-namespaces): internal linkage on purpose (simd_x86.h)
+
+// Two 32-byte rows into one register: a in the low half, b in the high half.
+inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
+
+// One output's total from its accumulators, in the orders kernels_internal.h
+// fixes. Float rows: lanes 0-15 in z0, 16-31 in z1.
+inline float float_rows_total(__m512 z0, __m512 z1) {
+  return hsum_ps(_mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(z0), _mm512_extractf32x8_ps(z0, 1)),
+                               _mm256_add_ps(_mm512_castps512_ps256(z1), _mm512_extractf32x8_ps(z1, 1))));
+}
+
+// Q4_0/Q5_0/Q8_0 pairs of blocks: the even and the odd pairs' accumulators.
+inline float block_pairs_total(__m512 even, __m512 odd) {
+  const __m512 z = _mm512_add_ps(even, odd);
+  return hsum_ps(_mm256_add_ps(_mm512_castps512_ps256(z), _mm512_extractf32x8_ps(z, 1)));
+}
+
+}  // namespace
+}  // namespace agentd::engine::detail
