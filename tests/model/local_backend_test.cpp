@@ -57,6 +57,18 @@ GenerationRequest request(const std::string& user, int64_t max_tokens, double te
   return r;
 }
 
+// An agent's instructions, shared by the prefix-sharing tests.
+const std::string kInstructions = "You tell short stories about Lily and her dog. The dog is big and likes to play.";
+
+// request() after a system message, for the conversation `cache_key` ("" = none).
+GenerationRequest request_after(const std::string& system, const std::string& user, int64_t max_tokens,
+                                const std::string& cache_key = "") {
+  GenerationRequest r = request(user, max_tokens);
+  r.messages.insert(r.messages.begin(), Message{"system", system});
+  r.cache_key = cache_key;
+  return r;
+}
+
 // What ChatML makes of request()'s messages, written out by hand.
 std::string chatml_text(const std::string& user) {
   return "<|im_start|>user\n" + user +
@@ -457,12 +469,8 @@ TEST(LocalBackend, SharedPromptPrefixIsReusedAndChangesNothing) {
   Counter& misses = metrics.counter("agentd_kv_cache_misses_total", "", model);
   Counter& prefix_hits = metrics.counter("agentd_kv_cache_prefix_hits_total", "", model);
   Counter& reused = metrics.counter("agentd_kv_cache_reused_tokens_total", "", model);
-  const std::string system = "You tell short stories about Lily and her dog. The dog is big and likes to play.";
   auto ask = [&](const std::string& question, const std::string& key) {
-    GenerationRequest r = request(question, 12);
-    r.messages.insert(r.messages.begin(), Message{"system", system});
-    r.cache_key = key;
-    return r;
+    return request_after(kInstructions, question, 12, key);
   };
   auto shared = [&](const GenerationRequest& x, const GenerationRequest& y) {
     auto px = b->tokenize_prompt(x.messages);
@@ -579,12 +587,8 @@ TEST(LocalBackend, PrefixSharingCanBeTurnedOff) {
   spec.share_prefixes = false;
   auto b = load(spec);
   ASSERT_TRUE(b);
-  const std::string system = "You tell short stories about Lily and her dog. The dog is big and likes to play.";
   auto ask = [&](const std::string& question, const std::string& key) {
-    GenerationRequest r = request(question, 6);
-    r.messages.insert(r.messages.begin(), Message{"system", system});
-    r.cache_key = key;
-    return r;
+    return request_after(kInstructions, question, 6, key);
   };
   auto r1 = b->generate(ask("Once upon a time", ""), {});
   ASSERT_TRUE(r1.is_ok());
@@ -620,10 +624,7 @@ TEST(LocalBackend, BurstOfRequestsComputesSharedInstructionsOnce) {
       "Lily has a red ball and a blue kite. They live in a small house near the river with her mom and dad.";
   const std::vector<std::string> questions = {"Once upon a time", "The dog was sad", "A big red ball", "Lily ran"};
   std::vector<GenerationRequest> requests;
-  for (const auto& q : questions) {
-    requests.push_back(request(q, 8));
-    requests.back().messages.insert(requests.back().messages.begin(), Message{"system", system});
-  }
+  for (const auto& q : questions) requests.push_back(request_after(system, q, 8));
   int64_t common = std::numeric_limits<int64_t>::max();
   for (size_t i = 1; i < requests.size(); ++i) {
     auto p0 = b->tokenize_prompt(requests[0].messages);
