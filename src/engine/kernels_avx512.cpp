@@ -137,8 +137,6 @@ float dot_q5_k(int64_t n, const void* w, const void* x) {
 float dot_q6_k(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q6_KBlock*>(w);
   const auto* b = static_cast<const Q8_KBlock*>(x);
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i three = _mm256_set1_epi8(3);
   float sum = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     int32_t offset = 0;
@@ -146,27 +144,17 @@ float dot_q6_k(int64_t n, const void* w, const void* x) {
     // One int32 scale per lane: 16 elements (a sub-block) span 4 lanes.
     const __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
     const __m512i lane_sub_block = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512i q[4];
+    q6_k_levels(a[i], q);
     __m512i acc = _mm512_setzero_si512();
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* ql = a[i].ql + 64 * half;
-      const __m256i qh = load256(a[i].qh + 32 * half);
-      const __m256i ql0 = load256(ql);
-      const __m256i ql1 = load256(ql + 32);
-      const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
-                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
-      for (int k = 0; k < 4; k += 2) {
-        const __m256i hi0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
-        const __m256i hi1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 2), three), 4);
-        const __m512i q = join(_mm256_or_si256(lows[k], hi0), _mm256_or_si256(lows[k + 1], hi1));
-        const int e = 128 * half + 32 * k;  // first of these 64 elements: sub-blocks e/16 .. e/16 + 3
-        const __m512i xv = _mm512_loadu_si512(b[i].qs + e);
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
-        // Lanes 4s..4s+3 belong to sub-block e/16 + s.
-        const __m512i scales =
-            _mm512_permutexvar_epi32(_mm512_add_epi32(lane_sub_block, _mm512_set1_epi32(e / 16)), sc32);
-        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, scales));
-      }
+    for (int v = 0; v < 4; ++v) {
+      const int e = 64 * v;  // first of these 64 elements: sub-blocks e/16 .. e/16 + 3
+      const __m512i xv = _mm512_loadu_si512(b[i].qs + e);
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], xv);
+      // Lanes 4s..4s+3 belong to sub-block e/16 + s.
+      const __m512i scales =
+          _mm512_permutexvar_epi32(_mm512_add_epi32(lane_sub_block, _mm512_set1_epi32(e / 16)), sc32);
+      acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, scales));
     }
     const int32_t isum = _mm512_reduce_add_epi32(acc) - 32 * offset;
     const float scale = half_to_float(a[i].d) * b[i].d;

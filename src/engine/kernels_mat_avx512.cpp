@@ -477,22 +477,7 @@ struct Q6KRow {
 
   AGENTD_INLINE void unpack(const uint8_t* row, int64_t i, __m512i idx01, __m512i idx23) {
     const Q6_KBlock& a = reinterpret_cast<const Q6_KBlock*>(row)[i];
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    const __m256i three = _mm256_set1_epi8(3);
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* ql = a.ql + 64 * half;
-      const __m256i qh = load256(a.qh + 32 * half);
-      const __m256i ql0 = load256(ql);
-      const __m256i ql1 = load256(ql + 32);
-      const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
-                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
-      for (int k = 0; k < 4; k += 2) {
-        const __m256i hi0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
-        const __m256i hi1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 2), three), 4);
-        q[2 * half + k / 2] = join(_mm256_or_si256(lows[k], hi0), _mm256_or_si256(lows[k + 1], hi1));
-      }
-    }
+    q6_k_levels(a, q);
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
     s01 = _mm512_permutexvar_epi16(idx01, _mm512_zextsi256_si512(sc16));
     s23 = _mm512_permutexvar_epi16(idx23, _mm512_zextsi256_si512(sc16));
