@@ -13,6 +13,7 @@
 // Keeps the optimizer from fusing a product with a later add (the flags of
 // this file allow FMA contraction, which the scalar reference does not do).
 #define AGENTD_ATTN_NO_FUSE(v) asm("" : "+v"(v))
+#define AGENTD_INLINE inline __attribute__((always_inline))
 
 namespace agentd::engine::detail {
 namespace {
@@ -31,28 +32,75 @@ inline float lane_sum16(__m512 a) {
 
 inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
-// Scores of R rows against blocks [0, n_blocks) of keys.
-template <int R>
-void scores(const KvHeadView& kv, const float* const* qh, float* const* s, int64_t n_blocks) {
+// Scores of R rows against blocks [b, b + NB) of keys: NB x R independent
+// fma chains (one chain per output is a latency-bound wait).
+template <int R, int NB>
+AGENTD_INLINE void score_blocks(const KvHeadView& kv, const float* const* qh, float* const* s, int64_t b) {
   const int64_t d = kv.head_dim;
   const __m512 scale = _mm512_set1_ps(kv.scale);
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const Half* k = kv.keys + b * kv.key_block_stride;
-    __m512 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < d; ++i) {
-      const __m512 kk = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i * kKeyBlock)));
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(qh[r][i]), kk, acc[r]);
+  __m512 acc[NB][R];
+  for (int k = 0; k < NB; ++k) {
+    for (int r = 0; r < R; ++r) acc[k][r] = _mm512_setzero_ps();
+  }
+  for (int64_t i = 0; i < d; ++i) {
+    _Pragma("GCC unroll 8") for (int k = 0; k < NB; ++k) {
+      const Half* keys = kv.keys + (b + k) * kv.key_block_stride + i * kKeyBlock;
+      const __m512 kk = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys)));
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[k][r] = _mm512_fmadd_ps(_mm512_set1_ps(qh[r][i]), kk, acc[k][r]);
     }
+  }
+  for (int k = 0; k < NB; ++k) {
     for (int r = 0; r < R; ++r) {
-      __m512 v = _mm512_mul_ps(acc[r], scale);
+      __m512 v = _mm512_mul_ps(acc[k][r], scale);
       AGENTD_ATTN_NO_FUSE(v);
-      _mm512_storeu_ps(s[r] + b * kKeyBlock, v);
+      _mm512_storeu_ps(s[r] + (b + k) * kKeyBlock, v);
     }
   }
 }
 
-// out[r] = sum_j p[r][j] v_j for R rows; rows share each loaded value vector.
+// Scores of R rows against blocks [0, n_blocks) of keys.
+template <int R>
+void scores(const KvHeadView& kv, const float* const* qh, float* const* s, int64_t n_blocks) {
+  constexpr int NB = R <= 4 ? 4 : 2;  // at most 16 accumulators
+  int64_t b = 0;
+  for (; b + NB <= n_blocks; b += NB) score_blocks<R, NB>(kv, qh, s, b);
+  for (; b < n_blocks; ++b) score_blocks<R, 1>(kv, qh, s, b);
+}
+
+// out[r] = sum_j p[r][j] v_j for R rows; rows share each loaded value
+// vector. Up to 4 chunks of 16 head elements go through the positions
+// together: more independent fma chains.
+template <int R, int NC>
+AGENTD_INLINE void weighted_chunks(const KvHeadView& kv, const float* const* p, const int64_t* n_kv, int64_t n_min,
+                                   int64_t n_max, float* const* out, int64_t c) {
+  const int64_t d = kv.head_dim;
+  __mmask16 m[NC];
+  __m512 acc[NC][R];
+  for (int k = 0; k < NC; ++k) {
+    m[k] = tail_mask(d - c - 16 * k);
+    for (int r = 0; r < R; ++r) acc[k][r] = _mm512_setzero_ps();
+  }
+  const Half* v = kv.values + c;
+  int64_t j = 0;
+  for (; j < n_min; ++j, v += kv.value_stride) {
+    _Pragma("GCC unroll 4") for (int k = 0; k < NC; ++k) {
+      const __m512 vv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[k], v + 16 * k));
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[k][r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r][j]), vv, acc[k][r]);
+    }
+  }
+  for (; j < n_max; ++j, v += kv.value_stride) {
+    for (int k = 0; k < NC; ++k) {
+      const __m512 vv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[k], v + 16 * k));
+      for (int r = 0; r < R; ++r) {
+        if (j < n_kv[r]) acc[k][r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r][j]), vv, acc[k][r]);
+      }
+    }
+  }
+  for (int k = 0; k < NC; ++k) {
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(out[r] + c + 16 * k, m[k], acc[k][r]);
+  }
+}
+
 template <int R>
 void weighted_values(const KvHeadView& kv, const float* const* p, const int64_t* n_kv, float* const* out) {
   const int64_t d = kv.head_dim;
@@ -61,24 +109,10 @@ void weighted_values(const KvHeadView& kv, const float* const* p, const int64_t*
     n_min = std::min(n_min, n_kv[r]);
     n_max = std::max(n_max, n_kv[r]);
   }
-  for (int64_t c = 0; c < d; c += 16) {
-    const __mmask16 m = tail_mask(d - c);
-    __m512 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-    const Half* v = kv.values + c;
-    int64_t j = 0;
-    for (; j < n_min; ++j, v += kv.value_stride) {
-      const __m512 vv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v));
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r][j]), vv, acc[r]);
-    }
-    for (; j < n_max; ++j, v += kv.value_stride) {
-      const __m512 vv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v));
-      for (int r = 0; r < R; ++r) {
-        if (j < n_kv[r]) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r][j]), vv, acc[r]);
-      }
-    }
-    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(out[r] + c, m, acc[r]);
-  }
+  constexpr int NC = R <= 4 ? 4 : 2;  // at most 16 accumulators
+  int64_t c = 0;
+  for (; c + 16 * NC <= d; c += 16 * NC) weighted_chunks<R, NC>(kv, p, n_kv, n_min, n_max, out, c);
+  for (; c < d; c += 16) weighted_chunks<R, 1>(kv, p, n_kv, n_min, n_max, out, c);
 }
 
 template <int R>
