@@ -181,6 +181,19 @@ float dot_q8_0(int64_t n, const void* w, const void* x) {
   return lanes.total();
 }
 
+// The whole-block order of the AVX-512 kernels (kernels_internal.h).
+float dot_q8_0_whole_blocks(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q8_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  float acc = 0.f;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    int32_t isum = 0;
+    for (int j = 0; j < kQK8_0; ++j) isum += a[i].qs[j] * b[i].qs[j];
+    acc = std::fma(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), static_cast<float>(isum), acc);
+  }
+  return acc;
+}
+
 // ---------------------------------------------------------------- Q8_K
 
 void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
@@ -911,6 +924,16 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
 
 float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row) {
   const detail::VecDotFn fn = dot_fn(active_table(), type);
+  return fn != nullptr ? fn(n, w_row, x_row) : 0.f;
+}
+
+SumOrder sum_order(TensorType type, Isa isa) {
+  return type == TensorType::kQ8_0 && isa == Isa::kAvx512 ? SumOrder::kWholeBlocks : SumOrder::kLanes;
+}
+
+float reference_vec_dot(Isa isa, TensorType type, int64_t n, const void* w_row, const void* x_row) {
+  if (sum_order(type, isa) == SumOrder::kWholeBlocks) return dot_q8_0_whole_blocks(n, w_row, x_row);
+  const detail::VecDotFn fn = dot_fn(tables().by_isa[0], type);
   return fn != nullptr ? fn(n, w_row, x_row) : 0.f;
 }
 

@@ -20,10 +20,14 @@
 // Every kernel has a plain scalar reference; SIMD versions (AVX2, AVX-512 with
 // VNNI) are chosen once at run time from the CPU's features and are tested
 // against the reference on random data. Every dot product is bit-identical
-// on every instruction set (exact integer block sums, one fixed float
-// accumulation order with FMA lanes: kernels_internal.h), so a model gives the
-// same logits on any x86 host and with any thread count. The scalar path needs
-// std::fma, which is slow on CPUs without FMA (those also lack AVX2).
+// to its reference (exact integer block sums, one fixed float accumulation
+// order: kernels_internal.h), whatever the batch size and thread count. The
+// order is the same on every instruction set except for Q8_0 weights, summed
+// in whole blocks on AVX-512 (sum_order): that order lets 8 activation rows
+// share one register, but costs the one-row kernels of AVX2 too much. So a
+// model gives the same logits on any x86 host with the same instruction set,
+// and on any host unless it has Q8_0 tensors. The scalar path needs std::fma,
+// which is slow on CPUs without FMA (those also lack AVX2).
 // All functions are thread-safe.
 
 #include <cstddef>
@@ -63,6 +67,15 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 // Dot product of one weight row in `type` with one activation row already in
 // vec_dot_type(type).
 float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
+
+// How an instruction set sums the products of a `type` row
+// (kernels_internal.h): llama.cpp's lane order, or whole blocks (Q8_0 on
+// AVX-512).
+enum class SumOrder { kLanes, kWholeBlocks };
+SumOrder sum_order(TensorType type, Isa isa);
+// vec_dot by the scalar reference of the order `isa` uses for `type`: what
+// that instruction set's kernels give, bit for bit (for tests).
+float reference_vec_dot(Isa isa, TensorType type, int64_t n, const void* w_row, const void* x_row);
 
 // y[i * rows + r] = sum_k W[r][k] * x[i * n + k], for r < rows, i < m.
 // W: `rows` rows of `n` elements in `type`, contiguous. x, y: float, row-major.

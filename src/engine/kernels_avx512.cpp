@@ -163,9 +163,26 @@ float dot_q6_k(int64_t n, const void* w, const void* x) {
   return sum;
 }
 
+// Whole-block order (kernels_internal.h), as the matrix kernels of this
+// instruction set: |w| times x with w's sign, exact in dpbusd.
+float dot_q8_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const Q8_0Block*>(w);
+  const auto* b = static_cast<const Q8_0Block*>(x);
+  __m128 acc = _mm_setzero_ps();
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i qa = load256(a[i].qs);
+    const __m256i qb = load256(b[i].qs);
+    const __m256i v = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qa), _mm256_sign_epi8(qb, qa));
+    const __m128 f = _mm_cvtsi32_ss(_mm_setzero_ps(), hsum_epi32(v));
+    acc = _mm_fmadd_ss(_mm_set_ss(half_to_float(a[i].d) * half_to_float(b[i].d)), f, acc);
+  }
+  return _mm_cvtss_f32(acc);
+}
+
 }  // namespace
 
 void fill_avx512_kernels(KernelTable& t) {
+  t.dot_q8_0 = dot_q8_0;
   t.dot_f32 = dot_f32;
   t.dot_f16 = dot_f16;
   t.dot_bf16 = dot_bf16;

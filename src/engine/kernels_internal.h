@@ -68,7 +68,16 @@ struct KernelTable {
 // instruction set rounds identically and results are bit-identical to the
 // scalar reference (each block's integer sum is exact everywhere):
 //
-// Q4_0, Q5_0, Q8_0 (x Q8_0), as llama.cpp's SIMD order: block b of 32 has 8
+// Q8_0 (x Q8_0) on AVX-512, whole blocks: block b's exact integer sum isum_b
+// and scale_b = d_w * d_x (one rounding) give
+//   acc = fma(scale_b, float(isum_b), acc),
+// one float accumulator from +0, block after block (scalar reference:
+// reference_vec_dot). Several activation rows then fit the lanes of one
+// register, one output each, with no reduction across lanes; a one-row
+// kernel reduces 8 partial sums per block instead, which AVX2 (no VNNI)
+// pays too dearly for, so scalar and AVX2 keep the lane order below.
+//
+// Q4_0, Q5_0, and Q8_0 elsewhere (x Q8_0), as llama.cpp's SIMD order: block b of 32 has 8
 // exact integer lane sums L_j = sum of the products of elements 4j .. 4j+3;
 // with scale_b = d_w * d_x (one rounding), lane j goes into accumulator
 //   a[8 * (b % 4) + j] = fma(scale_b, float(L_j), a[8 * (b % 4) + j])

@@ -8,18 +8,21 @@
 // steps the same, so a tile of any shape gives each output bit-identical to
 // the scalar reference for that one row and column.
 //
-// Q4_0/Q5_0/Q8_0 (x Q8_0) work on pairs of blocks (one 512-bit register).
+// Q4_0/Q5_0 (x Q8_0) work on pairs of blocks (one 512-bit register).
 // The weights are unsigned levels q with an offset k (w = q - k: Q4_0 k = 8,
-// Q5_0 16, Q8_0 128 with q = w + 128); the activations are prepared once per
-// call as unsigned bytes x + 128 with the block scales widened to float.
+// Q5_0 16); the activations are prepared once per call as unsigned bytes
+// x + 128 with the block scales widened to float (Q8_0 too, whose kernels
+// follow the whole-block order: their own section below).
 // Several activation rows (the tile's columns) share one decoded weight pair:
 //   dpbusd(-128 * sum4(w), x + 128, w) = sum4(x * w)
 // per int32 lane (4 neighbouring elements), the correction made once per
 // weight pair. One activation row (decode) shares its correction instead:
 //   dpbusd(-k * sum4(x), q, x) = sum4(x * w).
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "engine/kernels_internal.h"
 #include "engine/quants.h"
@@ -104,7 +107,7 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
   }
 }
 
-// ------------------------------------------------------------ Q4_0 / Q5_0 / Q8_0
+// ------------------------------------------------------------ Q4_0 / Q5_0 (and Q8_0 activations)
 
 // A prepared Q8_0 activation row: per pair of blocks, 64 bytes x + 128 (the
 // first block, then the second) and 16 floats (8 x d of each block). A
@@ -200,17 +203,6 @@ struct LevelsQ5_0 {
 using UnpackQ4_0 = UnpackOffset<LevelsQ4_0, 8>;
 using UnpackQ5_0 = UnpackOffset<LevelsQ5_0, 16>;
 
-// Q8_0 as levels w + 128 with offset 128.
-struct LevelsQ8_0 {
-  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
-    const auto* a = reinterpret_cast<const Q8_0Block*>(row) + 2 * p;
-    *scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
-    const __m512i w = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
-    return _mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80)));
-  }
-};
-
-using UnpackQ8_0 = UnpackOffset<LevelsQ8_0, 128>;
 
 template <class U>
 struct Q8Tiles {
@@ -318,6 +310,335 @@ void mat_q8(int64_t n, const void* w, size_t w_stride, int64_t rows, const void*
             float* y, int64_t y_stride) {
   const Q8Tiles<U> k{n / kQK8_0};
   drive(k, static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m, y, y_stride);
+}
+
+// ------------------------------------------------------------ Q8_0 (whole blocks)
+
+// Q8_0 x Q8_0 on AVX-512 follows the whole-block order (kernels_internal.h):
+// per output, each block's exact integer sum isum_b, then
+// acc = fma(d_w * d_x, float(isum_b), acc), block after block. Its float work
+// is one step per block instead of one per 4 elements, which is what lets
+// several activation rows share the work below.
+//
+// The weights stay signed (q = w); the prepared activations are unsigned
+// (x + 128), so dpbusd(x + 128, w) = sum(x * w) + 128 * sum(w) per lane and
+// -128 * sum(w) of each block is added once.
+
+// -128 * sum(w) of one block.
+AGENTD_INLINE int32_t weight_correction(const Q8_0Block& a) {
+  // sad against 0 of w + 128 sums 8 bytes per qword; 4096 too many over 32.
+  const __m256i u = _mm256_xor_si256(load256(a.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
+  const __m256i s4 = _mm256_sad_epu8(u, _mm256_setzero_si256());
+  __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+  s2 = _mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2));
+  return -128 * (_mm_cvtsi128_si32(s2) - 4096);
+}
+
+// weight_correction of blocks a[0..3] into dwords 0, 4, 1, 5 of out.
+AGENTD_INLINE void weight_corrections4(const Q8_0Block* a, int32_t* out) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i A = _mm512_sad_epu8(_mm512_xor_si512(join(load256(a[0].qs), load256(a[1].qs)), flip), _mm512_setzero_si512());
+  const __m512i B = _mm512_sad_epu8(_mm512_xor_si512(join(load256(a[2].qs), load256(a[3].qs)), flip), _mm512_setzero_si512());
+  // 128-bit lane L: [A(2L) + A(2L+1), B(2L) + B(2L+1)]; then lane 0 holds
+  // the sums of blocks 0 and 2, lane 2 those of blocks 1 and 3.
+  const __m512i C = _mm512_add_epi64(_mm512_unpacklo_epi64(A, B), _mm512_unpackhi_epi64(A, B));
+  const __m512i D = _mm512_add_epi64(C, _mm512_shuffle_i64x2(C, C, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m512i corr = _mm512_sub_epi64(_mm512_set1_epi64(4096 * 128), _mm512_slli_epi64(D, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi64_epi32(corr));
+}
+constexpr int kCorrectionIndex[4] = {0, 4, 1, 5};
+
+// dpbusd(acc, a, the dword at p in every lane), the dword read by the
+// instruction itself: GCC otherwise broadcasts it with an instruction of its
+// own, which measured as costly as the dpbusd.
+typedef int32_t UnalignedDword __attribute__((may_alias, aligned(1)));
+AGENTD_INLINE __m256i dpbusd_broadcast(__m256i acc, __m256i a, const int8_t* p) {
+  asm("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(a), "m"(*reinterpret_cast<const UnalignedDword*>(p)));
+  return acc;
+}
+
+// Several activation rows (prefill, batched decode): 8 of them in the lanes
+// of one register. t holds, per block, dword j (elements 4j .. 4j+3, as
+// x + 128) of each row in lane c of vector j, so dpbusd against weight dword
+// j broadcast adds those products to all 8 rows at once and each lane ends
+// with its row's block sum: no reduction across lanes.
+struct Q8_0Columns {
+  int cols = 0;
+  std::vector<uint8_t> t;  // [block][8 dwords j][8 rows] bytes
+  std::vector<float> dx;   // [block][8 rows]
+};
+
+void q8_0_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, Q8_0Columns& g) {
+  g.cols = cols;
+  g.t.resize(static_cast<size_t>(blocks) * 256);
+  g.dx.resize(static_cast<size_t>(blocks) * 8);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const size_t off = kPairBytes * static_cast<size_t>(b / 2);
+    __m256i r[8];
+    float* d = g.dx.data() + 8 * b;
+    for (int c = 0; c < 8; ++c) {
+      if (c < cols) {
+        const uint8_t* row = x + x_stride * static_cast<size_t>(c) + off;
+        r[c] = load256(row + 32 * (b % 2));
+        d[c] = reinterpret_cast<const float*>(row + 64)[8 * (b % 2)];
+      } else {
+        r[c] = _mm256_set1_epi8(static_cast<char>(0x80));  // x = 0
+        d[c] = 0.f;
+      }
+    }
+    // 8 x 8 dword transpose.
+    __m256i t[8], u[8];
+    for (int k = 0; k < 8; k += 2) {
+      t[k] = _mm256_unpacklo_epi32(r[k], r[k + 1]);
+      t[k + 1] = _mm256_unpackhi_epi32(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+      u[k] = _mm256_unpacklo_epi64(t[k], t[k + 2]);
+      u[k + 1] = _mm256_unpackhi_epi64(t[k], t[k + 2]);
+      u[k + 2] = _mm256_unpacklo_epi64(t[k + 1], t[k + 3]);
+      u[k + 3] = _mm256_unpackhi_epi64(t[k + 1], t[k + 3]);
+    }
+    auto* out = reinterpret_cast<__m256i*>(g.t.data() + 256 * b);
+    for (int j = 0; j < 4; ++j) {
+      _mm256_storeu_si256(out + j, _mm256_permute2x128_si256(u[j], u[j + 4], 0x20));
+      _mm256_storeu_si256(out + j + 4, _mm256_permute2x128_si256(u[j], u[j + 4], 0x31));
+    }
+  }
+}
+
+// Weight rows [0, R) against one Q8_0Columns: the float accumulators of R
+// rows, one lane per activation row. Each block sum runs in 8 / R integer
+// chains (dpbusd waits for its accumulator), added at the end (exact in any
+// order). The next tile's rows (pf, pf_bytes) are asked for a few lines per
+// 4 blocks: all at once stalled on the miss buffers.
+template <int R>
+AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const Q8_0Columns& g, int64_t blocks,
+                                    __m256 (&acc)[R], const uint8_t* pf, size_t pf_bytes) {
+  constexpr int P = 8 / R;
+  const Q8_0Block* row[R];
+  for (int r = 0; r < R; ++r) {
+    row[r] = reinterpret_cast<const Q8_0Block*>(w + w_stride * static_cast<size_t>(r));
+    acc[r] = _mm256_setzero_ps();
+  }
+  const size_t pf_lines = (pf_bytes + 63) / 64;
+  size_t pf_next = 0;
+  alignas(32) int32_t corr[R][8];
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t q = b % 4;
+    if (q == 0) {
+      if (b + 4 <= blocks) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) weight_corrections4(row[r] + b, corr[r]);
+      } else {
+        for (int r = 0; r < R; ++r) {
+          for (int64_t k = 0; b + k < blocks; ++k) corr[r][kCorrectionIndex[k]] = weight_correction(row[r][b + k]);
+        }
+      }
+      const size_t until = std::min(pf_lines, pf_lines * static_cast<size_t>(b + 4) / static_cast<size_t>(blocks));
+      for (; pf_next < until; ++pf_next) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * pf_next), _MM_HINT_T0);
+    }
+    const auto* t = reinterpret_cast<const __m256i*>(g.t.data() + 256 * b);
+    __m256i part[R][P];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+      part[r][0] = _mm256_set1_epi32(corr[r][kCorrectionIndex[q]]);
+      _Pragma("GCC unroll 8") for (int p = 1; p < P; ++p) part[r][p] = _mm256_setzero_si256();
+    }
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) {
+      const __m256i tj = _mm256_loadu_si256(t + j);
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+        part[r][j % P] = dpbusd_broadcast(part[r][j % P], tj, row[r][b].qs + 4 * j);
+      }
+    }
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 8") for (int step = 1; step < P; step *= 2) {
+        _Pragma("GCC unroll 8") for (int p = 0; p + step < P; p += 2 * step) {
+          part[r][p] = _mm256_add_epi32(part[r][p], part[r][p + step]);
+        }
+      }
+      const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(half_to_float(row[r][b].d)), _mm256_loadu_ps(g.dx.data() + 8 * b));
+      acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(part[r][0]), acc[r]);
+    }
+  }
+  for (; pf_next < pf_lines; ++pf_next) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * pf_next), _MM_HINT_T0);
+}
+
+void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
+                         int64_t blocks, float* y, int64_t y_stride) {
+  thread_local std::vector<Q8_0Columns> groups;
+  const int64_t n_groups = (m + 7) / 8;
+  if (static_cast<int64_t>(groups.size()) < n_groups) groups.resize(static_cast<size_t>(n_groups));
+  for (int64_t gi = 0; gi < n_groups; ++gi) {
+    const int cols = static_cast<int>(std::min<int64_t>(8, m - 8 * gi));
+    q8_0_columns(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, groups[static_cast<size_t>(gi)]);
+  }
+  auto store = [&](const __m256& acc, const Q8_0Columns& g, int64_t gi, int64_t r) {
+    alignas(32) float v[8];
+    _mm256_store_ps(v, acc);
+    for (int c = 0; c < g.cols; ++c) y[y_stride * (8 * gi + c) + r] = v[c];
+  };
+  // Rows [r, r + R) against group gi; the next R rows prefetched if they
+  // are this call's.
+  auto tile = [&]<int R>(int64_t r, int64_t gi) {
+    const bool next = r + 2 * R <= rows;
+    __m256 acc[R];
+    q8_0_column_rows<R>(w + w_stride * static_cast<size_t>(r), w_stride, groups[static_cast<size_t>(gi)], blocks, acc,
+                        next ? w + w_stride * static_cast<size_t>(r + R) : nullptr, next ? R * w_stride : 0);
+    for (int k = 0; k < R; ++k) store(acc[k], groups[static_cast<size_t>(gi)], gi, r + k);
+  };
+  for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
+    const int64_t re = std::min(rows, rb + kRowBlock);
+    for (int64_t gi = 0; gi < n_groups; ++gi) {
+      int64_t r = rb;
+      for (; r + 4 <= re; r += 4) tile.template operator()<4>(r, gi);
+      for (; r < re; ++r) tile.template operator()<1>(r, gi);
+    }
+  }
+}
+
+// One activation row (decode), the weight rows streamed one after another.
+// Per row the exact block sums: one dpbusd per pair of blocks (8 partial
+// sums of each), then 8 pairs reduced together to 16 block sums. Per 16
+// rows, the float chain with one row per lane.
+
+// A prepared activation pair as signed bytes, and -128 * sum4(x) per lane:
+// dpbusd(-128 * sum4(x), w + 128, x) = sum4(x * w).
+struct XPair {
+  __m512i xv, corr;
+  explicit XPair(const uint8_t* xp)
+      : xv(_mm512_xor_si512(_mm512_loadu_si512(xp), _mm512_set1_epi8(static_cast<char>(0x80)))),
+        corr(_mm512_sub_epi32(_mm512_setzero_si512(),
+                              _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(128)), xv))) {}
+};
+
+// The 16 exact lane sums of weight blocks a[0], a[1] (if both) with a pair.
+AGENTD_INLINE __m512i q8_0_pair_sums(const Q8_0Block* a, const XPair& x, bool both) {
+  const __m512i wq = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
+  return _mm512_dpbusd_epi32(x.corr, _mm512_xor_si512(wq, _mm512_set1_epi8(static_cast<char>(0x80))), x.xv);
+}
+
+// Lanes 0-7: sums of adjacent lane pairs of a; 8-15: of b.
+AGENTD_INLINE __m512i pair_sums(__m512i a, __m512i b) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_add_epi32(_mm512_permutex2var_epi32(a, even, b), _mm512_permutex2var_epi32(a, odd, b));
+}
+
+// v[k] holds the 8 partial sums of block 2k (lanes 0-7) and of block 2k + 1:
+// the 16 block sums, in order.
+AGENTD_INLINE __m512i block_sums16(const __m512i (&v)[8]) {
+  const __m512i u0 = pair_sums(v[0], v[1]), u1 = pair_sums(v[2], v[3]);
+  const __m512i u2 = pair_sums(v[4], v[5]), u3 = pair_sums(v[6], v[7]);
+  return pair_sums(pair_sums(u0, u1), pair_sums(u2, u3));
+}
+
+// The block sums of the last k <= 8 pairs (the last has both blocks if
+// last_both), through a tree no deeper than k needs; later lanes are 0.
+AGENTD_INLINE __m512i last_block_sums(const Q8_0Block* a, const XPair* x, int64_t k, bool last_both) {
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i v[8];
+  _Pragma("GCC unroll 8") for (int i = 0; i < 8; ++i) {
+    v[i] = i < k ? q8_0_pair_sums(a + 2 * i, x[i], i + 1 < k || last_both) : zero;
+  }
+  if (k <= 2) return pair_sums(pair_sums(pair_sums(v[0], v[1]), zero), zero);
+  if (k <= 4) return pair_sums(pair_sums(pair_sums(v[0], v[1]), pair_sums(v[2], v[3])), zero);
+  return block_sums16(v);
+}
+
+// t[i] lane j <-> t[j] lane i.
+AGENTD_INLINE void transpose16(__m512i (&t)[16]) {
+  __m512i u[16];
+  _Pragma("GCC unroll 8") for (int i = 0; i < 16; i += 2) {
+    u[i] = _mm512_unpacklo_epi32(t[i], t[i + 1]);
+    u[i + 1] = _mm512_unpackhi_epi32(t[i], t[i + 1]);
+  }
+  _Pragma("GCC unroll 4") for (int i = 0; i < 16; i += 4) {
+    t[i] = _mm512_unpacklo_epi64(u[i], u[i + 2]);
+    t[i + 1] = _mm512_unpackhi_epi64(u[i], u[i + 2]);
+    t[i + 2] = _mm512_unpacklo_epi64(u[i + 1], u[i + 3]);
+    t[i + 3] = _mm512_unpackhi_epi64(u[i + 1], u[i + 3]);
+  }
+  // t[4q + k], 128-bit lane L: rows 4q .. 4q+3 of column 4L + k. Now a 4 x 4
+  // transpose of 128-bit lanes for each k.
+  _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
+    u[k] = _mm512_shuffle_i32x4(t[k], t[4 + k], 0x88);  // lanes 0, 2 of each
+    u[4 + k] = _mm512_shuffle_i32x4(t[k], t[4 + k], 0xdd);  // lanes 1, 3
+    u[8 + k] = _mm512_shuffle_i32x4(t[8 + k], t[12 + k], 0x88);
+    u[12 + k] = _mm512_shuffle_i32x4(t[8 + k], t[12 + k], 0xdd);
+  }
+  _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
+    t[k] = _mm512_shuffle_i32x4(u[k], u[8 + k], 0x88);
+    t[8 + k] = _mm512_shuffle_i32x4(u[k], u[8 + k], 0xdd);
+    t[4 + k] = _mm512_shuffle_i32x4(u[4 + k], u[12 + k], 0x88);
+    t[12 + k] = _mm512_shuffle_i32x4(u[4 + k], u[12 + k], 0xdd);
+  }
+}
+
+struct Q8_0DecodeScratch {
+  std::vector<XPair> x;         // per pair
+  std::vector<float> dx;        // per block
+  std::vector<int32_t> sums;    // [16 rows][stride]: block sums
+  std::vector<uint16_t> dw;     // [block][16 rows]: weight scales
+};
+
+void q8_0_decode(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, int64_t blocks, float* y) {
+  thread_local Q8_0DecodeScratch s;
+  const int64_t pairs = (blocks + 1) / 2;
+  const int64_t stride = 16 * ((pairs + 7) / 8);
+  s.x.clear();
+  for (int64_t p = 0; p < pairs; ++p) s.x.emplace_back(x + kPairBytes * static_cast<size_t>(p));
+  s.dx.resize(static_cast<size_t>(blocks));
+  for (int64_t b = 0; b < blocks; ++b) {
+    s.dx[static_cast<size_t>(b)] = reinterpret_cast<const float*>(x + kPairBytes * static_cast<size_t>(b / 2) + 64)[8 * (b % 2)];
+  }
+  s.sums.resize(static_cast<size_t>(16 * stride));
+  s.dw.resize(static_cast<size_t>(16 * blocks));
+  for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, rows - r0));
+    for (int lane = 0; lane < n; ++lane) {
+      const auto* a = reinterpret_cast<const Q8_0Block*>(w + w_stride * static_cast<size_t>(r0 + lane));
+      int32_t* out = s.sums.data() + stride * lane;
+      int64_t g = 0;
+      for (; g + 8 <= blocks / 2; g += 8) {
+        __m512i v[8];
+        _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) {
+          v[k] = q8_0_pair_sums(a + 2 * (g + k), s.x[static_cast<size_t>(g + k)], true);
+        }
+        _mm512_storeu_si512(out + 2 * g, block_sums16(v));
+      }
+      if (g < pairs) _mm512_storeu_si512(out + 2 * g, last_block_sums(a + 2 * g, s.x.data() + g, pairs - g, blocks % 2 == 0));
+      uint16_t* dw = s.dw.data() + lane;
+      int64_t b = 0;
+      for (; b + 4 <= blocks; b += 4) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) dw[16 * (b + k)] = a[b + k].d;
+      }
+      for (; b < blocks; ++b) dw[16 * b] = a[b].d;
+    }
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
+      __m512i t[16];
+      _Pragma("GCC unroll 16") for (int lane = 0; lane < 16; ++lane) {
+        t[lane] = _mm512_loadu_si512(s.sums.data() + stride * lane + b0);  // rows past n: unused lanes
+      }
+      transpose16(t);
+      const int64_t nb = std::min<int64_t>(16, blocks - b0);
+      for (int64_t k = 0; k < nb; ++k) {
+        const int64_t b = b0 + k;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.dw.data() + 16 * b)));
+        acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(s.dx[static_cast<size_t>(b)])), _mm512_cvtepi32_ps(t[k]), acc);
+      }
+    }
+    _mm512_mask_storeu_ps(y + r0, static_cast<__mmask16>((1u << n) - 1u), acc);
+  }
+}
+
+void mat_q8_0(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+              float* y, int64_t y_stride) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  if (m == 1) {
+    q8_0_decode(wb, w_stride, rows, xb, n / kQK8_0, y);
+  } else {
+    q8_0_columns_matmul(wb, w_stride, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
+  }
 }
 
 // ------------------------------------------------------------ F32 / F16
@@ -550,7 +871,7 @@ void mat_q6_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const voi
 void fill_avx512_mat_kernels(KernelTable& t) {
   t.mat_q4_0 = {mat_q8<UnpackQ4_0>, q8_prepare, q8_prepared_bytes};
   t.mat_q5_0 = {mat_q8<UnpackQ5_0>, q8_prepare, q8_prepared_bytes};
-  t.mat_q8_0 = {mat_q8<UnpackQ8_0>, q8_prepare, q8_prepared_bytes};
+  t.mat_q8_0 = {mat_q8_0, q8_prepare, q8_prepared_bytes};
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
   t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
   t.mat_q4_k = {mat_q4_k, nullptr, nullptr};

@@ -484,17 +484,29 @@ TEST(Kernels, SimdMatmulMatchesScalar) {
         }
       }
       // Every ISA and every batch size (the tiled kernels' full and partial
-      // tiles) gives each output bit for bit.
+      // tiles) gives each output bit for bit: the scalar reference of the
+      // ISA's summation order (the scalar kernels' own, or whole blocks).
       for (Isa isa : available_isas()) {
+        std::vector<float> isa_ref = ref;
+        if (sum_order(t, isa) != SumOrder::kLanes) {
+          for (int64_t i = 0; i < max_m; ++i) {
+            quantize_row(vec_dot_type(t), x.data() + i * n, xq.data(), n);
+            for (int64_t r = 0; r < rows; ++r) {
+              const size_t k = static_cast<size_t>(i * rows + r);
+              isa_ref[k] = reference_vec_dot(isa, t, n, wq.data() + r * row_bytes(t, n), xq.data());
+              EXPECT_NEAR(isa_ref[k], want[k], 1e-5 * abs_sum[k] + 1e-6) << type_name(t) << " n=" << n;
+            }
+          }
+        }
         set_active_isa(isa);
         ASSERT_EQ(active_isa(), isa);
         for (int64_t m : {1, 2, 3, 5, 8, 17}) {
           std::vector<float> got(static_cast<size_t>(rows * m));
           matmul(t, wq.data(), rows, n, x.data(), m, got.data(), nullptr);
           for (size_t k = 0; k < got.size(); ++k) {
-            ASSERT_EQ(float_bits(got[k]), float_bits(ref[k]))
+            ASSERT_EQ(float_bits(got[k]), float_bits(isa_ref[k]))
                 << type_name(t) << " n=" << n << " m=" << m << " " << isa_name(isa) << " out " << k << ": "
-                << got[k] << " vs " << ref[k];
+                << got[k] << " vs " << isa_ref[k];
           }
         }
       }
@@ -632,14 +644,24 @@ TEST(Kernels, DequantizesLlamaCppQuantizedModelsToTheF16Weights) {
       EXPECT_LE(std::sqrt(err / norm), e.max_rel_rms) << e.file << " " << t.name;
       if (checked == 0) {
         // ggml-made blocks through every ISA's dot product (9 rows, 2
-        // activations): identical to the scalar reference.
+        // activations): identical to the scalar reference of its order.
         const int64_t mrows = std::min<int64_t>(rows, 9), m = 2;
         const auto x = random_floats(static_cast<size_t>(n * m), 77);
         IsaGuard guard;
         set_active_isa(Isa::kScalar);
-        std::vector<float> ref(static_cast<size_t>(mrows * m));
-        matmul(t.type, t.data, mrows, n, x.data(), m, ref.data(), nullptr);
+        std::vector<uint8_t> xq(row_bytes(vec_dot_type(t.type), n) * static_cast<size_t>(m));
+        for (int64_t i = 0; i < m; ++i) {
+          quantize_row(vec_dot_type(t.type), x.data() + i * n, xq.data() + row_bytes(vec_dot_type(t.type), n) * i, n);
+        }
         for (Isa isa : available_isas()) {
+          std::vector<float> ref(static_cast<size_t>(mrows * m));
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t r = 0; r < mrows; ++r) {
+              ref[static_cast<size_t>(i * mrows + r)] =
+                  reference_vec_dot(isa, t.type, n, t.data + row_bytes(t.type, n) * static_cast<size_t>(r),
+                                    xq.data() + row_bytes(vec_dot_type(t.type), n) * static_cast<size_t>(i));
+            }
+          }
           set_active_isa(isa);
           std::vector<float> got(ref.size());
           matmul(t.type, t.data, mrows, n, x.data(), m, got.data(), nullptr);
