@@ -62,6 +62,20 @@ void attend(const KvHeadView& kv, const AttentionTile& tile);
 float attention_exp(float x);
 
 namespace detail {
+// Fewest and most positions among rows [0, rows) of n_kv: the positions every
+// row attends to, then those only some do.
+struct KvSpan {
+  int64_t min, max;
+};
+inline KvSpan kv_span(const int64_t* n_kv, int rows) {
+  KvSpan s{n_kv[0], n_kv[0]};
+  for (int r = 1; r < rows; ++r) {
+    s.min = n_kv[r] < s.min ? n_kv[r] : s.min;
+    s.max = n_kv[r] > s.max ? n_kv[r] : s.max;
+  }
+  return s;
+}
+
 // The per-ISA implementations (attention.cpp, attention_avx2.cpp,
 // attention_avx512.cpp); exposed for tests. `scratch` holds at least
 // attention_scratch_floats(tile) floats.

@@ -95,11 +95,7 @@ void scores(const KvHeadView& kv, const float* const* qh, float* const* s, int64
 template <int R>
 void weighted_values(const KvHeadView& kv, const float* const* p, const int64_t* n_kv, float* const* out) {
   const int64_t d = kv.head_dim;
-  int64_t n_min = n_kv[0], n_max = n_kv[0];
-  for (int r = 1; r < R; ++r) {
-    n_min = std::min(n_min, n_kv[r]);
-    n_max = std::max(n_max, n_kv[r]);
-  }
+  const auto [n_min, n_max] = kv_span(n_kv, R);
   for (int64_t c = 0; c < d; c += 8) {
     const int64_t width = d - c;
     __m256 acc[R];

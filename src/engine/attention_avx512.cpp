@@ -104,11 +104,7 @@ AGENTD_INLINE void weighted_chunks(const KvHeadView& kv, const float* const* p, 
 template <int R>
 void weighted_values(const KvHeadView& kv, const float* const* p, const int64_t* n_kv, float* const* out) {
   const int64_t d = kv.head_dim;
-  int64_t n_min = n_kv[0], n_max = n_kv[0];
-  for (int r = 1; r < R; ++r) {
-    n_min = std::min(n_min, n_kv[r]);
-    n_max = std::max(n_max, n_kv[r]);
-  }
+  const auto [n_min, n_max] = kv_span(n_kv, R);
   constexpr int NC = R <= 4 ? 4 : 2;  // at most 16 accumulators
   int64_t c = 0;
   for (; c + 16 * NC <= d; c += 16 * NC) weighted_chunks<R, NC>(kv, p, n_kv, n_min, n_max, out, c);
