@@ -65,8 +65,9 @@ struct KernelTable {
 };
 
 // The float part of the quantized dot products is fixed here, so that every
-// instruction set rounds identically and results are bit-identical to the
-// scalar reference (each block's integer sum is exact everywhere):
+// kernel of an instruction set rounds identically and results are
+// bit-identical to the scalar reference of its order (each block's integer
+// sum is exact everywhere):
 //
 // Q8_0 (x Q8_0) on AVX-512, whole blocks: block b's exact integer sum isum_b
 // and scale_b = d_w * d_x (one rounding) give
@@ -77,8 +78,9 @@ struct KernelTable {
 // kernel reduces 8 partial sums per block instead, which AVX2 (no VNNI)
 // pays too dearly for, so scalar and AVX2 keep the lane order below.
 //
-// Q4_0, Q5_0, and Q8_0 elsewhere (x Q8_0), as llama.cpp's SIMD order: block b of 32 has 8
-// exact integer lane sums L_j = sum of the products of elements 4j .. 4j+3;
+// Q4_0, Q5_0, and Q8_0 on scalar and AVX2 (x Q8_0), as llama.cpp's SIMD
+// order: block b of 32 has 8 exact integer lane sums L_j = sum of the
+// products of elements 4j .. 4j+3;
 // with scale_b = d_w * d_x (one rounding), lane j goes into accumulator
 //   a[8 * (b % 4) + j] = fma(scale_b, float(L_j), a[8 * (b % 4) + j])
 // of 32 float accumulators starting at +0. Then
