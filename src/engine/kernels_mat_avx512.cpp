@@ -11,8 +11,8 @@
 // Q4_0/Q5_0 (x Q8_0) work on pairs of blocks (one 512-bit register).
 // The weights are unsigned levels q with an offset k (w = q - k: Q4_0 k = 8,
 // Q5_0 16); the activations are prepared once per call as unsigned bytes
-// x + 128 with the block scales widened to float (Q8_0 too, whose kernels
-// follow the whole-block order: their own section below).
+// x + 128 with the block scales widened to float. (Q8_0 weights follow the
+// whole-block order: their own section below.)
 // Several activation rows (the tile's columns) share one decoded weight pair:
 //   dpbusd(-128 * sum4(w), x + 128, w) = sum4(x * w)
 // per int32 lane (4 neighbouring elements), the correction made once per
@@ -107,7 +107,7 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
   }
 }
 
-// ------------------------------------------------------------ Q4_0 / Q5_0 (and Q8_0 activations)
+// ------------------------------------------------------------ Q4_0 / Q5_0
 
 // A prepared Q8_0 activation row: per pair of blocks, 64 bytes x + 128 (the
 // first block, then the second) and 16 floats (8 x d of each block). A
@@ -372,15 +372,15 @@ void q8_0_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, Q
   g.cols = cols;
   g.t.resize(static_cast<size_t>(blocks) * 256);
   g.dx.resize(static_cast<size_t>(blocks) * 8);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < blocks; ++b) {
-    const size_t off = kPairBytes * static_cast<size_t>(b / 2);
     __m256i r[8];
     float* d = g.dx.data() + 8 * b;
     for (int c = 0; c < 8; ++c) {
       if (c < cols) {
-        const uint8_t* row = x + x_stride * static_cast<size_t>(c) + off;
-        r[c] = load256(row + 32 * (b % 2));
-        d[c] = reinterpret_cast<const float*>(row + 64)[8 * (b % 2)];
+        const Q8_0Block& blk = reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c))[b];
+        r[c] = _mm256_xor_si256(load256(blk.qs), flip);
+        d[c] = half_to_float(blk.d);
       } else {
         r[c] = _mm256_set1_epi8(static_cast<char>(0x80));  // x = 0
         d[c] = 0.f;
@@ -499,12 +499,12 @@ void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const 
 // sums of each), then 8 pairs reduced together to 16 block sums. Per 16
 // rows, the float chain with one row per lane.
 
-// A prepared activation pair as signed bytes, and -128 * sum4(x) per lane:
-// dpbusd(-128 * sum4(x), w + 128, x) = sum4(x * w).
+// A pair of activation blocks (the second zero if missing) as signed bytes,
+// and -128 * sum4(x) per lane: dpbusd(-128 * sum4(x), w + 128, x) = sum4(x * w).
 struct XPair {
   __m512i xv, corr;
-  explicit XPair(const uint8_t* xp)
-      : xv(_mm512_xor_si512(_mm512_loadu_si512(xp), _mm512_set1_epi8(static_cast<char>(0x80)))),
+  XPair(const Q8_0Block* a, bool both)
+      : xv(both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs))),
         corr(_mm512_sub_epi32(_mm512_setzero_si512(),
                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(128)), xv))) {}
 };
@@ -583,12 +583,11 @@ void q8_0_decode(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t*
   thread_local Q8_0DecodeScratch s;
   const int64_t pairs = (blocks + 1) / 2;
   const int64_t stride = 16 * ((pairs + 7) / 8);
+  const auto* xb = reinterpret_cast<const Q8_0Block*>(x);
   s.x.clear();
-  for (int64_t p = 0; p < pairs; ++p) s.x.emplace_back(x + kPairBytes * static_cast<size_t>(p));
+  for (int64_t p = 0; p < pairs; ++p) s.x.emplace_back(xb + 2 * p, 2 * p + 1 < blocks);
   s.dx.resize(static_cast<size_t>(blocks));
-  for (int64_t b = 0; b < blocks; ++b) {
-    s.dx[static_cast<size_t>(b)] = reinterpret_cast<const float*>(x + kPairBytes * static_cast<size_t>(b / 2) + 64)[8 * (b % 2)];
-  }
+  for (int64_t b = 0; b < blocks; ++b) s.dx[static_cast<size_t>(b)] = half_to_float(xb[b].d);
   s.sums.resize(static_cast<size_t>(16 * stride));
   s.dw.resize(static_cast<size_t>(16 * blocks));
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
@@ -871,7 +870,7 @@ void mat_q6_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const voi
 void fill_avx512_mat_kernels(KernelTable& t) {
   t.mat_q4_0 = {mat_q8<UnpackQ4_0>, q8_prepare, q8_prepared_bytes};
   t.mat_q5_0 = {mat_q8<UnpackQ5_0>, q8_prepare, q8_prepared_bytes};
-  t.mat_q8_0 = {mat_q8_0, q8_prepare, q8_prepared_bytes};
+  t.mat_q8_0 = {mat_q8_0, nullptr, nullptr};  // reads the Q8_0 activation blocks as they are
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
   t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
   t.mat_q4_k = {mat_q4_k, nullptr, nullptr};
