@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "engine/tensor_type.h"
 
@@ -96,7 +97,17 @@ struct MatmulTarget {
   const void* w;
   int64_t rows;
   float* y;
+  // Q8_0 weights only, optional: q8_0_block_sums of w, which the kernels of
+  // some instruction sets read instead of working them out on every call.
+  const int16_t* block_sums = nullptr;
 };
+
+// The sum of each Q8_0 block's 32 weights, row after row (rows * n / 32
+// values). Worth keeping next to a Q8_0 matrix (1/17 of its size) where
+// q8_0_reads_block_sums(isa): the AVX-512 kernels for several activation
+// rows use them for their unsigned-activation correction.
+std::vector<int16_t> q8_0_block_sums(const void* w, int64_t rows, int64_t n);
+bool q8_0_reads_block_sums(Isa isa);
 
 // matmul of one x against several matrices of the same type and width (a
 // layer's Q, K and V; its gate and up): x is converted once and all rows are

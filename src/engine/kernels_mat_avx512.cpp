@@ -411,9 +411,11 @@ void q8_0_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, Q
 // chains (dpbusd waits for its accumulator), added at the end (exact in any
 // order). The next tile's rows (pf, pf_bytes) are asked for a few lines per
 // 4 blocks: all at once stalled on the miss buffers.
+// With block_sums (q8_0_block_sums of these rows), the corrections are read
+// from there instead.
 template <int R>
-AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const Q8_0Columns& g, int64_t blocks,
-                                    __m256 (&acc)[R], const uint8_t* pf, size_t pf_bytes) {
+AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const int16_t* block_sums, const Q8_0Columns& g,
+                                    int64_t blocks, __m256 (&acc)[R], const uint8_t* pf, size_t pf_bytes) {
   constexpr int P = 8 / R;
   const Q8_0Block* row[R];
   for (int r = 0; r < R; ++r) {
@@ -426,7 +428,14 @@ AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const Q8_
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t q = b % 4;
     if (q == 0) {
-      if (b + 4 <= blocks) {
+      if (block_sums != nullptr) {
+        for (int r = 0; r < R; ++r) {
+          const int16_t* sums = block_sums + blocks * r + b;
+          _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
+            if (b + k < blocks) corr[r][kCorrectionIndex[k]] = -128 * sums[k];
+          }
+        }
+      } else if (b + 4 <= blocks) {
         _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) weight_corrections4(row[r] + b, corr[r]);
       } else {
         for (int r = 0; r < R; ++r) {
@@ -461,8 +470,8 @@ AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const Q8_
   for (; pf_next < pf_lines; ++pf_next) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * pf_next), _MM_HINT_T0);
 }
 
-void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
-                         int64_t blocks, float* y, int64_t y_stride) {
+void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, const int16_t* block_sums, int64_t rows, const uint8_t* x,
+                         size_t x_stride, int64_t m, int64_t blocks, float* y, int64_t y_stride) {
   thread_local std::vector<Q8_0Columns> groups;
   const int64_t n_groups = (m + 7) / 8;
   if (static_cast<int64_t>(groups.size()) < n_groups) groups.resize(static_cast<size_t>(n_groups));
@@ -480,7 +489,8 @@ void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const 
   auto tile = [&]<int R>(int64_t r, int64_t gi) {
     const bool next = r + 2 * R <= rows;
     __m256 acc[R];
-    q8_0_column_rows<R>(w + w_stride * static_cast<size_t>(r), w_stride, groups[static_cast<size_t>(gi)], blocks, acc,
+    q8_0_column_rows<R>(w + w_stride * static_cast<size_t>(r), w_stride, block_sums ? block_sums + blocks * r : nullptr,
+                        groups[static_cast<size_t>(gi)], blocks, acc,
                         next ? w + w_stride * static_cast<size_t>(r + R) : nullptr, next ? R * w_stride : 0);
     for (int k = 0; k < R; ++k) store(acc[k], groups[static_cast<size_t>(gi)], gi, r + k);
   };
@@ -629,15 +639,20 @@ void q8_0_decode(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t*
   }
 }
 
-void mat_q8_0(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
-              float* y, int64_t y_stride) {
+void mat_q8_0_sums(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+                   float* y, int64_t y_stride, const int16_t* block_sums) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
   if (m == 1) {
-    q8_0_decode(wb, w_stride, rows, xb, n / kQK8_0, y);
+    q8_0_decode(wb, w_stride, rows, xb, n / kQK8_0, y);  // corrects through the activation's sums instead
   } else {
-    q8_0_columns_matmul(wb, w_stride, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
+    q8_0_columns_matmul(wb, w_stride, block_sums, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
   }
+}
+
+void mat_q8_0(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+              float* y, int64_t y_stride) {
+  mat_q8_0_sums(n, w, w_stride, rows, x, x_stride, m, y, y_stride, nullptr);
 }
 
 // ------------------------------------------------------------ F32 / F16
@@ -870,7 +885,8 @@ void mat_q6_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const voi
 void fill_avx512_mat_kernels(KernelTable& t) {
   t.mat_q4_0 = {mat_q8<UnpackQ4_0>, q8_prepare, q8_prepared_bytes};
   t.mat_q5_0 = {mat_q8<UnpackQ5_0>, q8_prepare, q8_prepared_bytes};
-  t.mat_q8_0 = {mat_q8_0, nullptr, nullptr};  // reads the Q8_0 activation blocks as they are
+  // Reads the Q8_0 activation blocks as they are.
+  t.mat_q8_0 = {mat_q8_0, nullptr, nullptr, true, mat_q8_0_sums};
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
   t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
   t.mat_q4_k = {mat_q4_k, nullptr, nullptr};

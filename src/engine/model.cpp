@@ -61,8 +61,20 @@ void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) 
   for (i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
 }
 
+// Q8_0 block sums for the kernels that read them (MatmulTarget::block_sums).
+void add_block_sums(Matrix& w) {
+  if (w.type == TensorType::kQ8_0 && q8_0_reads_block_sums(detected_isa())) {
+    w.block_sums = q8_0_block_sums(w.data, w.rows, w.cols);
+  }
+}
+
+MatmulTarget target(const Matrix& w, float* y) {
+  return MatmulTarget{w.data, w.rows, y, w.block_sums.empty() ? nullptr : w.block_sums.data()};
+}
+
 void run_matmul(const Matrix& w, const float* x, int64_t m, float* y, ThreadPool* pool) {
-  matmul(w.type, w.data, w.rows, w.cols, x, m, y, pool);
+  const MatmulTarget t = target(w, y);
+  matmul_group(w.type, w.cols, std::span<const MatmulTarget>(&t, 1), x, m, pool);
 }
 
 // Several matrices applied to the same x: one matmul_group when they share
@@ -79,7 +91,7 @@ void run_matmuls(std::initializer_list<std::pair<const Matrix*, float*>> ws, con
   }
   MatmulTarget targets[4];
   size_t count = 0;
-  for (const auto& [w, y] : ws) targets[count++] = MatmulTarget{w->data, w->rows, y};
+  for (const auto& [w, y] : ws) targets[count++] = target(*w, y);
   matmul_group(first.type, first.cols, std::span<const MatmulTarget>(targets, count), x, m, pool);
 }
 
@@ -269,7 +281,10 @@ Status Model::load_weights() {
       return Status::unimplemented(what + ": tensor '" + name + "' has type " +
                                    std::string(tensor_type_traits(t->type)->name) + ", which the kernels cannot multiply");
     }
-    out = Matrix{t->type, t->data, rows, cols};
+    out = Matrix{t->type, t->data, rows, cols, {}};
+    // The token embeddings are only looked up (pages of rows never used stay
+    // unread); as a tied output they get their sums below.
+    if (name != "token_embd.weight") add_block_sums(out);
     return Status::ok();
   };
   // Small vectors (norms, biases) are converted to float once.
@@ -293,7 +308,10 @@ Status Model::load_weights() {
   AGENTD_RETURN_IF_ERROR(vec("output_norm.weight", c.n_embd, output_norm_));
   AGENTD_RETURN_IF_ERROR(matrix("output.weight", c.n_vocab, c.n_embd, output_, /*optional=*/true));
   c.tied_output = output_.data == nullptr;
-  if (c.tied_output) output_ = token_embd_;
+  if (c.tied_output) {
+    output_ = token_embd_;
+    add_block_sums(output_);
+  }
   AGENTD_RETURN_IF_ERROR(vec("rope_freqs.weight", c.n_rot / 2, rope_freq_factors_, /*optional=*/true));
   for (float ff : rope_freq_factors_) {
     if (!(ff > 0.0f) || !std::isfinite(ff)) return Status::invalid_argument(what + ": invalid rope frequency factor");
