@@ -320,9 +320,13 @@ void mat_q8(int64_t n, const void* w, size_t w_stride, int64_t rows, const void*
 // is one step per block instead of one per 4 elements, which is what lets
 // several activation rows share the work below.
 //
-// The weights stay signed (q = w); the prepared activations are unsigned
-// (x + 128), so dpbusd(x + 128, w) = sum(x * w) + 128 * sum(w) per lane and
-// -128 * sum(w) of each block is added once.
+// The kernels read the Q8_0 activation blocks as they are (no prepare
+// pass). For several activation rows the weights stay signed and the
+// activations become unsigned (x + 128) as they are transposed, so
+// dpbusd(x + 128, w) = sum(x * w) + 128 * sum(w) per lane, and -128 * sum(w)
+// of each block (from the matrix's block sums when the caller keeps them) is
+// added once. One activation row (decode) corrects through the activation
+// instead: dpbusd(-128 * sum4(x), w + 128, x) = sum4(x * w).
 
 // -128 * sum(w) of one block.
 AGENTD_INLINE int32_t weight_correction(const Q8_0Block& a) {
