@@ -464,21 +464,8 @@ struct Q6KRow {
 
   AGENTD_INLINE void unpack(const uint8_t* row, int64_t i) {
     const Q6_KBlock& a = reinterpret_cast<const Q6_KBlock*>(row)[i];
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    const __m256i three = _mm256_set1_epi8(3);
-    _Pragma("GCC unroll 2") for (int half = 0; half < 2; ++half) {
-      const uint8_t* ql = a.ql + 64 * half;
-      const __m256i qh = load256(a.qh + 32 * half);
-      const __m256i ql0 = load256(ql);
-      const __m256i ql1 = load256(ql + 32);
-      const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
-                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
-      _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
-        const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
-        q[4 * half + k] = _mm256_or_si256(lows[k], hi);
-      }
-    }
+    q6_k_half_levels(a, 0, q);
+    q6_k_half_levels(a, 1, q + 4);
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales));
     const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
     // Each 128-bit half of sc[h] repeats one int16 scale: 2h, then 2h + 1.

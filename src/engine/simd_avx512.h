@@ -22,21 +22,11 @@ inline __m512i join(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_cas
 // A Q6_K block's 256 levels (0..63, w = level - 32): q[v] holds elements
 // 64v .. 64v + 63.
 inline void q6_k_levels(const Q6_KBlock& a, __m512i (&q)[4]) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i three = _mm256_set1_epi8(3);
   for (int half = 0; half < 2; ++half) {
-    const uint8_t* ql = a.ql + 64 * half;
-    const __m256i qh = load256(a.qh + 32 * half);
-    const __m256i ql0 = load256(ql);
-    const __m256i ql1 = load256(ql + 32);
-    const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
-                             _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                             _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
-    for (int k = 0; k < 4; k += 2) {
-      const __m256i hi0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
-      const __m256i hi1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 2), three), 4);
-      q[2 * half + k / 2] = join(_mm256_or_si256(lows[k], hi0), _mm256_or_si256(lows[k + 1], hi1));
-    }
+    __m256i h[4];
+    q6_k_half_levels(a, half, h);
+    q[2 * half] = join(h[0], h[1]);
+    q[2 * half + 1] = join(h[2], h[3]);
   }
 }
 

@@ -18,6 +18,23 @@ inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<co
 
 inline float half_to_float(Half h) { return _cvtsh_ss(h); }
 
+// Levels (0..63, w = level - 32) of half `half` of a Q6_K block: out[k] holds
+// elements 128 * half + 32k .. 128 * half + 32k + 31.
+inline void q6_k_half_levels(const Q6_KBlock& a, int half, __m256i* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i three = _mm256_set1_epi8(3);
+  const uint8_t* ql = a.ql + 64 * half;
+  const __m256i qh = load256(a.qh + 32 * half);
+  const __m256i ql0 = load256(ql);
+  const __m256i ql1 = load256(ql + 32);
+  const __m256i lows[4] = {_mm256_and_si256(ql0, low4), _mm256_and_si256(ql1, low4),
+                           _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                           _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4)};
+  for (int k = 0; k < 4; ++k) {
+    out[k] = _mm256_or_si256(lows[k], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4));
+  }
+}
+
 // Horizontal sums; the dot products' float order (kernels_internal.h) relies
 // on these exact instruction sequences.
 inline float hsum_ps(__m256 v) {
