@@ -58,8 +58,12 @@ void run_matmul(benchmark::State& state, TensorType type, Isa isa) {
   for (auto& f : x) f = dist(rng);
   std::vector<float> y(static_cast<size_t>(rows * m));
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  // Q8_0 block sums where the model keeps them (Model computes them at load).
+  std::vector<int16_t> sums;
+  if (type == TensorType::kQ8_0 && q8_0_reads_block_sums(isa)) sums = q8_0_block_sums(w.data(), rows, n);
+  const MatmulTarget target{w.data(), rows, y.data(), sums.empty() ? nullptr : sums.data()};
   for (auto _ : state) {
-    matmul(type, w.data(), rows, n, x.data(), m, y.data(), pool.get());
+    matmul_group(type, n, std::span<const MatmulTarget>(&target, 1), x.data(), m, pool.get());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -98,6 +102,12 @@ int register_all() {
       // second): decode, batch-8 decode, a prefill chunk.
       for (int64_t m : {1, 8, 128}) b->Args({1536, 576, m, 1})->Args({576, 1536, m, 1});
       b->Args({32000, 576, 1, 2});  // its output layer, one decode step
+      // A matrix four times the size of the L3 cache, the rows shaped as
+      // above: how fast a kernel streams weights from memory, alone and with
+      // 8 activation rows (batched decode), on one and two threads.
+      const bool streams = isa != Isa::kScalar && (c.type == TensorType::kQ8_0 || c.type == TensorType::kQ4_0 ||
+                                                   c.type == TensorType::kQ4_K);
+      if (streams) b->Args({262144, 576, 1, 1})->Args({262144, 576, 1, 2})->Args({262144, 576, 8, 1})->Args({262144, 576, 8, 2});
       b->Unit(benchmark::kMicrosecond)->UseRealTime();  // pool threads' CPU time is not the caller's
     }
   }

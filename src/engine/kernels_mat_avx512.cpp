@@ -20,8 +20,10 @@
 //   dpbusd(-k * sum4(x), q, x) = sum4(x * w).
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "engine/kernels_internal.h"
@@ -338,26 +340,16 @@ AGENTD_INLINE int32_t weight_correction(const Q8_0Block& a) {
   return -128 * (_mm_cvtsi128_si32(s2) - 4096);
 }
 
-// weight_correction of blocks a[0..3] into dwords 0, 4, 1, 5 of out.
-AGENTD_INLINE void weight_corrections4(const Q8_0Block* a, int32_t* out) {
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const __m512i A = _mm512_sad_epu8(_mm512_xor_si512(join(load256(a[0].qs), load256(a[1].qs)), flip), _mm512_setzero_si512());
-  const __m512i B = _mm512_sad_epu8(_mm512_xor_si512(join(load256(a[2].qs), load256(a[3].qs)), flip), _mm512_setzero_si512());
-  // 128-bit lane L: [A(2L) + A(2L+1), B(2L) + B(2L+1)]; then lane 0 holds
-  // the sums of blocks 0 and 2, lane 2 those of blocks 1 and 3.
-  const __m512i C = _mm512_add_epi64(_mm512_unpacklo_epi64(A, B), _mm512_unpackhi_epi64(A, B));
-  const __m512i D = _mm512_add_epi64(C, _mm512_shuffle_i64x2(C, C, _MM_SHUFFLE(2, 3, 0, 1)));
-  const __m512i corr = _mm512_sub_epi64(_mm512_set1_epi64(4096 * 128), _mm512_slli_epi64(D, 7));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi64_epi32(corr));
-}
-constexpr int kCorrectionIndex[4] = {0, 4, 1, 5};
-
-// dpbusd(acc, a, the dword at p in every lane), the dword read by the
-// instruction itself: GCC otherwise broadcasts it with an instruction of its
-// own, which measured as costly as the dpbusd.
-typedef int32_t UnalignedDword __attribute__((may_alias, aligned(1)));
-AGENTD_INLINE __m256i dpbusd_broadcast(__m256i acc, __m256i a, const int8_t* p) {
-  asm("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(a), "m"(*reinterpret_cast<const UnalignedDword*>(p)));
+// dpbusd(acc, a, the dword at block + kOffset in every lane), the dword read
+// by the instruction itself: GCC otherwise broadcasts it with an instruction
+// of its own, which measured as costly as the dpbusd. The offset is an
+// immediate so one register addresses the whole block: with a plain memory
+// operand GCC kept an address per dword and spilled them.
+template <int kOffset>
+AGENTD_INLINE __m256i dpbusd_broadcast(__m256i acc, __m256i a, const Q8_0Block* block) {
+  asm("vpdpbusd %c[off](%[base])%{1to8%}, %[a], %[acc]"
+      : [acc] "+v"(acc)
+      : [a] "v"(a), [base] "r"(block), [off] "i"(kOffset), "m"(*block));
   return acc;
 }
 
@@ -410,68 +402,92 @@ void q8_0_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, Q
   }
 }
 
+// Dword J of block b of R weight rows against vector J of its columns: into
+// integer chain J % P of each row.
+template <int J, int R, int P>
+AGENTD_INLINE void column_step(const __m256i* t, const Q8_0Block* const (&blk)[R], __m256i (&part)[R][P]) {
+  const __m256i tj = _mm256_loadu_si256(t + J);
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+    part[r][J % P] = dpbusd_broadcast<offsetof(Q8_0Block, qs) + 4 * J>(part[r][J % P], tj, blk[r]);
+  }
+}
+
+// Blocks handled per round of corrections (kept on the stack).
+constexpr int64_t kCorrectionBlocks = 64;
+
 // Weight rows [0, R) against one Q8_0Columns: the float accumulators of R
-// rows, one lane per activation row. Each block sum runs in 8 / R integer
-// chains (dpbusd waits for its accumulator), added at the end (exact in any
-// order). The next tile's rows (pf, pf_bytes) are asked for a few lines per
-// 4 blocks: all at once stalled on the miss buffers.
-// With block_sums (q8_0_block_sums of these rows), the corrections are read
-// from there instead.
+// rows, one lane per activation row. Each block sum runs in P integer
+// chains (dpbusd waits for its accumulator), the first started from the
+// block's correction, added at the end (exact in any order). The
+// corrections come from block_sums (q8_0_block_sums of these rows) when the
+// caller keeps them, else from the weights, a round of blocks at a time.
+// The next tile's rows (pf, pf_bytes) are asked for a few lines per 4
+// blocks (all at once stalled on the miss buffers), into L2: asked into L1
+// they held L1's few fill buffers, and a matrix streamed from memory
+// (kernels_bench, 262144 rows) came about 20% slower on one thread. Without
+// the prefetch it came at half the rate: the 8 rows read side by side do not
+// look like a stream to the hardware prefetchers.
 template <int R>
 AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const int16_t* block_sums, const Q8_0Columns& g,
-                                    int64_t blocks, __m256 (&acc)[R], const uint8_t* pf, size_t pf_bytes) {
-  constexpr int P = 8 / R;
+                                    int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
+  constexpr int P = R == 1 ? 4 : 2;
   const Q8_0Block* row[R];
-  for (int r = 0; r < R; ++r) {
+  __m256 acc[R];
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
     row[r] = reinterpret_cast<const Q8_0Block*>(w + w_stride * static_cast<size_t>(r));
     acc[r] = _mm256_setzero_ps();
   }
-  const size_t pf_lines = (pf_bytes + 63) / 64;
-  size_t pf_next = 0;
-  alignas(32) int32_t corr[R][8];
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t q = b % 4;
-    if (q == 0) {
+  const uint8_t* pf_end = pf + pf_bytes;
+  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 * 4 / static_cast<size_t>(blocks) + 1);  // per 4 blocks
+  alignas(64) int32_t corr[R][kCorrectionBlocks];
+  for (int64_t c0 = 0; c0 < blocks; c0 += kCorrectionBlocks) {
+    const int64_t nc = std::min(kCorrectionBlocks, blocks - c0);
+    for (int r = 0; r < R; ++r) {
       if (block_sums != nullptr) {
-        for (int r = 0; r < R; ++r) {
-          const int16_t* sums = block_sums + blocks * r + b;
-          _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
-            if (b + k < blocks) corr[r][kCorrectionIndex[k]] = -128 * sums[k];
+        const int16_t* sums = block_sums + blocks * r + c0;
+        for (int64_t k = 0; k < nc; ++k) corr[r][k] = -128 * sums[k];
+      } else {
+        for (int64_t k = 0; k < nc; ++k) corr[r][k] = weight_correction(row[r][c0 + k]);
+      }
+    }
+    for (int64_t k = 0; k < nc; ++k) {
+      const int64_t b = c0 + k;
+      if (b % 4 == 0) {
+        for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
+          _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
+        }
+      }
+      const Q8_0Block* blk[R];
+      __m256i part[R][P];
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+        blk[r] = row[r] + b;
+        part[r][0] = _mm256_set1_epi32(corr[r][k]);
+        _Pragma("GCC unroll 8") for (int p = 1; p < P; ++p) part[r][p] = _mm256_setzero_si256();
+      }
+      const auto* t = reinterpret_cast<const __m256i*>(g.t.data() + 256 * b);
+      [&]<int... J>(std::integer_sequence<int, J...>) {
+        (column_step<J>(t, blk, part), ...);
+      }(std::make_integer_sequence<int, 8>{});
+      const __m256 dx = _mm256_loadu_ps(g.dx.data() + 8 * b);
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+        _Pragma("GCC unroll 8") for (int step = 1; step < P; step *= 2) {
+          _Pragma("GCC unroll 8") for (int p = 0; p + step < P; p += 2 * step) {
+            part[r][p] = _mm256_add_epi32(part[r][p], part[r][p + step]);
           }
         }
-      } else if (b + 4 <= blocks) {
-        _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) weight_corrections4(row[r] + b, corr[r]);
-      } else {
-        for (int r = 0; r < R; ++r) {
-          for (int64_t k = 0; b + k < blocks; ++k) corr[r][kCorrectionIndex[k]] = weight_correction(row[r][b + k]);
-        }
+        // d_w to 8 lanes: one broadcast of the half and one conversion.
+        const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16(static_cast<int16_t>(blk[r]->d)));
+        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(part[r][0]), acc[r]);
       }
-      const size_t until = std::min(pf_lines, pf_lines * static_cast<size_t>(b + 4) / static_cast<size_t>(blocks));
-      for (; pf_next < until; ++pf_next) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * pf_next), _MM_HINT_T0);
-    }
-    const auto* t = reinterpret_cast<const __m256i*>(g.t.data() + 256 * b);
-    __m256i part[R][P];
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-      part[r][0] = _mm256_set1_epi32(corr[r][kCorrectionIndex[q]]);
-      _Pragma("GCC unroll 8") for (int p = 1; p < P; ++p) part[r][p] = _mm256_setzero_si256();
-    }
-    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) {
-      const __m256i tj = _mm256_loadu_si256(t + j);
-      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-        part[r][j % P] = dpbusd_broadcast(part[r][j % P], tj, row[r][b].qs + 4 * j);
-      }
-    }
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-      _Pragma("GCC unroll 8") for (int step = 1; step < P; step *= 2) {
-        _Pragma("GCC unroll 8") for (int p = 0; p + step < P; p += 2 * step) {
-          part[r][p] = _mm256_add_epi32(part[r][p], part[r][p + step]);
-        }
-      }
-      const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(half_to_float(row[r][b].d)), _mm256_loadu_ps(g.dx.data() + 8 * b));
-      acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(part[r][0]), acc[r]);
     }
   }
-  for (; pf_next < pf_lines; ++pf_next) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * pf_next), _MM_HINT_T0);
+  for (; pf < pf_end; pf += 64) _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
+  // Lane c of acc[r] is y[c][r].
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+    alignas(32) float v[8];
+    _mm256_store_ps(v, acc[r]);
+    for (int c = 0; c < g.cols; ++c) y[y_stride * c + r] = v[c];
+  }
 }
 
 void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, const int16_t* block_sums, int64_t rows, const uint8_t* x,
@@ -483,25 +499,19 @@ void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, const int16_t* block
     const int cols = static_cast<int>(std::min<int64_t>(8, m - 8 * gi));
     q8_0_columns(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, groups[static_cast<size_t>(gi)]);
   }
-  auto store = [&](const __m256& acc, const Q8_0Columns& g, int64_t gi, int64_t r) {
-    alignas(32) float v[8];
-    _mm256_store_ps(v, acc);
-    for (int c = 0; c < g.cols; ++c) y[y_stride * (8 * gi + c) + r] = v[c];
-  };
   // Rows [r, r + R) against group gi; the next R rows prefetched if they
   // are this call's.
   auto tile = [&]<int R>(int64_t r, int64_t gi) {
     const bool next = r + 2 * R <= rows;
-    __m256 acc[R];
     q8_0_column_rows<R>(w + w_stride * static_cast<size_t>(r), w_stride, block_sums ? block_sums + blocks * r : nullptr,
-                        groups[static_cast<size_t>(gi)], blocks, acc,
+                        groups[static_cast<size_t>(gi)], blocks, y + y_stride * 8 * gi + r, y_stride,
                         next ? w + w_stride * static_cast<size_t>(r + R) : nullptr, next ? R * w_stride : 0);
-    for (int k = 0; k < R; ++k) store(acc[k], groups[static_cast<size_t>(gi)], gi, r + k);
   };
   for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
     const int64_t re = std::min(rows, rb + kRowBlock);
     for (int64_t gi = 0; gi < n_groups; ++gi) {
       int64_t r = rb;
+      for (; r + 8 <= re; r += 8) tile.template operator()<8>(r, gi);
       for (; r + 4 <= re; r += 4) tile.template operator()<4>(r, gi);
       for (; r < re; ++r) tile.template operator()<1>(r, gi);
     }

@@ -94,8 +94,9 @@ void expect_every_isa_matches(TensorType t, const uint8_t* w, int64_t rows, int6
 TEST(MatrixKernels, EveryTileEdgeEqualsTheScalarDotProduct) {
   ASSERT_GE(detected_isa(), Isa::kAvx2) << "this machine should have AVX2";
   ThreadPool pool(2);
-  // 131 rows: two row blocks of 64 and 3 more, an odd count for 2-row tiles.
-  const int64_t rows = 131;
+  // 141 rows: two row blocks of 64 and 13 more (an odd count for 2-row
+  // tiles; 8 + 4 + 1 for the Q8_0 tiles of several activation rows).
+  const int64_t rows = 141;
   for (TensorType t : kTiledTypes) {
     std::vector<int64_t> widths;
     if (block_size(t) == 1) {
@@ -129,7 +130,7 @@ TEST(MatrixKernels, EveryTileEdgeEqualsTheScalarDotProduct) {
 // with the rows split across threads (each block of rows gets its own sums).
 TEST(MatrixKernels, Q8_0BlockSumsChangeNoBits) {
   ThreadPool pool(2);
-  const int64_t rows = 131;
+  const int64_t rows = 141;
   for (int64_t n : {416, 2080}) {
     const size_t rb = row_bytes(TensorType::kQ8_0, n);
     const auto wf = random_floats(static_cast<size_t>(rows * n), 80 + static_cast<uint32_t>(n));
