@@ -102,11 +102,12 @@ int register_all() {
       // second): decode, batch-8 decode, a prefill chunk.
       for (int64_t m : {1, 8, 128}) b->Args({1536, 576, m, 1})->Args({576, 1536, m, 1});
       b->Args({32000, 576, 1, 2});  // its output layer, one decode step
-      // A matrix four times the size of the L3 cache, the rows shaped as
-      // above: how fast a kernel streams weights from memory, alone and with
-      // 8 activation rows (batched decode), on one and two threads.
-      const bool streams = isa != Isa::kScalar && (c.type == TensorType::kQ8_0 || c.type == TensorType::kQ4_0 ||
-                                                   c.type == TensorType::kQ4_K);
+      // A matrix several times the size of the L3 cache (85 MB in Q4_0 to
+      // 604 MB in F32), rows as above: how fast a kernel streams weights from
+      // memory, alone and with 8 activation rows (batched decode), on one and
+      // two threads.
+      const bool streams = isa != Isa::kScalar && (c.type == TensorType::kF32 || c.type == TensorType::kQ8_0 ||
+                                                   c.type == TensorType::kQ4_0);
       if (streams) b->Args({262144, 576, 1, 1})->Args({262144, 576, 1, 2})->Args({262144, 576, 8, 1})->Args({262144, 576, 8, 2});
       b->Unit(benchmark::kMicrosecond)->UseRealTime();  // pool threads' CPU time is not the caller's
     }

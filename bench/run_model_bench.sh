@@ -4,7 +4,10 @@
 # of testdata) in F32, Q8_0, Q4_0 and Q4_K_M with `agentd make-model`, then
 # prints `agentd bench` figures for each of them and for stories260K:
 # prompt processing (pp), generation with one sequence (tg b1) and with
-# BATCH sequences decoded together (tg bN), and the ratio tg bN / tg b1.
+# BATCH sequences decoded together (tg bN), and the ratio tg bN / tg b1. The
+# ratio is the one `agentd bench --batch N` measures against one sequence
+# decoded in the same minutes (its batch_speedup), not tg bN over the tg b1
+# column, which comes from another process run earlier.
 #
 #   bench/run_model_bench.sh [--fresh] [--types "F32 Q8_0 Q4_0 Q4_K_M"]
 #
@@ -82,7 +85,7 @@ row() {  # row NAME MODEL PROMPT GEN
   python3 - "$1" "$b1" "$bn" "$3" "$4" <<'EOF'
 import json, sys
 name, b1, bn, p, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
-ratio = bn["tg_tokens_per_s"] / b1["tg_tokens_per_s"] if b1["tg_tokens_per_s"] > 0 else 0.0
+ratio = bn.get("batch_speedup", 1.0)
 rss = max(b1["rss_bytes"], bn["rss_bytes"]) / 2**20
 print(f"{name:<26} {'pp' + p + '/tg' + g:>10} {b1['pp_tokens_per_s']:>10.1f} {b1['tg_tokens_per_s']:>10.1f} "
       f"{bn['tg_tokens_per_s']:>10.1f} {ratio:>7.2f}x {rss:>9.1f}")

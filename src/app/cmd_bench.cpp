@@ -6,6 +6,10 @@
 //       the greedy token. With --batch B, B sequences (each with its own
 //       prompt, prefilled untimed) are decoded together, one forward per
 //       step, and tg counts the tokens of all of them.
+// With --batch B > 1 every repetition also decodes one sequence alone, right
+// before or after the batch (the order alternates), and the batch's speedup
+// is reported against that: a baseline from the same minutes, since a shared
+// machine's speed drifts between runs minutes apart.
 // A warm-up pass (short prompt, two steps) runs first so page faults of the
 // mapping, thread start-up and scratch buffers stay out of the figures. With
 // --repetitions R the figures are means over R runs. --isa runs the kernels
@@ -15,6 +19,8 @@
 // --json prints one object:
 //   {"pp_tokens_per_s": X, "tg_tokens_per_s": Y, "batch": B, "rss_bytes": M,
 //    "threads": T, "prompt_tokens": N, "gen_tokens": G, "isa": "avx2", "model": "..."}
+// and with B > 1 also "single_tg_tokens_per_s" (the one-sequence tg of the
+// same run) and "batch_speedup" (tg_tokens_per_s / single_tg_tokens_per_s).
 // rss_bytes is the peak resident set of the process (weights touched through
 // the mapping included). Otherwise a small table is printed.
 
@@ -162,17 +168,32 @@ int run_bench(const BenchOptions& o) {
                        o.batch);
   if (!warm.is_ok()) return fail(warm.status());
 
-  double pp = 0, tg = 0;
+  double pp = 0, tg = 0, tg_single = 0;
+  const bool baseline = o.batch > 1;
   for (int r = 0; r < o.repetitions; ++r) {
+    auto single = [&]() -> Status {
+      auto t = run_once(model, pool, o.prompt_tokens, o.gen_tokens, 1);
+      if (!t.is_ok()) return t.status();
+      tg_single += t->tg_seconds;
+      return Status::ok();
+    };
+    if (baseline && r % 2 == 1) {
+      if (Status s = single(); !s.is_ok()) return fail(s);
+    }
     auto t = run_once(model, pool, o.prompt_tokens, o.gen_tokens, o.batch);
     if (!t.is_ok()) return fail(t.status());
     pp += t->pp_seconds;
     tg += t->tg_seconds;
+    if (baseline && r % 2 == 0) {
+      if (Status s = single(); !s.is_ok()) return fail(s);
+    }
   }
   const double reps = o.repetitions;
-  const double pp_rate = pp > 0 ? static_cast<double>(o.prompt_tokens) * reps / pp : 0.0;
-  const double tg_rate =
-      tg > 0 && o.gen_tokens > 0 ? static_cast<double>(o.gen_tokens * o.batch) * reps / tg : 0.0;
+  auto rate = [&](double tokens, double seconds) { return seconds > 0 && tokens > 0 ? tokens * reps / seconds : 0.0; };
+  const double pp_rate = rate(static_cast<double>(o.prompt_tokens), pp);
+  const double tg_rate = rate(static_cast<double>(o.gen_tokens * o.batch), tg);
+  const double single_rate = rate(static_cast<double>(o.gen_tokens), tg_single);
+  const double speedup = single_rate > 0 ? tg_rate / single_rate : 0.0;
   const uint64_t rss = peak_rss_bytes();
   const char* isa = engine::isa_name(engine::active_isa());
 
@@ -187,6 +208,10 @@ int run_bench(const BenchOptions& o) {
     out["gen_tokens"] = o.gen_tokens;
     out["isa"] = isa;
     out["model"] = o.model;
+    if (baseline) {
+      out["single_tg_tokens_per_s"] = single_rate;
+      out["batch_speedup"] = speedup;
+    }
     std::printf("%s\n", boost::json::serialize(out).c_str());
     return 0;
   }
@@ -199,8 +224,13 @@ int run_bench(const BenchOptions& o) {
   std::printf("threads %d, isa %s, repetitions %d\n\n", threads, isa, o.repetitions);
   std::printf("%-8s %6s %12s\n", "test", "batch", "tokens/s");
   std::printf("%-8s %6lld %12.2f\n", ("pp" + std::to_string(o.prompt_tokens)).c_str(), 1LL, pp_rate);
-  std::printf("%-8s %6lld %12.2f\n", ("tg" + std::to_string(o.gen_tokens)).c_str(),
-              static_cast<long long>(o.batch), tg_rate);
+  const std::string tg_name = "tg" + std::to_string(o.gen_tokens);
+  if (baseline) std::printf("%-8s %6lld %12.2f\n", tg_name.c_str(), 1LL, single_rate);
+  std::printf("%-8s %6lld %12.2f\n", tg_name.c_str(), static_cast<long long>(o.batch), tg_rate);
+  if (baseline) {
+    std::printf("\n%lld sequences together: %.2fx the tokens/s of one (measured in the same run)\n",
+                static_cast<long long>(o.batch), speedup);
+  }
   std::printf("\npeak RSS %.1f MiB\n", static_cast<double>(rss) / (1024.0 * 1024.0));
   return 0;
 }

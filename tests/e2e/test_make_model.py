@@ -290,10 +290,18 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(out["threads"], 2)
         self.assertEqual(out["prompt_tokens"], 16)
         self.assertEqual(out["gen_tokens"], 4)
-        for key in ["pp_tokens_per_s", "tg_tokens_per_s"]:
+        for key in ["pp_tokens_per_s", "tg_tokens_per_s", "single_tg_tokens_per_s"]:
             self.assertTrue(math.isfinite(out[key]) and out[key] > 0, (key, out[key]))
+        # The speedup is the batch's tg over the one-sequence tg of the same run.
+        self.assertAlmostEqual(out["batch_speedup"], out["tg_tokens_per_s"] / out["single_tg_tokens_per_s"], places=9)
         # The process mapped and read the whole model file at least.
         self.assertGreater(out["rss_bytes"], os.path.getsize(model))
+        # One sequence has no baseline of its own to report.
+        r = agentd("bench", "--model", model, "--prompt-tokens", "8", "--gen-tokens", "2", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        out = json.loads(r.stdout)
+        self.assertNotIn("batch_speedup", out)
+        self.assertNotIn("single_tg_tokens_per_s", out)
 
     def test_isa_choice(self):
         model = os.path.join(MODELS, "stories260K.gguf")
@@ -312,6 +320,9 @@ class BenchTest(unittest.TestCase):
         text = r.stdout.decode()
         self.assertIn("pp8", text)
         self.assertIn("tg2", text)
+        r = agentd("bench", "--model", model, "--prompt-tokens", "8", "--gen-tokens", "2", "--batch", "2")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertIn("2 sequences together:", r.stdout.decode())
         # stories260K was trained for 128 positions: 128 + 64 do not fit.
         r = agentd("bench", "--model", model, "--json")
         self.assertNotEqual(r.returncode, 0)
