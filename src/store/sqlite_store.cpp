@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <limits>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "common/clock.h"
@@ -144,6 +145,32 @@ StatusOr<std::optional<int64_t>> org_credits(SqliteConnection& db, const std::st
 
 }  // namespace
 
+namespace {
+
+// PRAGMA journal_mode = WAL needs the file to itself for a moment. When
+// several processes start on a new file at once, SQLite can answer
+// SQLITE_BUSY at once rather than through the busy handler (it does not wait
+// for a lock it could deadlock on), so the switch is retried here until the
+// busy timeout; whoever comes later finds the file in WAL mode already.
+Status switch_to_wal(SqliteConnection& db, const std::string& path, int busy_timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  while (true) {
+    AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, db.prepare("PRAGMA journal_mode = WAL"));
+    StatusOr<bool> row = st.step();
+    if (row.is_ok()) {
+      if (!*row || st.column_text(0) != "wal") {
+        return Status::unavailable("cannot switch SQLite database '" + path + "' to WAL mode");
+      }
+      return Status::ok();
+    }
+    const bool busy = (sqlite3_extended_errcode(db.raw()) & 0xff) == SQLITE_BUSY;
+    if (!busy || std::chrono::steady_clock::now() >= deadline) return row.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& options) {
   if (options.path.empty()) return Status::invalid_argument("SQLite database path is empty");
   SqliteOptions opts = options;
@@ -160,11 +187,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& op
                           SqliteConnection::open(opts.path, false, opts.busy_timeout_ms));
   if (!memory) {
     // WAL is a property of the file: set once, every later connection uses it.
-    AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, writer->prepare("PRAGMA journal_mode = WAL"));
-    AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row || st.column_text(0) != "wal") {
-      return Status::unavailable("cannot switch SQLite database '" + opts.path + "' to WAL mode");
-    }
+    AGENTD_RETURN_IF_ERROR(switch_to_wal(*writer, opts.path, opts.busy_timeout_ms));
     // In WAL mode NORMAL loses no committed data on a crash of the process,
     // only possibly the last transactions on power loss; it saves an fsync
     // per commit.

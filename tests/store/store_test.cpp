@@ -275,7 +275,7 @@ TEST_P(StoreTest, MigrationsAreRecordedAndIdempotent) {
 
 TEST_P(StoreTest, ConcurrentStartsMigrateOnce) {
   std::string url = fresh_url();
-  constexpr int kStarters = 4;
+  constexpr int kStarters = 8;
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   std::vector<std::string> errors(kStarters);
