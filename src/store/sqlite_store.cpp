@@ -143,10 +143,6 @@ StatusOr<std::optional<int64_t>> org_credits(SqliteConnection& db, const std::st
   return returning_int(st);
 }
 
-}  // namespace
-
-namespace {
-
 // PRAGMA journal_mode = WAL needs the file to itself for a moment. When
 // several processes start on a new file at once, SQLite can answer
 // SQLITE_BUSY at once rather than through the busy handler (it does not wait
