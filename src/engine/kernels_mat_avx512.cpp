@@ -342,103 +342,78 @@ AGENTD_INLINE int32_t weight_correction(const Q8_0Block& a) {
   return -128 * (_mm_cvtsi128_si32(s2) - 4096);
 }
 
-// dpbusd(acc, a, the dword at block + kOffset in every lane), the dword read
-// by the instruction itself: GCC otherwise broadcasts it with an instruction
-// of its own, which measured as costly as the dpbusd. The offset is an
-// immediate so one register addresses the whole block: with a plain memory
-// operand GCC kept an address per dword and spilled them.
-template <int kOffset>
-AGENTD_INLINE __m256i dpbusd_broadcast(__m256i acc, __m256i a, const Q8_0Block* block) {
-  asm("vpdpbusd %c[off](%[base])%{1to8%}, %[a], %[acc]"
-      : [acc] "+v"(acc)
-      : [a] "v"(a), [base] "r"(block), [off] "i"(kOffset), "m"(*block));
-  return acc;
-}
-
-// Several activation rows (prefill, batched decode): 8 of them in the lanes
-// of one register. t holds, per block, dword j (elements 4j .. 4j+3, as
-// x + 128) of each row in lane c of vector j, so dpbusd against weight dword
-// j broadcast adds those products to all 8 rows at once and each lane ends
-// with its row's block sum: no reduction across lanes.
+// Several activation rows (prefill, batched decode): 8 of them in one
+// 512-bit register, two int32 lanes each. t holds, per block, vector p with
+// qword c = bytes 8p .. 8p + 7 of row c (as x + 128), so dpbusd against the
+// weight's bytes 8p .. 8p + 7 broadcast to every qword adds row c's products
+// of elements 8p .. 8p + 3 to lane 2c and of 8p + 4 .. 8p + 7 to lane 2c + 1;
+// the two lanes of a row are added once per block. One broadcast load feeds
+// 16 lanes: dword broadcasts into the 8 lanes of 256-bit registers (twice the
+// loads and instructions for the same dpbusd work) measured about 7% slower
+// on a hot 1536 x 576 matrix (kernels_bench, 8 rows, one thread).
 struct Q8_0Columns {
   int cols = 0;
-  std::vector<uint8_t> t;  // [block][8 dwords j][8 rows] bytes
-  std::vector<float> dx;   // [block][8 rows]
+  std::vector<uint64_t> t;  // [block][4 vectors p][8 rows]
+  std::vector<float> dx;    // [block][2][8 rows]: each row's d, twice (lanes of two weight rows)
 };
 
 void q8_0_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, Q8_0Columns& g) {
+  constexpr uint64_t kFlip = 0x8080808080808080ull;  // x -> x + 128 per byte; kFlip alone is x = 0
   g.cols = cols;
-  g.t.resize(static_cast<size_t>(blocks) * 256);
-  g.dx.resize(static_cast<size_t>(blocks) * 8);
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int64_t b = 0; b < blocks; ++b) {
-    __m256i r[8];
-    float* d = g.dx.data() + 8 * b;
-    for (int c = 0; c < 8; ++c) {
-      if (c < cols) {
-        const Q8_0Block& blk = reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c))[b];
-        r[c] = _mm256_xor_si256(load256(blk.qs), flip);
-        d[c] = half_to_float(blk.d);
-      } else {
-        r[c] = _mm256_set1_epi8(static_cast<char>(0x80));  // x = 0
-        d[c] = 0.f;
+  g.t.resize(static_cast<size_t>(blocks) * 32);
+  g.dx.resize(static_cast<size_t>(blocks) * 16);
+  for (int c = 0; c < 8; ++c) {
+    const auto* row = c < cols ? reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c)) : nullptr;
+    for (int64_t b = 0; b < blocks; ++b) {
+      uint64_t* t = g.t.data() + 32 * b + c;
+      float* d = g.dx.data() + 16 * b + c;
+      for (int p = 0; p < 4; ++p) {
+        uint64_t q = 0;
+        if (row != nullptr) std::memcpy(&q, row[b].qs + 8 * p, sizeof q);
+        t[8 * p] = q ^ kFlip;
       }
-    }
-    // 8 x 8 dword transpose.
-    __m256i t[8], u[8];
-    for (int k = 0; k < 8; k += 2) {
-      t[k] = _mm256_unpacklo_epi32(r[k], r[k + 1]);
-      t[k + 1] = _mm256_unpackhi_epi32(r[k], r[k + 1]);
-    }
-    for (int k = 0; k < 8; k += 4) {
-      u[k] = _mm256_unpacklo_epi64(t[k], t[k + 2]);
-      u[k + 1] = _mm256_unpackhi_epi64(t[k], t[k + 2]);
-      u[k + 2] = _mm256_unpacklo_epi64(t[k + 1], t[k + 3]);
-      u[k + 3] = _mm256_unpackhi_epi64(t[k + 1], t[k + 3]);
-    }
-    auto* out = reinterpret_cast<__m256i*>(g.t.data() + 256 * b);
-    for (int j = 0; j < 4; ++j) {
-      _mm256_storeu_si256(out + j, _mm256_permute2x128_si256(u[j], u[j + 4], 0x20));
-      _mm256_storeu_si256(out + j + 4, _mm256_permute2x128_si256(u[j], u[j + 4], 0x31));
+      d[0] = d[8] = row != nullptr ? half_to_float(row[b].d) : 0.f;
     }
   }
 }
 
-// Dword J of block b of R weight rows against vector J of its columns: into
-// integer chain J % P of each row.
-template <int J, int R, int P>
-AGENTD_INLINE void column_step(const __m256i* t, const Q8_0Block* const (&blk)[R], __m256i (&part)[R][P]) {
-  const __m256i tj = _mm256_loadu_si256(t + J);
-  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-    part[r][J % P] = dpbusd_broadcast<offsetof(Q8_0Block, qs) + 4 * J>(part[r][J % P], tj, blk[r]);
-  }
+// Bytes 8p .. 8p + 7 of a weight block in every qword.
+AGENTD_INLINE __m512i weight_qword(const Q8_0Block* block, int p) {
+  int64_t q;
+  std::memcpy(&q, block->qs + 8 * p, sizeof q);
+  return _mm512_set1_epi64(q);
 }
 
 // Blocks handled per round of corrections (kept on the stack).
 constexpr int64_t kCorrectionBlocks = 64;
 
-// Weight rows [0, R) against one Q8_0Columns: the float accumulators of R
-// rows, one lane per activation row. Each block sum runs in P integer
-// chains (dpbusd waits for its accumulator), the first started from the
-// block's correction, added at the end (exact in any order). The
-// corrections come from block_sums (q8_0_block_sums of these rows) when the
-// caller keeps them, else from the weights, a round of blocks at a time.
-// The next tile's rows (pf, pf_bytes) are asked for a few lines per 4
-// blocks (all at once stalled on the miss buffers), into L2: asked into L1
-// they held L1's few fill buffers, and a matrix streamed from memory
-// (kernels_bench, 262144 rows) came about 20% slower on one thread. Without
-// the prefetch it came at half the rate: the 8 rows read side by side do not
-// look like a stream to the hardware prefetchers.
+// Weight rows [0, R) against one Q8_0Columns. Per block, each row's sums
+// run in P integer chains (dpbusd waits for its accumulator), the first
+// started from the block's correction in the even lanes, added at the end
+// (exact in any order); then two rows' 16 lane pairs become one register of
+// 8 + 8 block sums, and the float steps run for both rows at once (R = 1
+// pairs the row with itself). The corrections come from block_sums
+// (q8_0_block_sums of these rows) when the caller keeps them, else from the
+// weights, a round of blocks at a time. The next tile's rows (pf, pf_bytes)
+// are asked for a few lines per 4 blocks (all at once stalled on the miss
+// buffers), into L2: asked into L1 they held L1's few fill buffers, and a
+// matrix streamed from memory (kernels_bench, 262144 rows) came about 20%
+// slower on one thread. Without the prefetch it came at half the rate: the 8
+// rows read side by side do not look like a stream to the hardware
+// prefetchers.
 template <int R>
 AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const int16_t* block_sums, const Q8_0Columns& g,
                                     int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
-  constexpr int P = R == 1 ? 4 : 2;
+  constexpr int P = R >= 8 ? 1 : R >= 4 ? 2 : 4;
+  constexpr int kPairs = (R + 1) / 2;
   const Q8_0Block* row[R];
-  __m256 acc[R];
   _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
     row[r] = reinterpret_cast<const Q8_0Block*>(w + w_stride * static_cast<size_t>(r));
-    acc[r] = _mm256_setzero_ps();
   }
+  __m512 acc[kPairs];
+  _Pragma("GCC unroll 8") for (int i = 0; i < kPairs; ++i) acc[i] = _mm512_setzero_ps();
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const uint8_t* pf_end = pf + pf_bytes;
   const size_t pf_step = 64 * ((pf_bytes + 63) / 64 * 4 / static_cast<size_t>(blocks) + 1);  // per 4 blocks
   alignas(64) int32_t corr[R][kCorrectionBlocks];
@@ -446,8 +421,14 @@ AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const int
     const int64_t nc = std::min(kCorrectionBlocks, blocks - c0);
     for (int r = 0; r < R; ++r) {
       if (block_sums != nullptr) {
+        // 16 at a time: a scalar loop here took a sixth of a tile's time in
+        // a microbenchmark of the 576-wide rows of SmolLM2-135M's shape.
         const int16_t* sums = block_sums + blocks * r + c0;
-        for (int64_t k = 0; k < nc; ++k) corr[r][k] = -128 * sums[k];
+        for (int64_t k = 0; k < nc; k += 16) {
+          const __mmask16 m = nc - k >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (nc - k)) - 1u);
+          const __m512i s = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, sums + k));
+          _mm512_mask_storeu_epi32(corr[r] + k, m, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 7)));
+        }
       } else {
         for (int64_t k = 0; k < nc; ++k) corr[r][k] = weight_correction(row[r][c0 + k]);
       }
@@ -460,35 +441,65 @@ AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const int
         }
       }
       const Q8_0Block* blk[R];
-      __m256i part[R][P];
+      __m512i part[R][P];
       _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
         blk[r] = row[r] + b;
-        part[r][0] = _mm256_set1_epi32(corr[r][k]);
-        _Pragma("GCC unroll 8") for (int p = 1; p < P; ++p) part[r][p] = _mm256_setzero_si256();
+        part[r][0] = _mm512_maskz_set1_epi32(__mmask16{0x5555}, corr[r][k]);
+        _Pragma("GCC unroll 8") for (int p = 1; p < P; ++p) part[r][p] = _mm512_setzero_si512();
       }
-      const auto* t = reinterpret_cast<const __m256i*>(g.t.data() + 256 * b);
-      [&]<int... J>(std::integer_sequence<int, J...>) {
-        (column_step<J>(t, blk, part), ...);
-      }(std::make_integer_sequence<int, 8>{});
-      const __m256 dx = _mm256_loadu_ps(g.dx.data() + 8 * b);
+      const uint64_t* t = g.t.data() + 32 * b;
+      _Pragma("GCC unroll 4") for (int p = 0; p < 4; ++p) {
+        const __m512i tp = _mm512_loadu_si512(t + 8 * p);
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+          part[r][p % P] = _mm512_dpbusd_epi32(part[r][p % P], tp, weight_qword(blk[r], p));
+        }
+      }
       _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
         _Pragma("GCC unroll 8") for (int step = 1; step < P; step *= 2) {
           _Pragma("GCC unroll 8") for (int p = 0; p + step < P; p += 2 * step) {
-            part[r][p] = _mm256_add_epi32(part[r][p], part[r][p + step]);
+            part[r][p] = _mm512_add_epi32(part[r][p], part[r][p + step]);
           }
         }
-        // d_w to 8 lanes: one broadcast of the half and one conversion.
-        const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16(static_cast<int16_t>(blk[r]->d)));
-        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(part[r][0]), acc[r]);
+      }
+      const __m512 dx = _mm512_loadu_ps(g.dx.data() + 16 * b);
+      _Pragma("GCC unroll 8") for (int i = 0; i < kPairs; ++i) {
+        const int r0 = 2 * i, r1 = std::min(2 * i + 1, R - 1);
+        // Lanes 0-7: row r0's block sums, 8-15: row r1's.
+        const __m512i sums = _mm512_add_epi32(_mm512_permutex2var_epi32(part[r0][0], even, part[r1][0]),
+                                              _mm512_permutex2var_epi32(part[r0][0], odd, part[r1][0]));
+        const __m256i dh = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_set1_epi16(static_cast<int16_t>(blk[r0]->d))),
+            _mm_set1_epi16(static_cast<int16_t>(blk[r1]->d)), 1);
+        acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtph_ps(dh), dx), _mm512_cvtepi32_ps(sums), acc[i]);
       }
     }
   }
   for (; pf < pf_end; pf += 64) _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
-  // Lane c of acc[r] is y[c][r].
-  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-    alignas(32) float v[8];
-    _mm256_store_ps(v, acc[r]);
-    for (int c = 0; c < g.cols; ++c) y[y_stride * c + r] = v[c];
+  // Lane c of acc[i] is y[c][2i], lane 8 + c y[c][2i + 1].
+  if constexpr (R == 8) {
+    // Transposed in registers: u[h] holds rows 0-3 of columns 4h .. 4h + 3
+    // (lane 4c + r), v[h] rows 4-7; then each column's 8 rows side by side.
+    const __m512i rows4 = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+    const __m512i next4 = _mm512_add_epi32(rows4, _mm512_set1_epi32(4));
+    const __m512 u[2] = {_mm512_permutex2var_ps(acc[0], rows4, acc[1]), _mm512_permutex2var_ps(acc[0], next4, acc[1])};
+    const __m512 v[2] = {_mm512_permutex2var_ps(acc[2], rows4, acc[3]), _mm512_permutex2var_ps(acc[2], next4, acc[3])};
+    const __m512i cols2 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i next2 = _mm512_add_epi32(cols2, _mm512_set1_epi32(8));
+    for (int c = 0; c < g.cols; c += 2) {
+      // Columns c and c + 1: 4c mod 16 picks the lanes of u / v.
+      const __m512 both = _mm512_permutex2var_ps(u[c / 4], c % 4 == 0 ? cols2 : next2, v[c / 4]);
+      _mm256_storeu_ps(y + y_stride * c, _mm512_castps512_ps256(both));
+      if (c + 1 < g.cols) _mm256_storeu_ps(y + y_stride * (c + 1), _mm512_extractf32x8_ps(both, 1));
+    }
+    return;
+  }
+  _Pragma("GCC unroll 8") for (int i = 0; i < kPairs; ++i) {
+    alignas(64) float v[16];
+    _mm512_store_ps(v, acc[i]);
+    for (int c = 0; c < g.cols; ++c) {
+      y[y_stride * c + 2 * i] = v[c];
+      if (2 * i + 1 < R) y[y_stride * c + 2 * i + 1] = v[8 + c];
+    }
   }
 }
 
