@@ -21,4 +21,14 @@ void silu_mul_avx2(float* gate, const float* up, int64_t n) {
   if (i < n) silu_mul_scalar(gate + i, up + i, n - i);  // same formula, same bits
 }
 
+void exp_weights_avx2(const float* x, float shift, float divisor, float* out, int64_t n) {
+  const __m256 s = _mm256_set1_ps(shift);
+  const __m256 d = _mm256_set1_ps(divisor);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, fast_exp_nonpositive(_mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), s), d)));
+  }
+  if (i < n) exp_weights_scalar(x + i, shift, divisor, out + i, n - i);
+}
+
 }  // namespace agentd::engine::detail

@@ -20,4 +20,14 @@ void silu_mul_avx512(float* gate, const float* up, int64_t n) {
   }
 }
 
+void exp_weights_avx512(const float* x, float shift, float divisor, float* out, int64_t n) {
+  const __m512 s = _mm512_set1_ps(shift);
+  const __m512 d = _mm512_set1_ps(divisor);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_div_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s), d);
+    _mm512_mask_storeu_ps(out + i, m, fast_exp_nonpositive(v));
+  }
+}
+
 }  // namespace agentd::engine::detail

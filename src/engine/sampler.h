@@ -61,15 +61,19 @@ class Sampler {
   struct Candidate {
     int32_t id;
     float logit;
-    float p;
   };
-  void apply_penalties(std::vector<Candidate>& c) const;
+  void apply_penalties(std::vector<float>& logits) const;  // logits by id
   double uniform();  // [0, 1)
 
   SamplingParams params_;
   std::mt19937_64 rng_;
   std::deque<int32_t> history_;                 // last penalty_last_n accepted ids
   std::unordered_map<int32_t, int32_t> counts_;  // occurrences in history_
+  // Scratch of sample(), by id: the logits with penalties applied, each
+  // candidate's weight and bucket in the current walk; candidates in order.
+  std::vector<float> penalized_;
+  std::vector<float> weights_;
+  std::vector<uint16_t> buckets_;
   std::vector<Candidate> scratch_;
 };
 

@@ -183,5 +183,34 @@ TEST(ActivationTest, SiluMulIsBitIdenticalAndAccurate) {
   }
 }
 
+// The sampler's softmax weights (activation.h): every instruction set gives
+// the scalar reference's bits, which track exp; NaN and the far tail give 0.
+TEST(ActivationTest, ExpWeightsAreBitIdenticalAndAccurate) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> g(0.0f, 6.0f);
+  for (int64_t n : {1, 5, 16, 39, 32000}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = g(rng);
+    x[0] = std::numeric_limits<float>::quiet_NaN();
+    if (n > 1) x[1] = -std::numeric_limits<float>::infinity();
+    const float shift = n > 2 ? *std::max_element(x.begin() + 2, x.end()) : 0.0f;  // as the sampler's maximum
+    const float divisor = 0.7f;
+    std::vector<float> want(static_cast<size_t>(n));
+    detail::exp_weights_scalar(x.data(), shift, divisor, want.data(), n);
+    EXPECT_EQ(want[0], 0.0f);
+    for (int64_t i = 1; i < n; ++i) {
+      const float arg = (x[static_cast<size_t>(i)] - shift) / divisor;  // rounded as the function rounds it
+      const double exact = std::exp(static_cast<double>(arg));
+      EXPECT_NEAR(want[static_cast<size_t>(i)], exact < 1e-37 ? 0.0 : exact, 1e-6 * exact + 1e-37) << x[static_cast<size_t>(i)];
+    }
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+      if (detected_isa() < isa) continue;
+      std::vector<float> got(static_cast<size_t>(n), -1.0f);
+      (isa == Isa::kAvx2 ? detail::exp_weights_avx2 : detail::exp_weights_avx512)(x.data(), shift, divisor, got.data(), n);
+      EXPECT_TRUE(same_bits(got, want)) << isa_name(isa) << " n " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace agentd::engine

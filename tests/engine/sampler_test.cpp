@@ -4,9 +4,14 @@
 
 #include "engine/sampler.h"
 
+#include "engine/activation.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <tuple>
 #include <limits>
 #include <vector>
 
@@ -101,6 +106,66 @@ TEST(SamplerTest, SameSeedSameTokens) {
   const int32_t first = s.sample(logits);
   s.reset();
   EXPECT_EQ(s.sample(logits), first);
+}
+
+// The chain written the plain way: the kept candidates sorted, then walked,
+// with the sampler's weights (exp_weights, tested in attention_test). The
+// sampler buckets and sorts only what it must; with the same seed (one draw
+// per token, documented in sampler.h) it must pick the same tokens.
+int32_t reference_sample(const SamplingParams& p, const std::vector<float>& logits, double r) {
+  std::vector<std::pair<float, int32_t>> c;  // (logit, id), best first after the sort
+  for (size_t i = 0; i < logits.size(); ++i) c.push_back({logits[i], static_cast<int32_t>(i)});
+  std::sort(c.begin(), c.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  if (p.top_k > 0 && static_cast<size_t>(p.top_k) < c.size()) c.resize(static_cast<size_t>(p.top_k));
+  const float mx = c[0].first;
+  auto crossing = [&](float temp, auto done) {
+    std::vector<float> l, w(c.size());
+    for (auto& x : c) l.push_back(x.first);
+    exp_weights(l.data(), mx, temp, w.data(), static_cast<int64_t>(l.size()));
+    double total = 0.0, sum = 0.0;
+    for (float x : w) total += x;
+    for (size_t i = 0; i < c.size(); ++i) {
+      sum += w[i];
+      if (done(sum, total)) return i;
+    }
+    return c.size() - 1;
+  };
+  if (p.top_p < 1.0f) c.resize(crossing(1.0f, [&](double sum, double total) { return sum >= p.top_p * total; }) + 1);
+  if (p.min_p > 0.0f) {
+    const float floor = mx + std::log(p.min_p);
+    size_t keep = 1;
+    while (keep < c.size() && c[keep].first >= floor) ++keep;
+    c.resize(keep);
+  }
+  return c[crossing(p.temperature, [&](double sum, double total) { return r * total < sum; })].second;
+}
+
+TEST(SamplerTest, MatchesSortingEverything) {
+  std::mt19937 gen(5);
+  for (float spread : {0.3f, 3.0f, 30.0f}) {  // flat to peaked
+    std::normal_distribution<float> normal(0.0f, spread);
+    std::vector<float> logits(5000);
+    for (float& l : logits) l = normal(gen);
+    logits[17] = logits[4000] = 2 * spread;  // a tie at the top
+    for (const auto& [temp, k, top_p, min_p] :
+         {std::tuple{1.0f, 0, 1.0f, 0.0f}, {0.7f, 0, 0.9f, 0.0f}, {1.3f, 50, 1.0f, 0.0f}, {0.5f, 0, 0.95f, 0.05f},
+          {2.0f, 300, 0.8f, 0.01f}, {0.05f, 0, 1.0f, 0.0f}}) {
+      SamplingParams p;
+      p.temperature = temp;
+      p.top_k = k;
+      p.top_p = top_p;
+      p.min_p = min_p;
+      p.seed = 99;
+      Sampler s(p);
+      std::mt19937_64 draws(p.seed);
+      for (int i = 0; i < 300; ++i) {
+        const double r = static_cast<double>(draws() >> 11) * 0x1.0p-53;
+        ASSERT_EQ(s.sample(logits), reference_sample(p, logits, r))
+            << "spread " << spread << " temperature " << temp << " top_k " << k << " top_p " << top_p << " min_p "
+            << min_p << " draw " << i;
+      }
+    }
+  }
 }
 
 TEST(SamplerTest, Penalties) {
