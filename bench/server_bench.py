@@ -3,7 +3,8 @@
 
 Prints two figures (see bench/README.md, "server_bench.py"):
   (a) batching: N runs one after another vs the same N runs sent at once
-      (no session, greedy, --max-tokens each): wall times and the ratio
+      (no session, greedy unless --temperature, --max-tokens each): wall
+      times and the ratio
       concurrent / sequential (issue 5 target: <= 0.40 for N = 8);
   (b) sessions: time to the first streamed token of a session's next turn
       after a ~--history-tokens first turn (its KV cache kept) vs the same
@@ -14,7 +15,7 @@ Prints two figures (see bench/README.md, "server_bench.py"):
 
   bench/server_bench.py [--bin build/src/app/agentd] [--model M.gguf] [--runs 8]
                         [--max-tokens 32] [--history-tokens 1000] [--reps 3]
-                        [--parallel N] [--threads N] [--only a|b] [--json]
+                        [--parallel N] [--threads N] [--only a|b] [--temperature T] [--json]
 
 The model defaults to build/bench-models/smollm2-135m-shape-Q8_0.gguf (made by
 bench/run_model_bench.sh). `parallel` and `threads` are left to the binary's
@@ -240,6 +241,8 @@ def main():
     ap.add_argument("--parallel", type=int, default=0, help="models[].parallel (default: the binary's)")
     ap.add_argument("--threads", type=int, default=0, help="models[].threads (default: all cores)")
     ap.add_argument("--only", choices=["a", "b"], help="run only part (a) or (b)")
+    ap.add_argument("--temperature", default="0", help="the agent's temperature (default 0: greedy; "
+                    "above 0 the sampler's cost per token is in the figures too)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     for path in (a.bin, a.model):
@@ -251,7 +254,8 @@ def main():
         srv.cli("org", "create", "bench", "--credits", "1000")
         key = srv.cli("key", "create", "--org", "bench")
         agent = srv.cli("agent", "create", "--org", "bench", "--name", "bench_agent", "--model", "bench",
-                        "--temperature", "0", "--max-tokens", str(a.max_tokens), "--instructions", "Tell stories.")
+                        "--temperature", a.temperature, "--max-tokens", str(a.max_tokens),
+                        "--instructions", "Tell stories.")
         srv.start()
         status, body = srv.request("PATCH", f"/api/v3/agents/{agent}", {"conversation_saving_enabled": True}, key)
         if status != 200:
