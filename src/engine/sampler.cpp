@@ -149,8 +149,12 @@ int32_t Sampler::sample(std::span<const float> logits) {
   for (size_t i = 0; i < n; ++i) lp[i] = clean(logits[i]);
   apply_penalties(lp);
   size_t top = 0;  // the best: the highest logit, the lowest id on ties
+  float best = lp[0];
   for (size_t i = 1; i < n; ++i) {
-    if (lp[i] > lp[top]) top = i;
+    if (lp[i] > best) {
+      best = lp[i];
+      top = i;
+    }
   }
   if (params_.temperature <= 0.0f || !std::isfinite(lp[top])) return static_cast<int32_t>(top);
   const float mx = lp[top];
