@@ -99,6 +99,7 @@ StatusOr<Timing> run_once(const engine::Model& model, engine::ThreadPool& pool, 
   std::vector<std::vector<int32_t>> prompts;
   for (int64_t s = 0; s < batch; ++s) {
     caches.push_back(model.new_cache(prompt + gen));
+    caches.back()->reserve(prompt + gen);  // as a decoding does (kv_cache.h)
     prompts.push_back(prompt_ids(prompt, s, n_vocab));
   }
   std::vector<float> logits;

@@ -107,6 +107,7 @@ Decoding::Decoding(const Generator& generator, KvCache& cache, std::vector<int32
   // there are logits to sample from.
   const int64_t common = reusable_prefix(cache.tokens(), prompt_);
   cache.truncate(common);
+  cache.reserve(static_cast<int64_t>(prompt_.size()) + options.max_tokens);
   result_.cached_prompt_tokens = common;
   fed_ = static_cast<size_t>(common);
   for (int32_t id : prompt_) sampler_.accept(id);

@@ -53,6 +53,16 @@ void KvCache::reserve_more(int64_t n) {
   }
 }
 
+void KvCache::reserve(int64_t positions) {
+  positions = std::min(positions, max_tokens_);
+  if (positions <= 0) return;
+  const int64_t blocks = (positions + kKeyBlock - 1) / kKeyBlock;
+  for (int64_t l = 0; l < n_layer_; ++l) {
+    k_[l].reserve(static_cast<size_t>(blocks * kKeyBlock * kv_dim_));
+    v_[l].reserve(static_cast<size_t>(positions * kv_dim_));
+  }
+}
+
 void KvCache::store(int64_t layer, int64_t pos, const float* key, const float* value) {
   // quantize_row converts with the active SIMD set (same bits as fp32_to_fp16).
   thread_local std::vector<Half> key_f16;

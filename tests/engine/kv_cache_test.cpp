@@ -1,5 +1,6 @@
 // KvCache::assign_prefix: a cache started from a donor's first n positions
-// continues exactly as the cache that computed them.
+// continues exactly as the cache that computed them; KvCache::reserve: room
+// set aside up front is grown into without moving.
 
 #include "engine/kv_cache.h"
 
@@ -81,6 +82,34 @@ TEST(KvCache, PrefixCopyContinuesBitIdenticallyAndLeavesDonorAlone) {
     EXPECT_EQ(donor->tokens(), donor_tokens);
     EXPECT_EQ(contents(*donor), donor_bits);
   }
+}
+
+// reserve(): growing up to the reserved positions keeps the buffers where
+// they are (no copy) and the contents intact; beyond max_tokens it is capped.
+TEST(KvCache, ReserveLetsTheCacheGrowWithoutMoving) {
+  KvCache c(2, 8, 100);
+  c.reserve(1000);  // capped at 100
+  std::vector<float> k(8), v(8);
+  const Half* first_keys = nullptr;
+  const Half* first_values = nullptr;
+  for (int64_t pos = 0; pos < 100; ++pos) {
+    c.reserve_more(1);
+    for (int64_t l = 0; l < 2; ++l) {
+      for (int i = 0; i < 8; ++i) k[static_cast<size_t>(i)] = v[static_cast<size_t>(i)] = static_cast<float>(pos + l + i);
+      c.store(l, pos, k.data(), v.data());
+    }
+    const int32_t id = static_cast<int32_t>(pos);
+    c.commit(std::span<const int32_t>(&id, 1));
+    if (pos == 0) {
+      first_keys = c.key_block(1, 0);
+      first_values = c.value(1, 0);
+    }
+    ASSERT_EQ(c.key_block(1, 0), first_keys) << pos;
+    ASSERT_EQ(c.value(1, 0), first_values) << pos;
+  }
+  // Position 37 of layer 1, element 5: 37 + 1 + 5.
+  EXPECT_EQ(c.key_block(1, 37 / kKeyBlock)[5 * kKeyBlock + 37 % kKeyBlock], fp32_to_fp16(43.0f));
+  EXPECT_EQ(c.value(1, 37)[5], fp32_to_fp16(43.0f));
 }
 
 }  // namespace
