@@ -42,8 +42,8 @@ class KvCache {
   void assign_prefix(const KvCache& donor, int64_t n);
 
   // Sets aside room for `positions` in total (at most max_tokens()), so the
-  // cache grows that far without copying. Only capacity: pages are touched
-  // (and resident) as positions are written. A decoding reserves its prompt
+  // cache grows that far without copying. Only capacity: its pages become
+  // resident as the cache grows into them. A decoding reserves its prompt
   // plus max_tokens up front; growing by doubling instead copies every
   // layer's keys and values mid-generation (in `agentd bench --batch 8` on a
   // 30-layer model, about 13 ms in one step, when all 8 caches grew at once;
