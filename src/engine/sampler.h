@@ -3,8 +3,10 @@
 //   penalties (repetition, frequency, presence over the last N accepted tokens)
 //   -> top-k -> top-p -> min-p -> temperature -> draw with a seeded generator.
 // temperature <= 0 is greedy: the highest penalized logit (the first on ties).
-// The generator is our own (mt19937_64 bits mapped to [0, 1) by hand), so the
-// same seed gives the same tokens on every platform.
+// The generator is our own (mt19937_64 bits mapped to [0, 1) by hand) and the
+// softmax weights are exp_weights (activation.h: the same bits on every
+// instruction set), summed in a fixed order, so the same seed gives the same
+// tokens on every platform.
 //
 // Thread-safety: a Sampler is used by one sequence at a time (it holds the
 // random state and the penalty history). The free functions are thread-safe.
