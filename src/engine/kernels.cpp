@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "engine/kernels_internal.h"
@@ -1028,14 +1029,19 @@ void matmul_group(TensorType type, int64_t n, std::span<const MatmulTarget> targ
     for (const MatmulTarget& t : targets) {
       const int64_t b = std::max(begin, first);
       const int64_t e = std::min(end, first + t.rows);
-      if (b < e) target_rows(t, b - first, e - first);
+      if (b < e) {
+        target_rows(t, b - first, e - first);
+        if (t.done != nullptr) t.done(t.done_ctx, b - first, e - first);
+      }
       first += t.rows;
     }
   };
   if (pool != nullptr && rows * n * m >= kMinParallelWork) {
     // About kBlocksPerThread blocks per thread, claimed as threads come free.
     const int64_t per_block = rows / (kBlocksPerThread * pool->n_threads());
-    const int64_t grain = std::max<int64_t>(1, (per_block + kRowBlock - 1) / kRowBlock) * kRowBlock;
+    int64_t unit = kRowBlock;  // blocks start where every target's done_align allows
+    for (const MatmulTarget& t : targets) unit = std::lcm(unit, std::max<int64_t>(1, t.done_align));
+    const int64_t grain = std::max<int64_t>(1, (per_block + unit - 1) / unit) * unit;
     pool->parallel_for_dynamic(rows, grain, rows_task);
   } else {
     rows_task(0, rows);

@@ -100,6 +100,14 @@ struct MatmulTarget {
   // Q8_0 weights only, optional: q8_0_block_sums of w, which the kernels of
   // some instruction sets read instead of working them out on every call.
   const int16_t* block_sums = nullptr;
+  // Optional: done(done_ctx, begin, end) runs on the thread that computed
+  // rows [begin, end) of y (for every activation row), right after them, so
+  // work on those outputs overlaps the rest of the matmul. The ranges cover
+  // every row once; each starts at a multiple of done_align when the rows of
+  // the group's targets before this one are multiples of it.
+  void (*done)(void* ctx, int64_t begin, int64_t end) = nullptr;
+  void* done_ctx = nullptr;
+  int64_t done_align = 1;
 };
 
 // The sum of each Q8_0 block's 32 weights, row after row (rows * n / 32

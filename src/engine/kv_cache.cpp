@@ -64,13 +64,21 @@ void KvCache::reserve(int64_t positions) {
 }
 
 void KvCache::store(int64_t layer, int64_t pos, const float* key, const float* value) {
+  store_keys(layer, pos, key, 0, kv_dim_);
+  store_values(layer, pos, value, 0, kv_dim_);
+}
+
+void KvCache::store_keys(int64_t layer, int64_t pos, const float* key, int64_t begin, int64_t end) {
   // quantize_row converts with the active SIMD set (same bits as fp32_to_fp16).
   thread_local std::vector<Half> key_f16;
-  if (key_f16.size() < static_cast<size_t>(kv_dim_)) key_f16.resize(static_cast<size_t>(kv_dim_));
-  quantize_row(TensorType::kF16, key, key_f16.data(), kv_dim_);
+  if (key_f16.size() < static_cast<size_t>(end - begin)) key_f16.resize(static_cast<size_t>(end - begin));
+  quantize_row(TensorType::kF16, key + begin, key_f16.data(), end - begin);
   Half* kb = &k_[layer][(pos / kKeyBlock) * kKeyBlock * kv_dim_ + pos % kKeyBlock];
-  for (int64_t i = 0; i < kv_dim_; ++i) kb[i * kKeyBlock] = key_f16[static_cast<size_t>(i)];
-  quantize_row(TensorType::kF16, value, &v_[layer][pos * kv_dim_], kv_dim_);
+  for (int64_t i = begin; i < end; ++i) kb[i * kKeyBlock] = key_f16[static_cast<size_t>(i - begin)];
+}
+
+void KvCache::store_values(int64_t layer, int64_t pos, const float* value, int64_t begin, int64_t end) {
+  quantize_row(TensorType::kF16, value + begin, &v_[layer][pos * kv_dim_ + begin], end - begin);
 }
 
 void KvCache::commit(std::span<const int32_t> tokens) { tokens_.insert(tokens_.end(), tokens.begin(), tokens.end()); }

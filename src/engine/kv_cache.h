@@ -56,6 +56,11 @@ class KvCache {
   void reserve_more(int64_t n);
   // Writes the kv_dim keys and values of position `pos` (converted to F16).
   void store(int64_t layer, int64_t pos, const float* key, const float* value);
+  // The same for elements [begin, end) of the keys or of the values only
+  // (key and value point at element 0); different ranges of one position may
+  // be written from different threads.
+  void store_keys(int64_t layer, int64_t pos, const float* key, int64_t begin, int64_t end);
+  void store_values(int64_t layer, int64_t pos, const float* value, int64_t begin, int64_t end);
   // Key block b (positions 16b .. 16b + 15) of a layer: kv_dim * kKeyBlock halfs.
   const Half* key_block(int64_t layer, int64_t b) const { return &k_[layer][b * kKeyBlock * kv_dim_]; }
   const Half* value(int64_t layer, int64_t pos) const { return &v_[layer][pos * kv_dim_]; }

@@ -68,31 +68,49 @@ void add_block_sums(Matrix& w) {
   }
 }
 
-MatmulTarget target(const Matrix& w, float* y) {
-  return MatmulTarget{w.data, w.rows, y, w.block_sums.empty() ? nullptr : w.block_sums.data()};
+// y = x W^T for one matrix, optionally with work on finished rows
+// (MatmulTarget::done: f(begin, end) on the thread that computed them).
+struct Product {
+  const Matrix* w;
+  float* y;
+  void (*done)(void* f, int64_t begin, int64_t end) = nullptr;
+  void* done_f = nullptr;
+  int64_t done_align = 1;
+};
+
+template <typename F>
+Product product(const Matrix& w, float* y, F& rows_done, int64_t align) {
+  return Product{&w, y, [](void* f, int64_t b, int64_t e) { (*static_cast<F*>(f))(b, e); }, &rows_done, align};
 }
 
-void run_matmul(const Matrix& w, const float* x, int64_t m, float* y, ThreadPool* pool) {
-  const MatmulTarget t = target(w, y);
-  matmul_group(w.type, w.cols, std::span<const MatmulTarget>(&t, 1), x, m, pool);
+MatmulTarget target(const Product& p) {
+  const Matrix& w = *p.w;
+  return MatmulTarget{w.data,  w.rows, p.y, w.block_sums.empty() ? nullptr : w.block_sums.data(),
+                      p.done, p.done_f, p.done_align};
 }
 
 // Several matrices applied to the same x: one matmul_group when they share
 // type and width (one conversion of x, one round of the threads).
-void run_matmuls(std::initializer_list<std::pair<const Matrix*, float*>> ws, const float* x, int64_t m,
-                 ThreadPool* pool) {
-  const Matrix& first = *ws.begin()->first;
-  const bool same = std::all_of(ws.begin(), ws.end(), [&](const auto& p) {
-    return p.first->type == first.type && p.first->cols == first.cols;
+void run_matmuls(std::initializer_list<Product> ps, const float* x, int64_t m, ThreadPool* pool) {
+  const Matrix& first = *ps.begin()->w;
+  const bool same = std::all_of(ps.begin(), ps.end(), [&](const Product& p) {
+    return p.w->type == first.type && p.w->cols == first.cols;
   });
-  if (!same) {
-    for (const auto& [w, y] : ws) run_matmul(*w, x, m, y, pool);
-    return;
-  }
   MatmulTarget targets[4];
   size_t count = 0;
-  for (const auto& [w, y] : ws) targets[count++] = target(*w, y);
+  for (const Product& p : ps) targets[count++] = target(p);
+  if (!same) {
+    for (size_t i = 0; i < count; ++i) {
+      const Matrix& w = *(ps.begin() + i)->w;
+      matmul_group(w.type, w.cols, std::span<const MatmulTarget>(&targets[i], 1), x, m, pool);
+    }
+    return;
+  }
   matmul_group(first.type, first.cols, std::span<const MatmulTarget>(targets, count), x, m, pool);
+}
+
+void run_matmul(const Matrix& w, const float* x, int64_t m, float* y, ThreadPool* pool) {
+  run_matmuls({Product{&w, y}}, x, m, pool);
 }
 
 // fn(begin, end) over [0, n), on the pool when n * work_per_item is large.
@@ -535,24 +553,37 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
         rms_norm(xt, L.attn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
       }
     });
-    run_matmuls({{&L.wq, q}, {&L.wk, k}, {&L.wv, v}}, h, n_tok, pool);
-    // Biases, rotation and the cache write, per token.
-    for_range(pool, n_tok, q_dim + 2 * kv_dim, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
+    // Biases, rotation and the cache write of rows [b, e) of Q, K or V (whole
+    // heads), every token, on the thread that computed those rows: the K/V
+    // stores' cache misses then overlap the rest of the matmul instead of
+    // running on the caller between rounds.
+    auto add_bias = [&](float* y, const std::vector<float>& bias, int64_t b, int64_t e) {
+      for (int64_t i = b; i < e && !bias.empty(); ++i) y[i] += bias[static_cast<size_t>(i)];
+    };
+    auto q_done = [&](int64_t b, int64_t e) {
+      for (int64_t t = 0; t < n_tok; ++t) {
         float* qt = q + t * q_dim;
-        float* kt = k + t * kv_dim;
-        float* vt = v + t * kv_dim;
-        if (!L.bq.empty()) {
-          for (int64_t i = 0; i < q_dim; ++i) qt[i] += L.bq[static_cast<size_t>(i)];
-          for (int64_t i = 0; i < kv_dim; ++i) kt[i] += L.bk[static_cast<size_t>(i)];
-          for (int64_t i = 0; i < kv_dim; ++i) vt[i] += L.bv[static_cast<size_t>(i)];
-        }
-        const float* cs = rope_cs + t * half * 2;
-        rope(qt, c.n_head, cs);
-        rope(kt, c.n_head_kv, cs);
-        batch[static_cast<size_t>(tok_seq[t])].cache->store(l, tok_pos[t], kt, vt);
+        add_bias(qt, L.bq, b, e);
+        rope(qt + b, (e - b) / hd, rope_cs + t * half * 2);
       }
-    });
+    };
+    auto k_done = [&](int64_t b, int64_t e) {
+      for (int64_t t = 0; t < n_tok; ++t) {
+        float* kt = k + t * kv_dim;
+        add_bias(kt, L.bk, b, e);
+        rope(kt + b, (e - b) / hd, rope_cs + t * half * 2);
+        batch[static_cast<size_t>(tok_seq[t])].cache->store_keys(l, tok_pos[t], kt, b, e);
+      }
+    };
+    auto v_done = [&](int64_t b, int64_t e) {
+      for (int64_t t = 0; t < n_tok; ++t) {
+        float* vt = v + t * kv_dim;
+        add_bias(vt, L.bv, b, e);
+        batch[static_cast<size_t>(tok_seq[t])].cache->store_values(l, tok_pos[t], vt, b, e);
+      }
+    };
+    run_matmuls({product(L.wq, q, q_done, hd), product(L.wk, k, k_done, hd), product(L.wv, v, v_done, 1)}, h, n_tok,
+                pool);
     auto attend_jobs = [&](int64_t b, int64_t e) {
       for (int64_t j = b; j < e; ++j) {
         const AttentionJob& job = ws.jobs[static_cast<size_t>(j)];
@@ -584,7 +615,7 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
         rms_norm(xt, L.ffn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
       }
     });
-    run_matmuls({{&L.w_gate, gate}, {&L.w_up, up}}, h, n_tok, pool);
+    run_matmuls({Product{&L.w_gate, gate}, Product{&L.w_up, up}}, h, n_tok, pool);
     for_range(pool, n_tok, c.n_ff * 8, [&](int64_t b, int64_t e) {
       silu_mul(gate + b * c.n_ff, up + b * c.n_ff, (e - b) * c.n_ff);
     });
