@@ -63,11 +63,6 @@ void KvCache::reserve(int64_t positions) {
   }
 }
 
-void KvCache::store(int64_t layer, int64_t pos, const float* key, const float* value) {
-  store_keys(layer, pos, key, 0, kv_dim_);
-  store_values(layer, pos, value, 0, kv_dim_);
-}
-
 void KvCache::store_keys(int64_t layer, int64_t pos, const float* key, int64_t begin, int64_t end) {
   // quantize_row converts with the active SIMD set (same bits as fp32_to_fp16).
   thread_local std::vector<Half> key_f16;

@@ -52,13 +52,12 @@ class KvCache {
 
   // --- used by Model::forward ---
   // Makes room for `n` more positions after size() (whole key blocks); the
-  // caller fills them with store() and then commit()s the tokens.
+  // caller fills them with store_keys() and store_values() and then
+  // commit()s the tokens.
   void reserve_more(int64_t n);
-  // Writes the kv_dim keys and values of position `pos` (converted to F16).
-  void store(int64_t layer, int64_t pos, const float* key, const float* value);
-  // The same for elements [begin, end) of the keys or of the values only
-  // (key and value point at element 0); different ranges of one position may
-  // be written from different threads.
+  // Writes elements [begin, end) of the keys or of the values of position
+  // `pos` (converted to F16; key and value point at element 0). Different
+  // ranges of one position may be written from different threads.
   void store_keys(int64_t layer, int64_t pos, const float* key, int64_t begin, int64_t end);
   void store_values(int64_t layer, int64_t pos, const float* value, int64_t begin, int64_t end);
   // Key block b (positions 16b .. 16b + 15) of a layer: kv_dim * kKeyBlock halfs.

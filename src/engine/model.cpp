@@ -558,7 +558,8 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
     // stores' cache misses then overlap the rest of the matmul instead of
     // running on the caller between rounds.
     auto add_bias = [&](float* y, const std::vector<float>& bias, int64_t b, int64_t e) {
-      for (int64_t i = b; i < e && !bias.empty(); ++i) y[i] += bias[static_cast<size_t>(i)];
+      if (bias.empty()) return;
+      for (int64_t i = b; i < e; ++i) y[i] += bias[static_cast<size_t>(i)];
     };
     auto q_done = [&](int64_t b, int64_t e) {
       for (int64_t t = 0; t < n_tok; ++t) {

@@ -96,7 +96,8 @@ TEST(KvCache, ReserveLetsTheCacheGrowWithoutMoving) {
     c.reserve_more(1);
     for (int64_t l = 0; l < 2; ++l) {
       for (int i = 0; i < 8; ++i) k[static_cast<size_t>(i)] = v[static_cast<size_t>(i)] = static_cast<float>(pos + l + i);
-      c.store(l, pos, k.data(), v.data());
+      c.store_keys(l, pos, k.data(), 0, 8);
+      c.store_values(l, pos, v.data(), 0, 8);
     }
     const int32_t id = static_cast<int32_t>(pos);
     c.commit(std::span<const int32_t>(&id, 1));
