@@ -81,6 +81,21 @@ class Q8Lanes {
   float acc_[detail::kQ8Lanes] = {};
 };
 
+// The whole-block order of the AVX-512 kernels (kernels_internal.h), with
+// the interface of Q8Lanes.
+class WholeBlocks {
+ public:
+  void add(int64_t /*block*/, float scale, const int32_t* products) {
+    int32_t isum = 0;
+    for (int j = 0; j < 32; ++j) isum += products[j];
+    acc_ = std::fma(scale, static_cast<float>(isum), acc_);
+  }
+  float total() const { return acc_; }
+
+ private:
+  float acc_ = 0.f;
+};
+
 // ---------------------------------------------------------------- F32/F16/BF16
 
 void quantize_row_f16(const float* x, void* dst, int64_t n) {
@@ -170,10 +185,11 @@ void dequantize_row_q8_1(const void* src, float* y, int64_t n) {
   }
 }
 
-float dot_q8_0(int64_t n, const void* w, const void* x) {
+template <class Sums>
+float dot_q8_0_in(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q8_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  Q8Lanes lanes;
+  Sums lanes;
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
     int32_t p[kQK8_0];
     for (int j = 0; j < kQK8_0; ++j) p[j] = a[i].qs[j] * b[i].qs[j];
@@ -182,18 +198,7 @@ float dot_q8_0(int64_t n, const void* w, const void* x) {
   return lanes.total();
 }
 
-// The whole-block order of the AVX-512 kernels (kernels_internal.h).
-float dot_q8_0_whole_blocks(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Q8_0Block*>(w);
-  const auto* b = static_cast<const Q8_0Block*>(x);
-  float acc = 0.f;
-  for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    int32_t isum = 0;
-    for (int j = 0; j < kQK8_0; ++j) isum += a[i].qs[j] * b[i].qs[j];
-    acc = std::fma(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), static_cast<float>(isum), acc);
-  }
-  return acc;
-}
+float dot_q8_0(int64_t n, const void* w, const void* x) { return dot_q8_0_in<Q8Lanes>(n, w, x); }
 
 // ---------------------------------------------------------------- Q8_K
 
@@ -281,10 +286,11 @@ void dequantize_row_q4_0(const void* src, float* y, int64_t n) {
     }
   }
 }
-float dot_q4_0(int64_t n, const void* w, const void* x) {
+template <class Sums>
+float dot_q4_0_in(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q4_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  Q8Lanes lanes;
+  Sums lanes;
   for (int64_t i = 0; i < n / kQK4_0; ++i) {
     int32_t p[kQK4_0];
     for (int j = 0; j < kQK4_0 / 2; ++j) {
@@ -295,6 +301,7 @@ float dot_q4_0(int64_t n, const void* w, const void* x) {
   }
   return lanes.total();
 }
+float dot_q4_0(int64_t n, const void* w, const void* x) { return dot_q4_0_in<Q8Lanes>(n, w, x); }
 
 void quantize_row_q4_1(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<Q4_1Block*>(dst);
@@ -381,10 +388,11 @@ void dequantize_row_q5_0(const void* src, float* y, int64_t n) {
     }
   }
 }
-float dot_q5_0(int64_t n, const void* w, const void* x) {
+template <class Sums>
+float dot_q5_0_in(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const Q5_0Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
-  Q8Lanes lanes;
+  Sums lanes;
   for (int64_t i = 0; i < n / kQK5_0; ++i) {
     const uint32_t qh = load_qh(a[i].qh);
     int32_t p[kQK5_0];
@@ -398,6 +406,7 @@ float dot_q5_0(int64_t n, const void* w, const void* x) {
   }
   return lanes.total();
 }
+float dot_q5_0(int64_t n, const void* w, const void* x) { return dot_q5_0_in<Q8Lanes>(n, w, x); }
 
 void quantize_row_q5_1(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<Q5_1Block*>(dst);
@@ -946,11 +955,18 @@ bool q8_0_reads_block_sums(Isa isa) {
 }
 
 SumOrder sum_order(TensorType type, Isa isa) {
-  return type == TensorType::kQ8_0 && isa == Isa::kAvx512 ? SumOrder::kWholeBlocks : SumOrder::kLanes;
+  const bool blocks32 = type == TensorType::kQ4_0 || type == TensorType::kQ5_0 || type == TensorType::kQ8_0;
+  return blocks32 && isa == Isa::kAvx512 ? SumOrder::kWholeBlocks : SumOrder::kLanes;
 }
 
 float reference_vec_dot(Isa isa, TensorType type, int64_t n, const void* w_row, const void* x_row) {
-  if (sum_order(type, isa) == SumOrder::kWholeBlocks) return dot_q8_0_whole_blocks(n, w_row, x_row);
+  if (sum_order(type, isa) == SumOrder::kWholeBlocks) {
+    switch (type) {
+      case TensorType::kQ4_0: return dot_q4_0_in<WholeBlocks>(n, w_row, x_row);
+      case TensorType::kQ5_0: return dot_q5_0_in<WholeBlocks>(n, w_row, x_row);
+      default: return dot_q8_0_in<WholeBlocks>(n, w_row, x_row);
+    }
+  }
   const detail::VecDotFn fn = dot_fn(tables().by_isa[0], type);
   return fn != nullptr ? fn(n, w_row, x_row) : 0.f;
 }

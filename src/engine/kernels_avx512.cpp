@@ -60,9 +60,6 @@ float dot_bf16(int64_t n, const void* w, const void* x) {
   });
 }
 
-// Q4_0/Q5_0/Q8_0 dot products are the AVX2 ones; their matrix kernels (which
-// matmul uses) are in kernels_mat_avx512.cpp.
-
 // ------------------------------------------------------------ K-quants
 
 // Sub-block scales as int32 lanes: lanes 0-7 get s0, lanes 8-15 get s1.
@@ -164,13 +161,15 @@ float dot_q6_k(int64_t n, const void* w, const void* x) {
 }
 
 // Whole-block order (kernels_internal.h), as the matrix kernels of this
-// instruction set: |w| times x with w's sign, exact in dpbusd.
-float dot_q8_0(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const Q8_0Block*>(w);
+// instruction set: |w| times x with w's sign, exact in dpbusd. weights(a)
+// gives a block's 32 signed weights in element order.
+template <typename Block, typename Weights>
+float dot_whole_blocks(int64_t n, const void* w, const void* x, Weights weights) {
+  const auto* a = static_cast<const Block*>(w);
   const auto* b = static_cast<const Q8_0Block*>(x);
   __m128 acc = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    const __m256i qa = load256(a[i].qs);
+    const __m256i qa = weights(a[i]);
     const __m256i qb = load256(b[i].qs);
     const __m256i v = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qa), _mm256_sign_epi8(qb, qa));
     const __m128 f = _mm_cvtsi32_ss(_mm_setzero_ps(), hsum_epi32(v));
@@ -179,9 +178,30 @@ float dot_q8_0(int64_t n, const void* w, const void* x) {
   return _mm_cvtss_f32(acc);
 }
 
+float dot_q4_0(int64_t n, const void* w, const void* x) {
+  return dot_whole_blocks<Q4_0Block>(n, w, x, [](const Q4_0Block& a) {
+    return _mm256_sub_epi8(unpack_nibbles_32(a.qs), _mm256_set1_epi8(8));
+  });
+}
+
+float dot_q5_0(int64_t n, const void* w, const void* x) {
+  return dot_whole_blocks<Q5_0Block>(n, w, x, [](const Q5_0Block& a) {
+    uint32_t qh;
+    std::memcpy(&qh, a.qh, sizeof qh);
+    const __m256i q = _mm256_mask_add_epi8(unpack_nibbles_32(a.qs), qh, unpack_nibbles_32(a.qs), _mm256_set1_epi8(16));
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+  });
+}
+
+float dot_q8_0(int64_t n, const void* w, const void* x) {
+  return dot_whole_blocks<Q8_0Block>(n, w, x, [](const Q8_0Block& a) { return load256(a.qs); });
+}
+
 }  // namespace
 
 void fill_avx512_kernels(KernelTable& t) {
+  t.dot_q4_0 = dot_q4_0;
+  t.dot_q5_0 = dot_q5_0;
   t.dot_q8_0 = dot_q8_0;
   t.dot_f32 = dot_f32;
   t.dot_f16 = dot_f16;

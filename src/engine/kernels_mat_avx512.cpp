@@ -39,14 +39,6 @@ namespace {
 // stay in L2 while a tile's activation rows stay in L1.
 constexpr int64_t kRowBlock = 64;
 
-// The single-pass row kernel (Q4_0, Q5_0) asks for the weight row this many
-// rows ahead, into L1: measured ~8% faster batch-8 decode of a 135M-parameter
-// model than the hardware prefetchers alone, and another 14% (one thread)
-// once the lines were asked for along the pass instead of all at the start
-// of a row (both when Q8_0 still ran on this kernel). Asked into L2 instead,
-// as the Q8_0 tiles below do, a Q4_0 matrix streamed up to 20% slower.
-constexpr int64_t kPrefetchRows = 2;
-
 // Runs K's tiles over rows x m outputs. K::run<R, C>(w, w_stride, x,
 // x_stride, y, y_stride) computes an R x C tile; K::kRowsDecode x 1 tiles
 // serve m = 1, K::kRows x K::kCols (then x 4, x 1 for the rest) the others.
@@ -64,32 +56,6 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
     for (; r + R1 <= rows; r += R1) k.template run<R1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
     for (; r < rows; ++r) k.template run<1, 1>(w + w_stride * r, w_stride, x, x_stride, y + r, y_stride);
     return;
-  }
-  if constexpr (requires { K::kRowPassCols; }) {
-    if (m <= K::kRowPassCols) {
-      // A few activation rows (batched decode): the weights come from memory
-      // once, so each row is read in one sequential pass against all of them;
-      // a second column tile finds the row in L1.
-      for (int64_t r = 0; r < rows; ++r) {
-        const uint8_t* wr = w + w_stride * r;
-        // The first column tile asks for the row kPrefetchRows ahead, a line
-        // at a time as it goes (all at once stalled on the miss buffers).
-        const uint8_t* ahead = r + kPrefetchRows < rows ? wr + w_stride * kPrefetchRows : nullptr;
-        // Row r against columns [c, c + CC).
-        auto cols = [&]<int CC>(int64_t c) {
-          k.template run_row<CC>(wr, x + x_stride * c, x_stride, y + y_stride * c + r, y_stride, c == 0 ? ahead : nullptr,
-                                 w_stride);
-        };
-        int64_t c = 0;
-        for (; c + C <= m; c += C) cols.template operator()<C>(c);
-        if (C > 4 && c + 4 <= m) {
-          cols.template operator()<4>(c);
-          c += 4;
-        }
-        for (; c < m; ++c) cols.template operator()<1>(c);
-      }
-      return;
-    }
   }
   // Rows [rb, re) against columns [c, c + CC).
   auto tile = [&]<int CC>(int64_t rb, int64_t re, int64_t c) {
@@ -111,209 +77,261 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
   }
 }
 
-// ------------------------------------------------------------ Q4_0 / Q5_0
+// ------------------------------------------------------------ 32-element blocks
 
-// A prepared Q8_0 activation row: per pair of blocks, 64 bytes x + 128 (the
-// first block, then the second) and 16 floats (8 x d of each block). A
-// missing second block (odd block count) is x = 0 with scale 0.
-constexpr size_t kPairBytes = 128;
-
-size_t q8_prepared_bytes(int64_t n) { return static_cast<size_t>((n / kQK8_0 + 1) / 2) * kPairBytes; }
-
-void q8_prepare(int64_t n, const void* src, void* dst) {
-  const auto* b = static_cast<const Q8_0Block*>(src);
-  auto* out = static_cast<uint8_t*>(dst);
-  const int64_t nb = n / kQK8_0;
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int64_t blk = 0; blk < (nb + 1) / 2 * 2; ++blk) {
-    uint8_t* pair = out + kPairBytes * static_cast<size_t>(blk / 2);
-    const int h = static_cast<int>(blk % 2);
-    __m256i q = flip;
-    float d = 0.f;
-    if (blk < nb) {
-      q = _mm256_xor_si256(load256(b[blk].qs), flip);
-      d = half_to_float(b[blk].d);
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(pair + 32 * h), q);
-    _mm256_storeu_ps(reinterpret_cast<float*>(pair + 64) + 8 * h, _mm256_set1_ps(d));
+// Q4_0, Q5_0 and Q8_0 weights (x Q8_0) follow the whole-block order
+// (kernels_internal.h): per output, each block's exact integer sum isum_b,
+// then acc = fma(d_w * d_x, float(isum_b), acc), block after block. Its float
+// work is one step per block instead of one per 4 elements, which is what
+// lets several activation rows share the work below.
+//
+// A format gives a block's levels q = w + kOffset as 32 unsigned bytes in
+// element order (Q4_0: the nibbles, offset 8; Q5_0: 5 bits, 16; Q8_0: w + 128)
+// and the levels of two blocks side by side in 64 (the second zero if
+// missing).
+struct Q4_0Format {
+  using Block = Q4_0Block;
+  static constexpr int kOffset = 8;
+  static AGENTD_INLINE __m256i levels(const Block& a) { return unpack_nibbles_32(a.qs); }
+  static AGENTD_INLINE void store_levels(const Block& a, int32_t* out) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs));
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_and_si128(raw, low4));
+    _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_and_si128(_mm_srli_epi16(raw, 4), low4));
   }
-}
-
-// One pair of weight blocks, ready for dpbusd against prepared activations.
-struct WeightPair {
-  __m512i w;     // signed weights; zero for a missing second block
-  __m512i corr;  // -128 * sum4(w) per int32 lane
-  __m512 scale;  // d of each block, 8 lanes each; 0 for a missing block
-};
-
-AGENTD_INLINE __m512 pair_scales(Half d0, Half d1) {
-  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (static_cast<uint32_t>(d1) << 16))));
-  const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  return _mm512_permutexvar_ps(idx, _mm512_zextps128_ps512(f));
-}
-
-// 2 x 16 bytes of nibbles -> 64 bytes: block 0's low then high nibbles, then block 1's.
-AGENTD_INLINE __m512i unpack_nibble_pair(const uint8_t* q0, const uint8_t* q1, bool both) {
-  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0));
-  const __m128i hi = both ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q1)) : _mm_setzero_si128();
-  const __m256i y = _mm256_set_m128i(hi, lo);
-  const __m512i z = join(y, _mm256_srli_epi16(y, 4));  // lo, hi, lo >> 4, hi >> 4
-  return _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0f));
-}
-
-inline __mmask64 byte_mask(bool both) { return both ? ~__mmask64{0} : __mmask64{0xffffffffu}; }
-inline __mmask16 lane_mask(bool both) { return both ? __mmask16{0xffff} : __mmask16{0x00ff}; }
-
-// Unsigned levels q (zero for a missing block) with an offset: w = q - offset.
-template <class Levels, int kOffsetValue>
-struct UnpackOffset {
-  static constexpr int kOffset = kOffsetValue;
-  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
-    return Levels::levels(row, p, both, scale);
-  }
-  static AGENTD_INLINE WeightPair unpack(const uint8_t* row, int64_t p, bool both) {
-    WeightPair wp;
-    const __m512i q = levels(row, p, both, &wp.scale);
-    wp.w = _mm512_maskz_sub_epi8(byte_mask(both), q, _mm512_set1_epi8(static_cast<char>(kOffset)));
-    // -128 * sum4(q - offset) = 512 * offset - 128 * sum4(q)
-    wp.corr = _mm512_maskz_dpbusd_epi32(lane_mask(both), _mm512_set1_epi32(512 * kOffset), q,
-                                        _mm512_set1_epi8(static_cast<char>(-128)));
-    return wp;
+  static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[0].qs));
+    const __m128i hi = both ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[1].qs)) : _mm_setzero_si128();
+    const __m256i y = _mm256_set_m128i(hi, lo);
+    const __m512i z = join(y, _mm256_srli_epi16(y, 4));  // lo, hi, lo >> 4, hi >> 4
+    return _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0f));
   }
 };
 
-struct LevelsQ4_0 {
-  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
-    const auto* a = reinterpret_cast<const Q4_0Block*>(row) + 2 * p;
-    *scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
-    return unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
+struct Q5_0Format {
+  using Block = Q5_0Block;
+  static constexpr int kOffset = 16;
+  // Bit k of qh is bit 4 of element k.
+  static AGENTD_INLINE uint32_t high_bits(const Block& a) {
+    uint32_t qh;
+    std::memcpy(&qh, a.qh, sizeof qh);
+    return qh;
   }
-};
-
-struct LevelsQ5_0 {
-  static AGENTD_INLINE __m512i levels(const uint8_t* row, int64_t p, bool both, __m512* scale) {
-    const auto* a = reinterpret_cast<const Q5_0Block*>(row) + 2 * p;
-    uint32_t qh0, qh1 = 0;
-    std::memcpy(&qh0, a[0].qh, sizeof qh0);
-    if (both) std::memcpy(&qh1, a[1].qh, sizeof qh1);
-    // Bit k of qh is bit 4 of element k, which sits in byte k of its block.
-    const __mmask64 high = static_cast<__mmask64>(qh0) | (static_cast<__mmask64>(qh1) << 32);
-    const __m512i low = unpack_nibble_pair(a[0].qs, both ? a[1].qs : nullptr, both);
-    *scale = pair_scales(a[0].d, both ? a[1].d : Half{0});
+  static AGENTD_INLINE __m256i levels(const Block& a) {
+    const __m256i low = unpack_nibbles_32(a.qs);
+    return _mm256_mask_add_epi8(low, high_bits(a), low, _mm256_set1_epi8(16));
+  }
+  static AGENTD_INLINE void store_levels(const Block& a, int32_t* out) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), levels(a));
+  }
+  static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
+    const __m512i low = join(unpack_nibbles_32(a[0].qs), both ? unpack_nibbles_32(a[1].qs) : _mm256_setzero_si256());
+    const __mmask64 high = static_cast<__mmask64>(high_bits(a[0])) |
+                           (both ? static_cast<__mmask64>(high_bits(a[1])) << 32 : __mmask64{0});
     return _mm512_mask_add_epi8(low, high, low, _mm512_set1_epi8(16));
   }
 };
 
-using UnpackQ4_0 = UnpackOffset<LevelsQ4_0, 8>;
-using UnpackQ5_0 = UnpackOffset<LevelsQ5_0, 16>;
-
-
-template <class U>
-struct Q8Tiles {
-  static constexpr int kRowsDecode = 1;
-  static constexpr int kRows = 2;
-  static constexpr int kCols = 8;
-  int64_t blocks;
-
-  // Pair p of an R x C tile into acc.
-  template <int R, int C>
-  static AGENTD_INLINE void step(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, int64_t p,
-                                 bool both, __m512 (&acc)[R][C]) {
-    if constexpr (C == 1) {
-      // One activation row and unsigned levels: the offset is taken off
-      // through sum4(x), once for all R rows: dpbusd(-k * sum4(x), q, x).
-      const __m512i xu = _mm512_loadu_si512(x + kPairBytes * static_cast<size_t>(p));
-      const __m512 xs = _mm512_loadu_ps(x + kPairBytes * static_cast<size_t>(p) + 64);
-      const __m512i xv = _mm512_xor_si512(xu, _mm512_set1_epi8(static_cast<char>(0x80)));
-      const __m512i k_sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                _mm512_set1_epi8(static_cast<char>(U::kOffset)), xv);
-      const __m512i corr = _mm512_sub_epi32(_mm512_setzero_si512(), k_sum);
-      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-        __m512 scale;
-        const __m512i q = U::levels(w + w_stride * static_cast<size_t>(r), p, both, &scale);
-        const __m512i isum = _mm512_dpbusd_epi32(corr, q, xv);
-        acc[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(scale, xs), _mm512_cvtepi32_ps(isum), acc[r][0]);
-      }
-      return;
-    }
-    WeightPair wp[R];
-    _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) wp[r] = U::unpack(w + w_stride * static_cast<size_t>(r), p, both);
-    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
-      const uint8_t* xp = x + x_stride * static_cast<size_t>(c) + kPairBytes * static_cast<size_t>(p);
-      const __m512i xu = _mm512_loadu_si512(xp);
-      const __m512 xs = _mm512_loadu_ps(xp + 64);
-      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-        const __m512i isum = _mm512_dpbusd_epi32(wp[r].corr, xu, wp[r].w);
-        acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(wp[r].scale, xs), _mm512_cvtepi32_ps(isum), acc[r][c]);
-      }
-    }
+struct Q8_0Format {
+  using Block = Q8_0Block;
+  static constexpr int kOffset = 128;
+  static AGENTD_INLINE __m256i levels(const Block& a) {
+    return _mm256_xor_si256(load256(a.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
   }
-
-  // One weight row against C activation rows in a single pass over the
-  // row, even and odd pairs in their own registers: the same operations in
-  // the same order as run<1, C>.
-  static constexpr int kRowPassCols = 8;
-  // pf (if not null): a row of row_bytes to prefetch, spread over the pass.
-  template <int C>
-  void run_row(const uint8_t* w, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride, const uint8_t* pf,
-               size_t row_bytes) const {
-    const int64_t pairs = (blocks + 1) / 2;
-    const int64_t full = blocks / 2;
-    __m512 even[1][C], odd[1][C];
-    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) even[0][c] = odd[0][c] = _mm512_setzero_ps();
-    size_t pf_next = 0;
-    auto prefetch_until = [&](size_t end) {
-      for (; pf_next < end; pf_next += 64) _mm_prefetch(reinterpret_cast<const char*>(pf + pf_next), _MM_HINT_T0);
-    };
-    int64_t p = 0;
-    for (; p + 2 <= full; p += 2) {
-      if (pf) prefetch_until(row_bytes * static_cast<size_t>(p + 2) / static_cast<size_t>(pairs));
-      step<1, C>(w, 0, x, x_stride, p, true, even);
-      step<1, C>(w, 0, x, x_stride, p + 1, true, odd);
-    }
-    if (pf) prefetch_until(row_bytes);
-    if (p < pairs) {
-      step<1, C>(w, 0, x, x_stride, p, p < full, even);
-      ++p;
-    }
-    if (p < pairs) step<1, C>(w, 0, x, x_stride, p, false, odd);
-    _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) y[y_stride * c] = block_pairs_total(even[0][c], odd[0][c]);
+  static AGENTD_INLINE void store_levels(const Block& a, int32_t* out) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), levels(a));
   }
-
-  // Even pairs (blocks with b % 4 in {0, 1}) and odd pairs accumulate into
-  // different lanes (kernels_internal.h), so they run as two passes, each
-  // with one register per output.
-  template <int R, int C>
-  void run(const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride, float* y, int64_t y_stride) const {
-    const int64_t pairs = (blocks + 1) / 2;
-    const int64_t full = blocks / 2;  // pairs with both blocks
-    alignas(64) float even[R][C][16];
-    for (int parity = 0; parity < 2; ++parity) {
-      __m512 acc[R][C];
-      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-        _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-      }
-      int64_t p = parity;
-      for (; p < full; p += 2) step<R, C>(w, w_stride, x, x_stride, p, true, acc);
-      if (p < pairs) step<R, C>(w, w_stride, x, x_stride, p, false, acc);
-      _Pragma("GCC unroll 16") for (int r = 0; r < R; ++r) {
-        _Pragma("GCC unroll 16") for (int c = 0; c < C; ++c) {
-          if (parity == 0) {
-            _mm512_store_ps(even[r][c], acc[r][c]);
-          } else {
-            y[y_stride * c + r] = block_pairs_total(_mm512_load_ps(even[r][c]), acc[r][c]);
-          }
-        }
-      }
-    }
+  static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
+    const __m512i wq = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
+    return _mm512_xor_si512(wq, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
 };
 
-template <class U>
-void mat_q8(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
-            float* y, int64_t y_stride) {
-  const Q8Tiles<U> k{n / kQK8_0};
-  drive(k, static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m, y, y_stride);
+// Several activation rows (prefill, batched decode): up to 8 of them, one per
+// int32 lane of a 256-bit register. Per block, vector k holds bytes
+// 4k .. 4k + 3 of each row, so dpbusd of the weights' levels 4k .. 4k + 3
+// broadcast to every lane against it adds them to that row's lane: eight of
+// them give each row's whole block sum in its lane, with nothing to reduce
+// across lanes, and the float step serves 8 rows at once. The levels'
+// offset k is taken off through the rows' sums, started from -k * sum(x):
+// sum((q - k) * x) = sum(q * x) - k * sum(x).
+struct DwordColumns {
+  int cols = 0;
+  std::vector<uint32_t> t;    // [block][8 vectors k][8 rows]
+  std::vector<int32_t> corr;  // [block][8 rows]: -k * sum(x)
+  std::vector<float> dx;      // [block][8 rows]
+};
+
+void dword_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, int offset, DwordColumns& g) {
+  g.cols = cols;
+  g.t.resize(static_cast<size_t>(blocks) * 64);
+  g.corr.resize(static_cast<size_t>(blocks) * 8);
+  g.dx.resize(static_cast<size_t>(blocks) * 8);
+  for (int c = 0; c < 8; ++c) {
+    const auto* row = c < cols ? reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c)) : nullptr;
+    for (int64_t b = 0; b < blocks; ++b) {
+      uint32_t* t = g.t.data() + 64 * b + c;
+      int32_t sum = 0;
+      for (int k = 0; k < 8; ++k) {
+        uint32_t q = 0;
+        if (row != nullptr) {
+          std::memcpy(&q, row[b].qs + 4 * k, sizeof q);
+          for (int j = 0; j < 4; ++j) sum += row[b].qs[4 * k + j];
+        }
+        t[8 * k] = q;
+      }
+      g.corr[static_cast<size_t>(8 * b + c)] = -offset * sum;
+      g.dx[static_cast<size_t>(8 * b + c)] = row != nullptr ? half_to_float(row[b].d) : 0.f;
+    }
+  }
+}
+
+// Blocks of a tile's weight rows unpacked at a time (L1-sized).
+constexpr int64_t kTileBlocks = 64;
+
+// R weight rows, blocks [b0, b0 + nb), as the kernel reads them: per block,
+// each row's 32 levels (4 per int32) and its scale.
+template <int R>
+struct WeightTile {
+  alignas(64) int32_t q[kTileBlocks][R][8];
+  alignas(64) float d[kTileBlocks][R];
+};
+
+template <class F, int R>
+void unpack_tile(const uint8_t* w, size_t w_stride, int64_t b0, int64_t nb, WeightTile<R>& t) {
+  alignas(64) Half dh[kTileBlocks][R];
+  for (int r = 0; r < R; ++r) {
+    const auto* row = reinterpret_cast<const typename F::Block*>(w + w_stride * static_cast<size_t>(r)) + b0;
+    for (int64_t k = 0; k < nb; ++k) {
+      F::store_levels(row[k], t.q[k][r]);
+      dh[k][r] = row[k].d;
+    }
+  }
+  const int64_t count = nb * R;
+  const Half* src = &dh[0][0];
+  float* dst = &t.d[0][0];
+  for (int64_t i = 0; i < count; i += 16) {
+    const __mmask16 m = count - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (count - i)) - 1u);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + i)));
+  }
+}
+
+// Rows [0, R) of a tile against one DwordColumns, blocks [b0, b0 + nb) of
+// it; acc[r] lane c accumulates y[c][r]. Each row's block sum runs in two
+// integer chains (dpbusd waits for its accumulator), the first started from
+// the columns' corrections.
+template <int R>
+AGENTD_INLINE void dword_rows(const WeightTile<R>& t, const DwordColumns& g, int64_t b0, int64_t nb, __m256 (&acc)[R],
+                              const uint8_t* pf, size_t pf_bytes) {
+  const uint8_t* pf_end = pf + pf_bytes;
+  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(nb) + 1);  // per block
+  for (int64_t k = 0; k < nb; ++k) {
+    for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
+    }
+    const auto* tv = reinterpret_cast<const __m256i*>(g.t.data() + 64 * (b0 + k));
+    __m256i x[8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) x[j] = _mm256_loadu_si256(tv + j);
+    const __m256 dx = _mm256_loadu_ps(g.dx.data() + 8 * (b0 + k));
+    const __m256i corr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.corr.data() + 8 * (b0 + k)));
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+      const int32_t* wq = t.q[k][r];
+      __m256i s0 = corr;
+      __m256i s1 = _mm256_setzero_si256();
+      _Pragma("GCC unroll 8") for (int j = 0; j < 8; j += 2) {
+        s0 = _mm256_dpbusd_epi32(s0, _mm256_set1_epi32(wq[j]), x[j]);
+        s1 = _mm256_dpbusd_epi32(s1, _mm256_set1_epi32(wq[j + 1]), x[j + 1]);
+      }
+      const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(t.d[k][r]), dx);
+      acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[r]);
+    }
+  }
+}
+
+// acc[r] lane c -> y[c * y_stride + r] for c < cols.
+template <int R>
+AGENTD_INLINE void store_columns(const __m256 (&acc)[R], int cols, float* y, int64_t y_stride) {
+  if constexpr (R == 8) {
+    // 8 x 8 transpose: then v[c] holds column c's 8 rows.
+    __m256 u[8], v[8];
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i += 2) {
+      u[i] = _mm256_unpacklo_ps(acc[i], acc[i + 1]);
+      u[i + 1] = _mm256_unpackhi_ps(acc[i], acc[i + 1]);
+    }
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i += 4) {
+      v[i] = _mm256_shuffle_ps(u[i], u[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    // v[i] (i < 4) lane L: column i + 4 * (L / 4)... of rows 0-3; v[4 + i]: rows 4-7.
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
+      const __m256 lo = _mm256_permute2f128_ps(v[i], v[4 + i], 0x20);  // column i
+      const __m256 hi = _mm256_permute2f128_ps(v[i], v[4 + i], 0x31);  // column i + 4
+      if (i < cols) _mm256_storeu_ps(y + y_stride * i, lo);
+      if (i + 4 < cols) _mm256_storeu_ps(y + y_stride * (i + 4), hi);
+    }
+    return;
+  }
+  alignas(32) float v[R][8];
+  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm256_store_ps(v[r], acc[r]);
+  for (int c = 0; c < cols; ++c) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) y[y_stride * c + r] = v[r][c];
+  }
+}
+
+// Weight rows [0, R) against every group of columns: each chunk of the rows'
+// blocks unpacked once, then run against each group.
+template <class F, int R>
+void dword_tile(const uint8_t* w, size_t w_stride, const std::vector<DwordColumns>& groups, int64_t n_groups,
+                int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
+  thread_local WeightTile<R> tile;
+  thread_local std::vector<float> accs;  // [group][row][8 columns]
+  accs.assign(static_cast<size_t>(n_groups * R * 8), 0.f);
+  for (int64_t b0 = 0; b0 < blocks; b0 += kTileBlocks) {
+    const int64_t nb = std::min(kTileBlocks, blocks - b0);
+    unpack_tile<F, R>(w, w_stride, b0, nb, tile);
+    // The next tile's part of these blocks, asked for along the first group.
+    const size_t pf_begin = pf_bytes * static_cast<size_t>(b0) / static_cast<size_t>(blocks);
+    const size_t pf_next = pf_bytes * static_cast<size_t>(b0 + nb) / static_cast<size_t>(blocks);
+    for (int64_t gi = 0; gi < n_groups; ++gi) {
+      __m256 acc[R];
+      float* a = accs.data() + 8 * R * gi;
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(a + 8 * r);
+      const bool ask = gi == 0 && pf != nullptr;
+      dword_rows<R>(tile, groups[static_cast<size_t>(gi)], b0, nb, acc, ask ? pf + pf_begin : w,
+                    ask ? pf_next - pf_begin : 0);
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm256_storeu_ps(a + 8 * r, acc[r]);
+    }
+  }
+  for (int64_t gi = 0; gi < n_groups; ++gi) {
+    __m256 acc[R];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(accs.data() + 8 * (R * gi + r));
+    store_columns<R>(acc, groups[static_cast<size_t>(gi)].cols, y + y_stride * 8 * gi, y_stride);
+  }
+}
+
+template <class F>
+void dword_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
+                  int64_t blocks, float* y, int64_t y_stride) {
+  thread_local std::vector<DwordColumns> groups;
+  const int64_t n_groups = (m + 7) / 8;
+  if (static_cast<int64_t>(groups.size()) < n_groups) groups.resize(static_cast<size_t>(n_groups));
+  for (int64_t gi = 0; gi < n_groups; ++gi) {
+    const int cols = static_cast<int>(std::min<int64_t>(8, m - 8 * gi));
+    dword_columns(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, F::kOffset,
+                  groups[static_cast<size_t>(gi)]);
+  }
+  // Rows [r, r + R); the next R rows prefetched if they are this call's.
+  auto tile = [&]<int R>(int64_t r) {
+    const bool next = r + 2 * R <= rows;
+    dword_tile<F, R>(w + w_stride * r, w_stride, groups, n_groups, blocks, y + r, y_stride,
+                     next ? w + w_stride * (r + R) : nullptr, next ? R * w_stride : 0);
+  };
+  int64_t r = 0;
+  for (; r + 8 <= rows; r += 8) tile.template operator()<8>(r);
+  for (; r + 4 <= rows; r += 4) tile.template operator()<4>(r);
+  for (; r < rows; ++r) tile.template operator()<1>(r);
 }
 
 // ------------------------------------------------------------ Q8_0 (whole blocks)
@@ -537,19 +555,20 @@ void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, const int16_t* block
 // rows, the float chain with one row per lane.
 
 // A pair of activation blocks (the second zero if missing) as signed bytes,
-// and -128 * sum4(x) per lane: dpbusd(-128 * sum4(x), w + 128, x) = sum4(x * w).
+// and -k * sum4(x) per lane for a format's offset k:
+// dpbusd(-k * sum4(x), q, x) = sum4(x * (q - k)) = sum4(x * w).
 struct XPair {
   __m512i xv, corr;
-  XPair(const Q8_0Block* a, bool both)
+  XPair(const Q8_0Block* a, bool both, int offset)
       : xv(both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs))),
         corr(_mm512_sub_epi32(_mm512_setzero_si512(),
-                              _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(128)), xv))) {}
+                              _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(offset)), xv))) {}
 };
 
 // The 16 exact lane sums of weight blocks a[0], a[1] (if both) with a pair.
-AGENTD_INLINE __m512i q8_0_pair_sums(const Q8_0Block* a, const XPair& x, bool both) {
-  const __m512i wq = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
-  return _mm512_dpbusd_epi32(x.corr, _mm512_xor_si512(wq, _mm512_set1_epi8(static_cast<char>(0x80))), x.xv);
+template <class F>
+AGENTD_INLINE __m512i block_pair_sums(const typename F::Block* a, const XPair& x, bool both) {
+  return _mm512_dpbusd_epi32(x.corr, F::pair_levels(a, both), x.xv);
 }
 
 // Lanes 0-7: sums of adjacent lane pairs of a; 8-15: of b.
@@ -569,11 +588,12 @@ AGENTD_INLINE __m512i block_sums16(const __m512i (&v)[8]) {
 
 // The block sums of the last k <= 8 pairs (the last has both blocks if
 // last_both), through a tree no deeper than k needs; later lanes are 0.
-AGENTD_INLINE __m512i last_block_sums(const Q8_0Block* a, const XPair* x, int64_t k, bool last_both) {
+template <class F>
+AGENTD_INLINE __m512i last_block_sums(const typename F::Block* a, const XPair* x, int64_t k, bool last_both) {
   const __m512i zero = _mm512_setzero_si512();
   __m512i v[8];
   _Pragma("GCC unroll 8") for (int i = 0; i < 8; ++i) {
-    v[i] = i < k ? q8_0_pair_sums(a + 2 * i, x[i], i + 1 < k || last_both) : zero;
+    v[i] = i < k ? block_pair_sums<F>(a + 2 * i, x[i], i + 1 < k || last_both) : zero;
   }
   if (k <= 2) return pair_sums(pair_sums(pair_sums(v[0], v[1]), zero), zero);
   if (k <= 4) return pair_sums(pair_sums(pair_sums(v[0], v[1]), pair_sums(v[2], v[3])), zero);
@@ -609,20 +629,22 @@ AGENTD_INLINE void transpose16(__m512i (&t)[16]) {
   }
 }
 
-struct Q8_0DecodeScratch {
+struct DecodeScratch {
   std::vector<XPair> x;         // per pair
   std::vector<float> dx;        // per block
   std::vector<int32_t> sums;    // [16 rows][stride]: block sums
   std::vector<uint16_t> dw;     // [block][16 rows]: weight scales
 };
 
-void q8_0_decode(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, int64_t blocks, float* y) {
-  thread_local Q8_0DecodeScratch s;
+template <class F>
+void decode_blocks(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, int64_t blocks, float* y) {
+  using Block = typename F::Block;
+  thread_local DecodeScratch s;
   const int64_t pairs = (blocks + 1) / 2;
   const int64_t stride = 16 * ((pairs + 7) / 8);
   const auto* xb = reinterpret_cast<const Q8_0Block*>(x);
   s.x.clear();
-  for (int64_t p = 0; p < pairs; ++p) s.x.emplace_back(xb + 2 * p, 2 * p + 1 < blocks);
+  for (int64_t p = 0; p < pairs; ++p) s.x.emplace_back(xb + 2 * p, 2 * p + 1 < blocks, F::kOffset);
   s.dx.resize(static_cast<size_t>(blocks));
   for (int64_t b = 0; b < blocks; ++b) s.dx[static_cast<size_t>(b)] = half_to_float(xb[b].d);
   s.sums.resize(static_cast<size_t>(16 * stride));
@@ -630,17 +652,17 @@ void q8_0_decode(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t*
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
     const int n = static_cast<int>(std::min<int64_t>(16, rows - r0));
     for (int lane = 0; lane < n; ++lane) {
-      const auto* a = reinterpret_cast<const Q8_0Block*>(w + w_stride * static_cast<size_t>(r0 + lane));
+      const auto* a = reinterpret_cast<const Block*>(w + w_stride * static_cast<size_t>(r0 + lane));
       int32_t* out = s.sums.data() + stride * lane;
       int64_t g = 0;
       for (; g + 8 <= blocks / 2; g += 8) {
         __m512i v[8];
         _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) {
-          v[k] = q8_0_pair_sums(a + 2 * (g + k), s.x[static_cast<size_t>(g + k)], true);
+          v[k] = block_pair_sums<F>(a + 2 * (g + k), s.x[static_cast<size_t>(g + k)], true);
         }
         _mm512_storeu_si512(out + 2 * g, block_sums16(v));
       }
-      if (g < pairs) _mm512_storeu_si512(out + 2 * g, last_block_sums(a + 2 * g, s.x.data() + g, pairs - g, blocks % 2 == 0));
+      if (g < pairs) _mm512_storeu_si512(out + 2 * g, last_block_sums<F>(a + 2 * g, s.x.data() + g, pairs - g, blocks % 2 == 0));
       uint16_t* dw = s.dw.data() + lane;
       int64_t b = 0;
       for (; b + 4 <= blocks; b += 4) {
@@ -671,9 +693,21 @@ void mat_q8_0_sums(int64_t n, const void* w, size_t w_stride, int64_t rows, cons
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
   if (m == 1) {
-    q8_0_decode(wb, w_stride, rows, xb, n / kQK8_0, y);  // corrects through the activation's sums instead
+    decode_blocks<Q8_0Format>(wb, w_stride, rows, xb, n / kQK8_0, y);  // corrects through the activation's sums instead
   } else {
     q8_0_columns_matmul(wb, w_stride, block_sums, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
+  }
+}
+
+template <class F>
+void mat_blocks(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  if (m == 1) {
+    decode_blocks<F>(wb, w_stride, rows, xb, n / kQK8_0, y);
+  } else {
+    dword_matmul<F>(wb, w_stride, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
   }
 }
 
@@ -910,8 +944,8 @@ void mat_q6_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const voi
 }  // namespace
 
 void fill_avx512_mat_kernels(KernelTable& t) {
-  t.mat_q4_0 = {mat_q8<UnpackQ4_0>, q8_prepare, q8_prepared_bytes};
-  t.mat_q5_0 = {mat_q8<UnpackQ5_0>, q8_prepare, q8_prepared_bytes};
+  t.mat_q4_0 = {mat_blocks<Q4_0Format>, nullptr, nullptr};
+  t.mat_q5_0 = {mat_blocks<Q5_0Format>, nullptr, nullptr};
   // Reads the Q8_0 activation blocks as they are.
   t.mat_q8_0 = {mat_q8_0, nullptr, nullptr, true, mat_q8_0_sums};
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};

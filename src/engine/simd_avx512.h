@@ -37,11 +37,5 @@ inline float float_rows_total(__m512 z0, __m512 z1) {
                                _mm256_add_ps(_mm512_castps512_ps256(z1), _mm512_extractf32x8_ps(z1, 1))));
 }
 
-// Q4_0/Q5_0/Q8_0 pairs of blocks: the even and the odd pairs' accumulators.
-inline float block_pairs_total(__m512 even, __m512 odd) {
-  const __m512 z = _mm512_add_ps(even, odd);
-  return hsum_ps(_mm256_add_ps(_mm512_castps512_ps256(z), _mm512_extractf32x8_ps(z, 1)));
-}
-
 }  // namespace
 }  // namespace agentd::engine::detail

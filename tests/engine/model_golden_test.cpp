@@ -230,7 +230,8 @@ TEST(ModelGoldenTest, LogitsAreBitIdenticalAcrossBatchingThreadsAndIsa) {
     const size_t nv = static_cast<size_t>(m.config().n_vocab);
     const Isa before = active_isa();
     // a alone, prefilled at once, every position, no pool: on the first ISA,
-    // and again on an ISA that sums Q8_0 in another order (kernels.h).
+    // and again on an ISA that sums Q4_0, Q5_0 and Q8_0 in another order
+    // (kernels.h; they change order together).
     std::vector<float> want;
     SumOrder want_order = SumOrder::kLanes;
     // The scalar kernels are slow on quantized files (a Debug build runs this
@@ -244,6 +245,7 @@ TEST(ModelGoldenTest, LogitsAreBitIdenticalAcrossBatchingThreadsAndIsa) {
       SequenceBatch sa{ca.get(), a, true};
       ASSERT_TRUE(m.forward({&sa, 1}, all, nullptr).is_ok());
       const SumOrder order = sum_order(TensorType::kQ8_0, static_cast<Isa>(isa));
+      for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0}) ASSERT_EQ(sum_order(t, static_cast<Isa>(isa)), order);
       if (want.empty() || order != want_order) {
         if (!want.empty()) {
           // Another order of the same sums: the logits differ by rounding,
