@@ -85,19 +85,53 @@ void drive(const K& k, const uint8_t* w, size_t w_stride, int64_t rows, const ui
 // work is one step per block instead of one per 4 elements, which is what
 // lets several activation rows share the work below.
 //
-// A format gives a block's levels q = w + kOffset as 32 unsigned bytes in
-// element order (Q4_0: the nibbles, offset 8; Q5_0: 5 bits, 16; Q8_0: w + 128)
-// and the levels of two blocks side by side in 64 (the second zero if
-// missing).
+// A format gives its weights as unsigned levels q = w + kOffset (Q4_0: the
+// nibbles, offset 8; Q5_0: 5 bits, 16; Q8_0: w + 128): two blocks side by
+// side in element order (pair_levels, the second zero if missing) for one
+// activation row, and block b of 16 rows in the tile layout below
+// (tile_levels) for several.
+
+// Lane l of a tile register holds row lane_rows()[l]: transpose4x4 of four
+// registers of 4 rows each (row 4g + i in 128-bit lane i of register g)
+// leaves row 4g + i's dword in lane 4i + g. Its own inverse.
+AGENTD_INLINE __m512i lane_rows() { return _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15); }
+
+// z[g] 128-bit lane i: 4 dwords of row 4g + i -> z[j] lane 4i + g: dword j of row 4g + i.
+AGENTD_INLINE void transpose4x4(__m512i (&z)[4]) {
+  const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+  z[0] = _mm512_unpacklo_epi64(t0, t2);
+  z[1] = _mm512_unpackhi_epi64(t0, t2);
+  z[2] = _mm512_unpacklo_epi64(t1, t3);
+  z[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// Block b of 16 rows (Q4_0 or Q5_0 layout): the nibbles of 4 rows per
+// register, transposed, give levels 4j .. 4j + 3 (low nibbles) and
+// 16 + 4j .. 16 + 4j + 3 (high nibbles) of every row.
+template <class Block>
+AGENTD_INLINE void tile_nibbles(const Block* const (&rows)[16], int64_t b, __m512i (&q)[8]) {
+  __m512i z[4];
+  _Pragma("GCC unroll 4") for (int g = 0; g < 4; ++g) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g][b].qs)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g + 1][b].qs)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g + 2][b].qs)), 2);
+    z[g] = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g + 3][b].qs)), 3);
+  }
+  transpose4x4(z);
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) {
+    q[j] = _mm512_and_si512(z[j], low4);
+    q[j + 4] = _mm512_and_si512(_mm512_srli_epi32(z[j], 4), low4);
+  }
+}
+
 struct Q4_0Format {
   using Block = Q4_0Block;
   static constexpr int kOffset = 8;
-  static AGENTD_INLINE __m256i levels(const Block& a) { return unpack_nibbles_32(a.qs); }
-  static AGENTD_INLINE void store_levels(const Block& a, int32_t* out) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs));
-    const __m128i low4 = _mm_set1_epi8(0x0f);
-    _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_and_si128(raw, low4));
-    _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_and_si128(_mm_srli_epi16(raw, 4), low4));
+  static AGENTD_INLINE void tile_levels(const Block* const (&rows)[16], int64_t b, const int32_t* /*row_of_lane*/,
+                                         __m512i (&q)[8]) {
+    tile_nibbles(rows, b, q);
   }
   static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
     const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[0].qs));
@@ -117,12 +151,21 @@ struct Q5_0Format {
     std::memcpy(&qh, a.qh, sizeof qh);
     return qh;
   }
-  static AGENTD_INLINE __m256i levels(const Block& a) {
-    const __m256i low = unpack_nibbles_32(a.qs);
-    return _mm256_mask_add_epi8(low, high_bits(a), low, _mm256_set1_epi8(16));
-  }
-  static AGENTD_INLINE void store_levels(const Block& a, int32_t* out) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out), levels(a));
+  // Bit 4 of levels 4j .. 4j + 3 of 16 rows: bits 4j .. 4j + 3 of each
+  // row's qh, spread to bit 4 of each byte through a table of 16 dwords.
+  static AGENTD_INLINE void tile_levels(const Block* const (&rows)[16], int64_t b, const int32_t* row_of_lane,
+                                         __m512i (&q)[8]) {
+    tile_nibbles(rows, b, q);
+    alignas(64) uint32_t qh[16];
+    _Pragma("GCC unroll 16") for (int l = 0; l < 16; ++l) qh[l] = high_bits(rows[row_of_lane[l]][b]);
+    const __m512i h = _mm512_load_si512(qh);
+    const __m512i spread = _mm512_setr_epi32(0x00000000, 0x00000010, 0x00001000, 0x00001010, 0x00100000, 0x00100010,
+                                             0x00101000, 0x00101010, 0x10000000, 0x10000010, 0x10001000, 0x10001010,
+                                             0x10100000, 0x10100010, 0x10101000, 0x10101010);
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) {
+      const __m512i bits = _mm512_and_si512(_mm512_srli_epi32(h, 4 * j), _mm512_set1_epi32(0xf));
+      q[j] = _mm512_or_si512(q[j], _mm512_permutexvar_epi32(bits, spread));
+    }
   }
   static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
     const __m512i low = join(unpack_nibbles_32(a[0].qs), both ? unpack_nibbles_32(a[1].qs) : _mm256_setzero_si256());
@@ -135,203 +178,183 @@ struct Q5_0Format {
 struct Q8_0Format {
   using Block = Q8_0Block;
   static constexpr int kOffset = 128;
-  static AGENTD_INLINE __m256i levels(const Block& a) {
-    return _mm256_xor_si256(load256(a.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
-  }
-  static AGENTD_INLINE void store_levels(const Block& a, int32_t* out) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out), levels(a));
-  }
   static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
     const __m512i wq = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
     return _mm512_xor_si512(wq, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
 };
 
-// Several activation rows (prefill, batched decode): up to 8 of them, one per
-// int32 lane of a 256-bit register. Per block, vector k holds bytes
-// 4k .. 4k + 3 of each row, so dpbusd of the weights' levels 4k .. 4k + 3
-// broadcast to every lane against it adds them to that row's lane: eight of
-// them give each row's whole block sum in its lane, with nothing to reduce
-// across lanes, and the float step serves 8 rows at once. The levels'
-// offset k is taken off through the rows' sums, started from -k * sum(x):
-// sum((q - k) * x) = sum(q * x) - k * sum(x).
-struct DwordColumns {
+// Several activation rows (prefill, batched decode): 16 weight rows in the
+// int32 lanes of a 512-bit register. Per block, register k holds each row's
+// levels 4k .. 4k + 3 (one row per lane), so dpbusd against an activation
+// row's bytes 4k .. 4k + 3 broadcast from memory adds them to every row's
+// lane: eight of them give 16 rows' whole block sums in one register, with
+// nothing to reduce across lanes, and one float step serves the 16 outputs.
+// The levels' offset k is taken off through the activation's sums, the
+// chain started from -k * sum(x): sum((q - k) * x) = sum(q * x) - k * sum(x).
+// The rows sit in the lanes in the order transpose4x4 leaves them
+// (lane_rows), put back in order when the outputs are stored.
+
+// Up to 8 activation rows, per block: each row's 32 bytes (4 per int32),
+// -k * their sum and the scale.
+struct BlockColumns {
   int cols = 0;
-  std::vector<uint32_t> t;    // [block][8 vectors k][8 rows]
-  std::vector<int32_t> corr;  // [block][8 rows]: -k * sum(x)
+  std::vector<int32_t> x;     // [block][8 rows][8]
+  std::vector<int32_t> corr;  // [block][8 rows]
   std::vector<float> dx;      // [block][8 rows]
 };
 
-void dword_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, int offset, DwordColumns& g) {
+void block_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, int offset, BlockColumns& g) {
   g.cols = cols;
-  g.t.resize(static_cast<size_t>(blocks) * 64);
+  g.x.resize(static_cast<size_t>(blocks) * 64);
   g.corr.resize(static_cast<size_t>(blocks) * 8);
   g.dx.resize(static_cast<size_t>(blocks) * 8);
-  for (int c = 0; c < 8; ++c) {
-    const auto* row = c < cols ? reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c)) : nullptr;
+  for (int c = 0; c < cols; ++c) {
+    const auto* row = reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c));
     for (int64_t b = 0; b < blocks; ++b) {
-      uint32_t* t = g.t.data() + 64 * b + c;
-      int32_t sum = 0;
-      for (int k = 0; k < 8; ++k) {
-        uint32_t q = 0;
-        if (row != nullptr) {
-          std::memcpy(&q, row[b].qs + 4 * k, sizeof q);
-          for (int j = 0; j < 4; ++j) sum += row[b].qs[4 * k + j];
-        }
-        t[8 * k] = q;
-      }
-      g.corr[static_cast<size_t>(8 * b + c)] = -offset * sum;
-      g.dx[static_cast<size_t>(8 * b + c)] = row != nullptr ? half_to_float(row[b].d) : 0.f;
+      const __m256i q = load256(row[b].qs);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(g.x.data() + 64 * b + 8 * c), q);
+      // sum(x) = sum(x + 128) - 32 * 128, sad summing 8 bytes per qword.
+      const __m256i s4 = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))),
+                                         _mm256_setzero_si256());
+      __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+      s2 = _mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2));
+      g.corr[static_cast<size_t>(8 * b + c)] = -offset * (_mm_cvtsi128_si32(s2) - 32 * 128);
+      g.dx[static_cast<size_t>(8 * b + c)] = half_to_float(row[b].d);
     }
   }
 }
 
-// Blocks of a tile's weight rows unpacked at a time (L1-sized).
-constexpr int64_t kTileBlocks = 64;
+// Blocks of a tile's weight rows unpacked at a time (16 KiB).
+constexpr int64_t kTileBlocks = 32;
 
-// R weight rows, blocks [b0, b0 + nb), as the kernel reads them: per block,
-// each row's 32 levels (4 per int32) and its scale.
-template <int R>
+// dpbusd(acc, u, s) with s = *x in every lane, the load folded into the
+// instruction (compilers keep a separate broadcast).
+AGENTD_INLINE __m512i dpbusd_broadcast(__m512i acc, __m512i u, const int32_t* x) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(u), "m"(*x));
+  return acc;
+}
+
+// 16 rows' blocks [b0, b0 + nb) as the kernel reads them: per block, the 8
+// registers of levels and the scales, in lane order.
 struct WeightTile {
-  alignas(64) int32_t q[kTileBlocks][R][8];
-  alignas(64) float d[kTileBlocks][R];
+  alignas(64) int32_t q[kTileBlocks][8][16];
+  alignas(64) float d[kTileBlocks][16];
 };
 
-template <class F, int R>
-void unpack_tile(const uint8_t* w, size_t w_stride, int64_t b0, int64_t nb, WeightTile<R>& t) {
-  alignas(64) Half dh[kTileBlocks][R];
-  for (int r = 0; r < R; ++r) {
-    const auto* row = reinterpret_cast<const typename F::Block*>(w + w_stride * static_cast<size_t>(r)) + b0;
-    for (int64_t k = 0; k < nb; ++k) {
-      F::store_levels(row[k], t.q[k][r]);
-      dh[k][r] = row[k].d;
-    }
-  }
-  const int64_t count = nb * R;
-  const Half* src = &dh[0][0];
-  float* dst = &t.d[0][0];
-  for (int64_t i = 0; i < count; i += 16) {
-    const __mmask16 m = count - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (count - i)) - 1u);
-    _mm512_mask_storeu_ps(dst + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + i)));
+template <class F>
+void unpack_tile(const typename F::Block* const (&rows)[16], int64_t b0, int64_t nb, WeightTile& t) {
+  const __m512i lane_row = lane_rows();
+  alignas(64) int32_t row_of_lane[16];
+  _mm512_store_si512(row_of_lane, lane_row);
+  for (int64_t k = 0; k < nb; ++k) {
+    __m512i q[8];
+    F::tile_levels(rows, b0 + k, row_of_lane, q);
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) _mm512_store_si512(t.q[k][j], q[j]);
+    alignas(32) Half dh[16];
+    _Pragma("GCC unroll 16") for (int l = 0; l < 16; ++l) dh[l] = rows[row_of_lane[l]][b0 + k].d;
+    _mm512_store_ps(t.d[k], _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh))));
   }
 }
 
-// Rows [0, R) of a tile against one DwordColumns, blocks [b0, b0 + nb) of
-// it; acc[r] lane c accumulates y[c][r]. Each row's block sum runs in two
-// integer chains (dpbusd waits for its accumulator), the first started from
-// the columns' corrections.
-template <int R>
-AGENTD_INLINE void dword_rows(const WeightTile<R>& t, const DwordColumns& g, int64_t b0, int64_t nb, __m256 (&acc)[R],
-                              const uint8_t* pf, size_t pf_bytes) {
+// The tile's blocks [b0, b0 + nb) against C columns of g: acc[c] lane l
+// accumulates column c of row lane_rows()[l]. The next tile's bytes (pf,
+// pf_bytes) are asked for into L2 along the way: 16 rows read side by side
+// do not look like a stream to the hardware prefetchers.
+template <int C>
+AGENTD_INLINE void tile_columns(const WeightTile& t, const BlockColumns& g, int64_t b0, int64_t nb, __m512 (&acc)[C],
+                                const uint8_t* pf, size_t pf_bytes) {
   const uint8_t* pf_end = pf + pf_bytes;
   const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(nb) + 1);  // per block
   for (int64_t k = 0; k < nb; ++k) {
     for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
       _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
     }
-    const auto* tv = reinterpret_cast<const __m256i*>(g.t.data() + 64 * (b0 + k));
-    __m256i x[8];
-    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) x[j] = _mm256_loadu_si256(tv + j);
-    const __m256 dx = _mm256_loadu_ps(g.dx.data() + 8 * (b0 + k));
-    const __m256i corr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.corr.data() + 8 * (b0 + k)));
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-      const int32_t* wq = t.q[k][r];
-      __m256i s0 = corr;
-      __m256i s1 = _mm256_setzero_si256();
-      _Pragma("GCC unroll 8") for (int j = 0; j < 8; j += 2) {
-        s0 = _mm256_dpbusd_epi32(s0, _mm256_set1_epi32(wq[j]), x[j]);
-        s1 = _mm256_dpbusd_epi32(s1, _mm256_set1_epi32(wq[j + 1]), x[j + 1]);
-      }
-      const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(t.d[k][r]), dx);
-      acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc[r]);
+    const int64_t b = b0 + k;
+    __m512i q[8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) q[j] = _mm512_load_si512(t.q[k][j]);
+    const __m512 d = _mm512_load_ps(t.d[k]);
+    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+      const int32_t* x = g.x.data() + 64 * b + 8 * c;
+      __m512i sum = _mm512_set1_epi32(g.corr[static_cast<size_t>(8 * b + c)]);
+      _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) sum = dpbusd_broadcast(sum, q[j], x + j);
+      const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)]));
+      acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[c]);
     }
   }
 }
 
-// acc[r] lane c -> y[c * y_stride + r] for c < cols.
-template <int R>
-AGENTD_INLINE void store_columns(const __m256 (&acc)[R], int cols, float* y, int64_t y_stride) {
-  if constexpr (R == 8) {
-    // 8 x 8 transpose: then v[c] holds column c's 8 rows.
-    __m256 u[8], v[8];
-    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i += 2) {
-      u[i] = _mm256_unpacklo_ps(acc[i], acc[i + 1]);
-      u[i + 1] = _mm256_unpackhi_ps(acc[i], acc[i + 1]);
-    }
-    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i += 4) {
-      v[i] = _mm256_shuffle_ps(u[i], u[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-      v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-      v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-      v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    // v[i] (i < 4) lane L: column i + 4 * (L / 4)... of rows 0-3; v[4 + i]: rows 4-7.
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
-      const __m256 lo = _mm256_permute2f128_ps(v[i], v[4 + i], 0x20);  // column i
-      const __m256 hi = _mm256_permute2f128_ps(v[i], v[4 + i], 0x31);  // column i + 4
-      if (i < cols) _mm256_storeu_ps(y + y_stride * i, lo);
-      if (i + 4 < cols) _mm256_storeu_ps(y + y_stride * (i + 4), hi);
-    }
-    return;
+// Weight rows [0, n_rows) (n_rows <= 16) against every group of columns:
+// each chunk of the rows' blocks unpacked once, then run against each group.
+template <class F>
+void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<BlockColumns>& groups, int64_t n_groups,
+            int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
+  using Block = typename F::Block;
+  thread_local WeightTile tile;
+  thread_local std::vector<float> accs;  // [group][8 columns][16 lanes]
+  accs.assign(static_cast<size_t>(n_groups * 128), 0.f);
+  const Block* rows[16];
+  for (int r = 0; r < 16; ++r) {
+    // Missing rows repeat the last one; their lanes are not stored.
+    rows[r] = reinterpret_cast<const Block*>(w + w_stride * static_cast<size_t>(std::min(r, n_rows - 1)));
   }
-  alignas(32) float v[R][8];
-  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm256_store_ps(v[r], acc[r]);
-  for (int c = 0; c < cols; ++c) {
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) y[y_stride * c + r] = v[r][c];
-  }
-}
-
-// Weight rows [0, R) against every group of columns: each chunk of the rows'
-// blocks unpacked once, then run against each group.
-template <class F, int R>
-void dword_tile(const uint8_t* w, size_t w_stride, const std::vector<DwordColumns>& groups, int64_t n_groups,
-                int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
-  thread_local WeightTile<R> tile;
-  thread_local std::vector<float> accs;  // [group][row][8 columns]
-  accs.assign(static_cast<size_t>(n_groups * R * 8), 0.f);
   for (int64_t b0 = 0; b0 < blocks; b0 += kTileBlocks) {
     const int64_t nb = std::min(kTileBlocks, blocks - b0);
-    unpack_tile<F, R>(w, w_stride, b0, nb, tile);
+    unpack_tile<F>(rows, b0, nb, tile);
     // The next tile's part of these blocks, asked for along the first group.
     const size_t pf_begin = pf_bytes * static_cast<size_t>(b0) / static_cast<size_t>(blocks);
     const size_t pf_next = pf_bytes * static_cast<size_t>(b0 + nb) / static_cast<size_t>(blocks);
     for (int64_t gi = 0; gi < n_groups; ++gi) {
-      __m256 acc[R];
-      float* a = accs.data() + 8 * R * gi;
-      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(a + 8 * r);
       const bool ask = gi == 0 && pf != nullptr;
-      dword_rows<R>(tile, groups[static_cast<size_t>(gi)], b0, nb, acc, ask ? pf + pf_begin : w,
-                    ask ? pf_next - pf_begin : 0);
-      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) _mm256_storeu_ps(a + 8 * r, acc[r]);
+      const uint8_t* p = ask ? pf + pf_begin : w;
+      const size_t p_bytes = ask ? pf_next - pf_begin : 0;
+      float* a = accs.data() + 128 * gi;
+      const BlockColumns& g = groups[static_cast<size_t>(gi)];
+      auto run = [&]<int C>() {
+        __m512 acc[C];
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_loadu_ps(a + 16 * c);
+        tile_columns<C>(tile, g, b0, nb, acc, p, p_bytes);
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) _mm512_storeu_ps(a + 16 * c, acc[c]);
+      };
+      if (g.cols > 4) {
+        run.template operator()<8>();
+      } else if (g.cols > 2) {
+        run.template operator()<4>();
+      } else if (g.cols == 2) {
+        run.template operator()<2>();
+      } else {
+        run.template operator()<1>();
+      }
     }
   }
+  const __m512i lane_row = lane_rows();
+  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
   for (int64_t gi = 0; gi < n_groups; ++gi) {
-    __m256 acc[R];
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(accs.data() + 8 * (R * gi + r));
-    store_columns<R>(acc, groups[static_cast<size_t>(gi)].cols, y + y_stride * 8 * gi, y_stride);
+    const BlockColumns& g = groups[static_cast<size_t>(gi)];
+    for (int c = 0; c < g.cols; ++c) {
+      const __m512 v = _mm512_permutexvar_ps(lane_row, _mm512_loadu_ps(accs.data() + 128 * gi + 16 * c));
+      _mm512_mask_storeu_ps(y + y_stride * (8 * gi + c), mask, v);
+    }
   }
 }
 
 template <class F>
-void dword_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
-                  int64_t blocks, float* y, int64_t y_stride) {
-  thread_local std::vector<DwordColumns> groups;
+void rows16_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
+                   int64_t blocks, float* y, int64_t y_stride) {
+  thread_local std::vector<BlockColumns> groups;
   const int64_t n_groups = (m + 7) / 8;
   if (static_cast<int64_t>(groups.size()) < n_groups) groups.resize(static_cast<size_t>(n_groups));
   for (int64_t gi = 0; gi < n_groups; ++gi) {
     const int cols = static_cast<int>(std::min<int64_t>(8, m - 8 * gi));
-    dword_columns(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, F::kOffset,
+    block_columns(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, F::kOffset,
                   groups[static_cast<size_t>(gi)]);
   }
-  // Rows [r, r + R); the next R rows prefetched if they are this call's.
-  auto tile = [&]<int R>(int64_t r) {
-    const bool next = r + 2 * R <= rows;
-    dword_tile<F, R>(w + w_stride * r, w_stride, groups, n_groups, blocks, y + r, y_stride,
-                     next ? w + w_stride * (r + R) : nullptr, next ? R * w_stride : 0);
-  };
-  int64_t r = 0;
-  for (; r + 8 <= rows; r += 8) tile.template operator()<8>(r);
-  for (; r + 4 <= rows; r += 4) tile.template operator()<4>(r);
-  for (; r < rows; ++r) tile.template operator()<1>(r);
+  for (int64_t r = 0; r < rows; r += 16) {
+    const int n_rows = static_cast<int>(std::min<int64_t>(16, rows - r));
+    const bool next = r + 32 <= rows;  // prefetch only whole tiles of this call
+    rows16<F>(w + w_stride * r, w_stride, n_rows, groups, n_groups, blocks, y + r, y_stride,
+              next ? w + w_stride * (r + 16) : nullptr, next ? 16 * w_stride : 0);
+  }
 }
 
 // ------------------------------------------------------------ Q8_0 (whole blocks)
@@ -707,7 +730,7 @@ void mat_blocks(int64_t n, const void* w, size_t w_stride, int64_t rows, const v
   if (m == 1) {
     decode_blocks<F>(wb, w_stride, rows, xb, n / kQK8_0, y);
   } else {
-    dword_matmul<F>(wb, w_stride, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
+    rows16_matmul<F>(wb, w_stride, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
   }
 }
 

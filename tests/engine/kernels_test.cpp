@@ -437,13 +437,14 @@ TEST(Kernels, QuantizedDotTracksFloatDot) {
   }
 }
 
-// Every SIMD kernel against the scalar one, through matmul, on odd row
-// counts and several widths (odd and even block counts, float rows of odd
-// length). All must agree bit for bit: exact integer block sums and one
+// Every SIMD kernel against the scalar one, through matmul, on an odd row
+// count (whole tiles of 8 and 16 rows and a rest) and several widths (odd
+// and even block counts, float rows of odd length, rows longer than one
+// chunk of a tile). All must agree bit for bit: exact integer block sums and one
 // fixed float accumulation order (kernels_internal.h).
 TEST(Kernels, SimdMatmulMatchesScalar) {
   ASSERT_GE(detected_isa(), Isa::kAvx2) << "this machine should have AVX2";
-  const int64_t rows = 13;
+  const int64_t rows = 37;
   const int64_t max_m = 17;
   for (TensorType t : kWeightTypes) {
     for (int64_t n : {7, 45, 100, 32, 64, 96, 256, 288, 768, 4096}) {
