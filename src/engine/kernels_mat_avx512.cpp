@@ -242,27 +242,21 @@ struct WeightTile {
   alignas(64) float d[kTileBlocks][16];
 };
 
-template <class F>
-void unpack_tile(const typename F::Block* const (&rows)[16], int64_t b0, int64_t nb, WeightTile& t) {
-  const __m512i lane_row = lane_rows();
-  alignas(64) int32_t row_of_lane[16];
-  _mm512_store_si512(row_of_lane, lane_row);
-  for (int64_t k = 0; k < nb; ++k) {
-    __m512i q[8];
-    F::tile_levels(rows, b0 + k, row_of_lane, q);
-    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) _mm512_store_si512(t.q[k][j], q[j]);
-    alignas(32) Half dh[16];
-    _Pragma("GCC unroll 16") for (int l = 0; l < 16; ++l) dh[l] = rows[row_of_lane[l]][b0 + k].d;
-    _mm512_store_ps(t.d[k], _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh))));
-  }
+// The scales of block b of 16 rows, in lane order.
+template <class Block>
+AGENTD_INLINE __m512 tile_scales(const Block* const (&rows)[16], int64_t b, const int32_t* row_of_lane) {
+  alignas(32) Half dh[16];
+  _Pragma("GCC unroll 16") for (int l = 0; l < 16; ++l) dh[l] = rows[row_of_lane[l]][b].d;
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh)));
 }
 
-// The tile's blocks [b0, b0 + nb) against C columns of g: acc[c] lane l
-// accumulates column c of row lane_rows()[l]. The next tile's bytes (pf,
-// pf_bytes) are asked for into L2 along the way: 16 rows read side by side
-// do not look like a stream to the hardware prefetchers.
-template <int C>
-AGENTD_INLINE void tile_columns(const WeightTile& t, const BlockColumns& g, int64_t b0, int64_t nb, __m512 (&acc)[C],
+// Blocks [0, nb) against C columns of g (from block b0 on): source(k, q, d)
+// gives block k's levels and scales; acc[c] lane l accumulates column c of
+// row lane_rows()[l]. The next tile's bytes (pf, pf_bytes) are asked for
+// into L2 along the way: 16 rows read side by side do not look like a
+// stream to the hardware prefetchers.
+template <int C, class Source>
+AGENTD_INLINE void tile_columns(const Source& source, const BlockColumns& g, int64_t b0, int64_t nb, __m512 (&acc)[C],
                                 const uint8_t* pf, size_t pf_bytes) {
   const uint8_t* pf_end = pf + pf_bytes;
   const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(nb) + 1);  // per block
@@ -272,8 +266,8 @@ AGENTD_INLINE void tile_columns(const WeightTile& t, const BlockColumns& g, int6
     }
     const int64_t b = b0 + k;
     __m512i q[8];
-    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) q[j] = _mm512_load_si512(t.q[k][j]);
-    const __m512 d = _mm512_load_ps(t.d[k]);
+    __m512 d;
+    source(k, q, d);
     _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
       const int32_t* x = g.x.data() + 64 * b + 8 * c;
       __m512i sum = _mm512_set1_epi32(g.corr[static_cast<size_t>(8 * b + c)]);
@@ -284,8 +278,10 @@ AGENTD_INLINE void tile_columns(const WeightTile& t, const BlockColumns& g, int6
   }
 }
 
-// Weight rows [0, n_rows) (n_rows <= 16) against every group of columns:
-// each chunk of the rows' blocks unpacked once, then run against each group.
+// Weight rows [0, n_rows) (n_rows <= 16) against every group of columns.
+// One group (up to 8 activation rows): each block unpacked into registers
+// and used at once. More: each chunk of the rows' blocks unpacked once into
+// a tile, then run against each group.
 template <class F>
 void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<BlockColumns>& groups, int64_t n_groups,
             int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
@@ -298,32 +294,53 @@ void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<Blo
     // Missing rows repeat the last one; their lanes are not stored.
     rows[r] = reinterpret_cast<const Block*>(w + w_stride * static_cast<size_t>(std::min(r, n_rows - 1)));
   }
-  for (int64_t b0 = 0; b0 < blocks; b0 += kTileBlocks) {
-    const int64_t nb = std::min(kTileBlocks, blocks - b0);
-    unpack_tile<F>(rows, b0, nb, tile);
-    // The next tile's part of these blocks, asked for along the first group.
-    const size_t pf_begin = pf_bytes * static_cast<size_t>(b0) / static_cast<size_t>(blocks);
-    const size_t pf_next = pf_bytes * static_cast<size_t>(b0 + nb) / static_cast<size_t>(blocks);
-    for (int64_t gi = 0; gi < n_groups; ++gi) {
-      const bool ask = gi == 0 && pf != nullptr;
-      const uint8_t* p = ask ? pf + pf_begin : w;
-      const size_t p_bytes = ask ? pf_next - pf_begin : 0;
-      float* a = accs.data() + 128 * gi;
-      const BlockColumns& g = groups[static_cast<size_t>(gi)];
-      auto run = [&]<int C>() {
-        __m512 acc[C];
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_loadu_ps(a + 16 * c);
-        tile_columns<C>(tile, g, b0, nb, acc, p, p_bytes);
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) _mm512_storeu_ps(a + 16 * c, acc[c]);
+  alignas(64) int32_t row_of_lane[16];
+  _mm512_store_si512(row_of_lane, lane_rows());
+  // Blocks [b0, b0 + nb) of group gi from source.
+  auto run_group = [&](int64_t gi, int64_t b0, int64_t nb, const auto& source, const uint8_t* p, size_t p_bytes) {
+    float* a = accs.data() + 128 * gi;
+    const BlockColumns& g = groups[static_cast<size_t>(gi)];
+    auto run = [&]<int C>() {
+      __m512 acc[C];
+      _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_loadu_ps(a + 16 * c);
+      tile_columns<C>(source, g, b0, nb, acc, p, p_bytes);
+      _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) _mm512_storeu_ps(a + 16 * c, acc[c]);
+    };
+    if (g.cols > 4) {
+      run.template operator()<8>();
+    } else if (g.cols > 2) {
+      run.template operator()<4>();
+    } else if (g.cols == 2) {
+      run.template operator()<2>();
+    } else {
+      run.template operator()<1>();
+    }
+  };
+  if (n_groups == 1) {
+    auto direct = [&](int64_t k, __m512i (&q)[8], __m512& d) {
+      F::tile_levels(rows, k, row_of_lane, q);
+      d = tile_scales(rows, k, row_of_lane);
+    };
+    run_group(0, 0, blocks, direct, pf != nullptr ? pf : w, pf != nullptr ? pf_bytes : 0);
+  } else {
+    for (int64_t b0 = 0; b0 < blocks; b0 += kTileBlocks) {
+      const int64_t nb = std::min(kTileBlocks, blocks - b0);
+      for (int64_t k = 0; k < nb; ++k) {
+        __m512i q[8];
+        F::tile_levels(rows, b0 + k, row_of_lane, q);
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) _mm512_store_si512(tile.q[k][j], q[j]);
+        _mm512_store_ps(tile.d[k], tile_scales(rows, b0 + k, row_of_lane));
+      }
+      auto buffered = [&](int64_t k, __m512i (&q)[8], __m512& d) {
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) q[j] = _mm512_load_si512(tile.q[k][j]);
+        d = _mm512_load_ps(tile.d[k]);
       };
-      if (g.cols > 4) {
-        run.template operator()<8>();
-      } else if (g.cols > 2) {
-        run.template operator()<4>();
-      } else if (g.cols == 2) {
-        run.template operator()<2>();
-      } else {
-        run.template operator()<1>();
+      // The next tile's part of these blocks, asked for along the first group.
+      const size_t pf_begin = pf_bytes * static_cast<size_t>(b0) / static_cast<size_t>(blocks);
+      const size_t pf_next = pf_bytes * static_cast<size_t>(b0 + nb) / static_cast<size_t>(blocks);
+      for (int64_t gi = 0; gi < n_groups; ++gi) {
+        const bool ask = gi == 0 && pf != nullptr;
+        run_group(gi, b0, nb, buffered, ask ? pf + pf_begin : w, ask ? pf_next - pf_begin : 0);
       }
     }
   }
