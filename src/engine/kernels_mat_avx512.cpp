@@ -106,19 +106,29 @@ AGENTD_INLINE void transpose4x4(__m512i (&z)[4]) {
   z[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
+// 16 bytes at offset off of each of 16 rows -> z[j] lane l: bytes
+// off + 4j .. off + 4j + 3 of row lane_rows()[l].
+template <class Block>
+AGENTD_INLINE void load_tile16(const Block* const (&rows)[16], int64_t b, size_t off, __m512i (&z)[4]) {
+  auto at = [&](int r) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint8_t*>(rows[r] + b) + off));
+  };
+  _Pragma("GCC unroll 4") for (int g = 0; g < 4; ++g) {
+    __m512i v = _mm512_castsi128_si512(at(4 * g));
+    v = _mm512_inserti32x4(v, at(4 * g + 1), 1);
+    v = _mm512_inserti32x4(v, at(4 * g + 2), 2);
+    z[g] = _mm512_inserti32x4(v, at(4 * g + 3), 3);
+  }
+  transpose4x4(z);
+}
+
 // Block b of 16 rows (Q4_0 or Q5_0 layout): the nibbles of 4 rows per
 // register, transposed, give levels 4j .. 4j + 3 (low nibbles) and
 // 16 + 4j .. 16 + 4j + 3 (high nibbles) of every row.
 template <class Block>
 AGENTD_INLINE void tile_nibbles(const Block* const (&rows)[16], int64_t b, __m512i (&q)[8]) {
   __m512i z[4];
-  _Pragma("GCC unroll 4") for (int g = 0; g < 4; ++g) {
-    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g][b].qs)));
-    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g + 1][b].qs)), 1);
-    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g + 2][b].qs)), 2);
-    z[g] = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[4 * g + 3][b].qs)), 3);
-  }
-  transpose4x4(z);
+  load_tile16(rows, b, offsetof(Block, qs), z);
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) {
     q[j] = _mm512_and_si512(z[j], low4);
@@ -979,9 +989,209 @@ struct KTiles {
   }
 };
 
+// Several activation rows, Q4_K: 16 weight rows in the lanes, as for the
+// 32-element blocks above. Per super-block and sub-block j (32 elements),
+// eight dpbusd give each row's exact sum against one activation row, which
+// is multiplied by the rows' scales sc_j and added up; the mins' part,
+// sum_j m_j * (bsums[2j] + bsums[2j + 1]), takes four dpwssd of the rows'
+// pairs (m_2t, m_2t+1) against the activation's pairs. The float steps are
+// Q4KRow::dot's, 16 rows at a time.
+
+// Up to 8 Q8_K activation rows: per super-block, the format's pairs of
+// int16 bsums (up to 8 per row) and the scale.
+struct KColumns {
+  int cols = 0;
+  const uint8_t* x = nullptr;
+  size_t x_stride = 0;
+  std::vector<int32_t> pairs;  // [block][8 rows][8]
+  std::vector<float> dx;       // [block][8 rows]
+};
+
+AGENTD_INLINE int32_t int16_pair(int32_t lo, int32_t hi) {
+  return static_cast<int32_t>(static_cast<uint16_t>(lo) | (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
+}
+
+template <class K>
+void k_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, KColumns& g) {
+  g.cols = cols;
+  g.x = x;
+  g.x_stride = x_stride;
+  g.pairs.resize(static_cast<size_t>(blocks) * 64);
+  g.dx.resize(static_cast<size_t>(blocks) * 8);
+  for (int c = 0; c < cols; ++c) {
+    const auto* row = reinterpret_cast<const Q8_KBlock*>(x + x_stride * static_cast<size_t>(c));
+    for (int64_t b = 0; b < blocks; ++b) {
+      K::bsum_pairs(row[b].bsums, g.pairs.data() + 64 * b + 8 * c);
+      g.dx[static_cast<size_t>(8 * b + c)] = row[b].d;
+    }
+  }
+}
+
+// The scales of super-block b of 16 rows, in lane order.
+struct Q4KTileScales {
+  __m512i sc[8];     // sc_j
+  __m512i mpair[4];  // (m_2t, m_2t+1) as int16
+  __m512 d, dmin;
+};
+
+AGENTD_INLINE void q4_k_tile_scales(const Q4_KBlock* const (&rows)[16], int64_t b, const int32_t* row_of_lane,
+                                    Q4KTileScales& s) {
+  // k_scale_min for 8 sub-blocks at once (as Q4KRow::unpack): bytes
+  // sc[0..3], sc[4..7], m[0..3], m[4..7].
+  alignas(64) uint32_t words[4][16];
+  alignas(32) Half dh[2][16];
+  _Pragma("GCC unroll 16") for (int l = 0; l < 16; ++l) {
+    const Q4_KBlock& a = rows[row_of_lane[l]][b];
+    uint32_t q[3];
+    std::memcpy(q, a.scales, sizeof q);
+    words[0][l] = q[0] & 0x3f3f3f3fu;
+    words[1][l] = (q[2] & 0x0f0f0f0fu) | (((q[0] >> 6) & 0x03030303u) << 4);
+    words[2][l] = q[1] & 0x3f3f3f3fu;
+    words[3][l] = ((q[2] >> 4) & 0x0f0f0f0fu) | (((q[1] >> 6) & 0x03030303u) << 4);
+    dh[0][l] = a.d;
+    dh[1][l] = a.dmin;
+  }
+  const __m512i byte = _mm512_set1_epi32(0xff);
+  _Pragma("GCC unroll 2") for (int h = 0; h < 2; ++h) {
+    const __m512i sc = _mm512_load_si512(words[h]);
+    _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) s.sc[4 * h + k] = _mm512_and_si512(_mm512_srli_epi32(sc, 8 * k), byte);
+    // Bytes (m0, m1, m2, m3) -> int16 pairs (m0, m1) and (m2, m3).
+    const __m512i m = _mm512_load_si512(words[2 + h]);
+    const __m512i high16 = _mm512_set1_epi32(0x00ff0000);
+    s.mpair[2 * h] = _mm512_or_si512(_mm512_and_si512(m, byte), _mm512_and_si512(_mm512_slli_epi32(m, 8), high16));
+    s.mpair[2 * h + 1] =
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(m, 16), byte), _mm512_and_si512(_mm512_srli_epi32(m, 8), high16));
+  }
+  s.d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh[0])));
+  s.dmin = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh[1])));
+}
+
+struct Q4KFormat {
+  using Block = Q4_KBlock;
+  // Pair t: the bsums of sub-blocks (of 32) 2t and 2t + 1.
+  static void bsum_pairs(const int16_t* bs, int32_t* pairs) {
+    for (int t = 0; t < 4; ++t) pairs[t] = int16_pair(bs[4 * t] + bs[4 * t + 1], bs[4 * t + 2] + bs[4 * t + 3]);
+  }
+  template <int C>
+  static void rows16(const Block* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
+                     int n_rows, const uint8_t* pf, size_t pf_bytes);
+};
+
+// 16 Q4_K rows (n_rows of them real) against C columns of g.
+template <int C>
+void Q4KFormat::rows16(const Q4_KBlock* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
+                       int n_rows, const uint8_t* pf, size_t pf_bytes) {
+  alignas(64) int32_t row_of_lane[16];
+  _mm512_store_si512(row_of_lane, lane_rows());
+  const uint8_t* pf_end = pf + pf_bytes;
+  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(blocks) + 1);  // per super-block
+  // Columns past g.cols (C rounds up) repeat column 0 and are not stored.
+  const Q8_KBlock* x[C];
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+    x[c] = reinterpret_cast<const Q8_KBlock*>(g.x + g.x_stride * static_cast<size_t>(c < g.cols ? c : 0));
+  }
+  __m512 acc[C];
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
+    }
+    Q4KTileScales sc;
+    q4_k_tile_scales(rows, b, row_of_lane, sc);
+    __m512i isum[C];
+    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+    for (int grp = 0; grp < 4; ++grp) {
+      // Bytes 32 grp .. 32 grp + 31 of qs: levels of sub-blocks 2 grp (low
+      // nibbles) and 2 grp + 1 (high), dword k of each in p[k].
+      __m512i p[8];
+      {
+        __m512i z[4];
+        load_tile16(rows, b, offsetof(Q4_KBlock, qs) + 32 * static_cast<size_t>(grp), z);
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) p[j] = z[j];
+        load_tile16(rows, b, offsetof(Q4_KBlock, qs) + 32 * static_cast<size_t>(grp) + 16, z);
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) p[4 + j] = z[j];
+      }
+      _Pragma("GCC unroll 2") for (int half = 0; half < 2; ++half) {
+        const int sub = 2 * grp + half;
+        __m512i q[8];
+        _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) {
+          q[k] = _mm512_and_si512(half == 0 ? p[k] : _mm512_srli_epi32(p[k], 4), low4);
+        }
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+          const auto* xq = reinterpret_cast<const int32_t*>(x[c][b].qs + 32 * sub);
+          __m512i dot = _mm512_setzero_si512();
+          _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) dot = dpbusd_broadcast(dot, q[k], xq + k);
+          isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, sc.sc[sub]));
+        }
+      }
+    }
+    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+      const int32_t* pairs = g.pairs.data() + 64 * b + 8 * c;
+      __m512i mins = _mm512_setzero_si512();
+      _Pragma("GCC unroll 4") for (int t = 0; t < 4; ++t) mins = _mm512_dpwssd_epi32(mins, sc.mpair[t], _mm512_set1_epi32(pairs[t]));
+      const __m512 dx = _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)]);
+      __m512 term = _mm512_mul_ps(_mm512_mul_ps(sc.d, dx), _mm512_cvtepi32_ps(isum[c]));
+      AGENTD_NO_FUSE(term);
+      __m512 min_part = _mm512_mul_ps(_mm512_mul_ps(sc.dmin, dx), _mm512_cvtepi32_ps(mins));
+      AGENTD_NO_FUSE(min_part);
+      acc[c] = _mm512_add_ps(acc[c], _mm512_sub_ps(term, min_part));
+    }
+  }
+  const __m512i lane_row = lane_rows();
+  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+    if (c < g.cols) _mm512_mask_storeu_ps(y + y_stride * c, mask, _mm512_permutexvar_ps(lane_row, acc[c]));
+  }
+}
+
+template <class K>
+void k_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
+              int64_t blocks, float* y, int64_t y_stride) {
+  using Block = typename K::Block;
+  thread_local std::vector<KColumns> groups;
+  const int64_t n_groups = (m + 7) / 8;
+  if (static_cast<int64_t>(groups.size()) < n_groups) groups.resize(static_cast<size_t>(n_groups));
+  for (int64_t gi = 0; gi < n_groups; ++gi) {
+    const int cols = static_cast<int>(std::min<int64_t>(8, m - 8 * gi));
+    k_columns<K>(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, groups[static_cast<size_t>(gi)]);
+  }
+  for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+    const int n_rows = static_cast<int>(std::min<int64_t>(16, rows - r0));
+    const Block* tile[16];
+    for (int r = 0; r < 16; ++r) {
+      // Missing rows repeat the last one; their lanes are not stored.
+      tile[r] = reinterpret_cast<const Block*>(w + w_stride * static_cast<size_t>(r0 + std::min(r, n_rows - 1)));
+    }
+    const bool next = r0 + 32 <= rows;
+    const uint8_t* pf = next ? w + w_stride * static_cast<size_t>(r0 + 16) : w;
+    const size_t pf_bytes = next ? 16 * w_stride : 0;
+    for (int64_t gi = 0; gi < n_groups; ++gi) {
+      const KColumns& g = groups[static_cast<size_t>(gi)];
+      const int cols = g.cols;
+      float* yc = y + y_stride * 8 * gi + r0;
+      const bool ask = gi == 0;
+      if (cols > 4) {
+        K::template rows16<8>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+      } else if (cols > 2) {
+        K::template rows16<4>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+      } else if (cols == 2) {
+        K::template rows16<2>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+      } else {
+        K::template rows16<1>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+      }
+    }
+  }
+}
+
 void mat_q4_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
               float* y, int64_t y_stride) {
   // d[v] lanes 0-7: sub-block 2v, lanes 8-15: 2v + 1.
+  if (m > 1) {
+    k_matmul<Q4KFormat>(static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m,
+                        n / kQK_K, y, y_stride);
+    return;
+  }
   auto sub = [](int v, int l) { return 2 * v + l / 8; };
   const KTiles<Q4KRow> k{n / kQK_K, scale_index(0, sub), scale_index(1, sub)};
   drive(k, static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m, y, y_stride);
