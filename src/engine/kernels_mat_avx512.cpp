@@ -1145,6 +1145,111 @@ void Q4KFormat::rows16(const Q4_KBlock* const (&rows)[16], const KColumns& g, in
   }
 }
 
+// Q6_K: levels 0..63 (w = level - 32) from 4 low bits in ql and 2 high
+// bits in qh; sub-blocks of 16 with signed 8-bit scales. The level offset
+// goes through the activation's bsums as in dot_q6_k:
+// isum = sum_j sc_j * (sum q * x) - 32 * sum_j sc_j * bsums_j.
+struct Q6KFormat {
+  using Block = Q6_KBlock;
+  // Pairs 2i and 2i + 1: bsums (4i, 4i + 2) and (4i + 1, 4i + 3), as the
+  // rows' scales come out of their bytes (tile_scale_pairs).
+  static void bsum_pairs(const int16_t* bs, int32_t* pairs) {
+    for (int i = 0; i < 4; ++i) {
+      pairs[2 * i] = int16_pair(bs[4 * i], bs[4 * i + 2]);
+      pairs[2 * i + 1] = int16_pair(bs[4 * i + 1], bs[4 * i + 3]);
+    }
+  }
+  template <int C>
+  static void rows16(const Block* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
+                     int n_rows, const uint8_t* pf, size_t pf_bytes);
+};
+
+template <int C>
+void Q6KFormat::rows16(const Q6_KBlock* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
+                       int n_rows, const uint8_t* pf, size_t pf_bytes) {
+  alignas(64) int32_t row_of_lane[16];
+  _mm512_store_si512(row_of_lane, lane_rows());
+  const uint8_t* pf_end = pf + pf_bytes;
+  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(blocks) + 1);  // per super-block
+  // Columns past g.cols (C rounds up) repeat column 0 and are not stored.
+  const Q8_KBlock* x[C];
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+    x[c] = reinterpret_cast<const Q8_KBlock*>(g.x + g.x_stride * static_cast<size_t>(c < g.cols ? c : 0));
+  }
+  __m512 acc[C];
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
+    }
+    // Scales: z[i] lane l holds sc 4i .. 4i + 3 of its row.
+    alignas(64) int32_t sc[16][16];
+    __m512i spair[8];
+    {
+      __m512i z[4];
+      load_tile16(rows, b, offsetof(Q6_KBlock, scales), z);
+      _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
+          _mm512_store_si512(sc[4 * i + k], _mm512_srai_epi32(_mm512_slli_epi32(z[i], 24 - 8 * k), 24));
+        }
+        spair[2 * i] = _mm512_srai_epi16(_mm512_slli_epi16(z[i], 8), 8);  // (sc 4i, sc 4i + 2)
+        spair[2 * i + 1] = _mm512_srai_epi16(z[i], 8);                    // (sc 4i + 1, sc 4i + 3)
+      }
+    }
+    const __m512 d = tile_scales(rows, b, row_of_lane);
+    __m512i isum[C];
+    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      _Pragma("GCC unroll 2") for (int part = 0; part < 2; ++part) {
+        // l = 16 part .. 16 part + 15 of this half: ql[l], ql[l + 32], qh[l].
+        __m512i lo[4], hi[4], qh[4];
+        load_tile16(rows, b, offsetof(Q6_KBlock, ql) + 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(part), lo);
+        load_tile16(rows, b, offsetof(Q6_KBlock, ql) + 64 * static_cast<size_t>(h) + 32 + 16 * static_cast<size_t>(part), hi);
+        load_tile16(rows, b, offsetof(Q6_KBlock, qh) + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(part), qh);
+        _Pragma("GCC unroll 4") for (int quarter = 0; quarter < 4; ++quarter) {
+          // Elements 128h + 32 quarter + l: ql[l] low / ql[l + 32] low /
+          // ql[l] high / ql[l + 32] high nibble, qh bits 2 quarter, + 1.
+          __m512i q[4];
+          _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
+            const __m512i nib = quarter % 2 == 0 ? lo[k] : hi[k];
+            const __m512i low = _mm512_and_si512(quarter < 2 ? nib : _mm512_srli_epi32(nib, 4), low4);
+            const __m512i h2 = quarter == 0   ? _mm512_slli_epi32(qh[k], 4)
+                               : quarter == 1 ? _mm512_slli_epi32(qh[k], 2)
+                               : quarter == 2 ? qh[k]
+                                              : _mm512_srli_epi32(qh[k], 2);
+            q[k] = _mm512_or_si512(low, _mm512_and_si512(h2, bits45));
+          }
+          const int sub = 8 * h + 2 * quarter + part;
+          const __m512i scale = _mm512_load_si512(sc[sub]);
+          _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+            const auto* xq = reinterpret_cast<const int32_t*>(x[c][b].qs + 16 * sub);
+            __m512i dot = _mm512_setzero_si512();
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) dot = dpbusd_broadcast(dot, q[k], xq + k);
+            isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, scale));
+          }
+        }
+      }
+    }
+    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+      const int32_t* pairs = g.pairs.data() + 64 * b + 8 * c;
+      __m512i offset = _mm512_setzero_si512();
+      _Pragma("GCC unroll 8") for (int t = 0; t < 8; ++t) offset = _mm512_dpwssd_epi32(offset, spair[t], _mm512_set1_epi32(pairs[t]));
+      const __m512i total = _mm512_sub_epi32(isum[c], _mm512_slli_epi32(offset, 5));
+      __m512 term = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)])),
+                                  _mm512_cvtepi32_ps(total));
+      AGENTD_NO_FUSE(term);
+      acc[c] = _mm512_add_ps(acc[c], term);
+    }
+  }
+  const __m512i lane_row = lane_rows();
+  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+    if (c < g.cols) _mm512_mask_storeu_ps(y + y_stride * c, mask, _mm512_permutexvar_ps(lane_row, acc[c]));
+  }
+}
+
 template <class K>
 void k_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
               int64_t blocks, float* y, int64_t y_stride) {
@@ -1199,6 +1304,11 @@ void mat_q4_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const voi
 
 void mat_q6_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
               float* y, int64_t y_stride) {
+  if (m > 1) {
+    k_matmul<Q6KFormat>(static_cast<const uint8_t*>(w), w_stride, rows, static_cast<const uint8_t*>(x), x_stride, m,
+                        n / kQK_K, y, y_stride);
+    return;
+  }
   // d[v] lane l: elements 64v + 4l .. 64v + 4l + 3, sub-block of 16: 4v + l / 4.
   auto sub = [](int v, int l) { return 4 * v + l / 4; };
   const KTiles<Q6KRow> k{n / kQK_K, scale_index(0, sub), scale_index(1, sub)};
