@@ -58,10 +58,7 @@ void run_matmul(benchmark::State& state, TensorType type, Isa isa) {
   for (auto& f : x) f = dist(rng);
   std::vector<float> y(static_cast<size_t>(rows * m));
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
-  // Q8_0 block sums where the model keeps them (Model computes them at load).
-  std::vector<int16_t> sums;
-  if (type == TensorType::kQ8_0 && q8_0_reads_block_sums(isa)) sums = q8_0_block_sums(w.data(), rows, n);
-  const MatmulTarget target{w.data(), rows, y.data(), sums.empty() ? nullptr : sums.data()};
+  const MatmulTarget target{w.data(), rows, y.data()};
   for (auto _ : state) {
     matmul_group(type, n, std::span<const MatmulTarget>(&target, 1), x.data(), m, pool.get());
     benchmark::DoNotOptimize(y.data());

@@ -937,23 +937,6 @@ float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row) 
   return fn != nullptr ? fn(n, w_row, x_row) : 0.f;
 }
 
-std::vector<int16_t> q8_0_block_sums(const void* w, int64_t rows, int64_t n) {
-  const int64_t blocks = n / kQK8_0;
-  std::vector<int16_t> sums(static_cast<size_t>(rows * blocks));
-  const auto* b = static_cast<const Q8_0Block*>(w);
-  for (size_t i = 0; i < sums.size(); ++i) {
-    int32_t s = 0;
-    for (int j = 0; j < kQK8_0; ++j) s += b[i].qs[j];
-    sums[i] = static_cast<int16_t>(s);  // |s| <= 32 * 128
-  }
-  return sums;
-}
-
-bool q8_0_reads_block_sums(Isa isa) {
-  const int i = std::clamp(static_cast<int>(isa), 0, static_cast<int>(tables().detected));
-  return tables().by_isa[i].mat_q8_0.mat_sums != nullptr;
-}
-
 SumOrder sum_order(TensorType type, Isa isa) {
   const bool blocks32 = type == TensorType::kQ4_0 || type == TensorType::kQ5_0 || type == TensorType::kQ8_0;
   return blocks32 && isa == Isa::kAvx512 ? SumOrder::kWholeBlocks : SumOrder::kLanes;
@@ -1023,12 +1006,7 @@ void matmul_group(TensorType type, int64_t n, std::span<const MatmulTarget> targ
   auto target_rows = [&](const MatmulTarget& t, int64_t begin, int64_t end) {
     const auto* wb = static_cast<const uint8_t*>(t.w);
     if (mk != nullptr) {
-      if (mk->mat_sums != nullptr && t.block_sums != nullptr) {
-        mk->mat_sums(n, wb + w_stride * begin, w_stride, end - begin, xq, xs, m, t.y + begin, t.rows,
-                     t.block_sums + begin * (n / kQK8_0));
-      } else {
-        mk->mat(n, wb + w_stride * begin, w_stride, end - begin, xq, xs, m, t.y + begin, t.rows);
-      }
+      mk->mat(n, wb + w_stride * begin, w_stride, end - begin, xq, xs, m, t.y + begin, t.rows);
       return;
     }
     for (int64_t r0 = begin; r0 < end; r0 += kRowBlock) {

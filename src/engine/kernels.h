@@ -97,9 +97,6 @@ struct MatmulTarget {
   const void* w;
   int64_t rows;
   float* y;
-  // Q8_0 weights only, optional: q8_0_block_sums of w, which the kernels of
-  // some instruction sets read instead of working them out on every call.
-  const int16_t* block_sums = nullptr;
   // Optional: done(done_ctx, begin, end) runs on the thread that computed
   // rows [begin, end) of y (for every activation row), right after them, so
   // work on those outputs overlaps the rest of the matmul. The ranges cover
@@ -109,13 +106,6 @@ struct MatmulTarget {
   void* done_ctx = nullptr;
   int64_t done_align = 1;
 };
-
-// The sum of each Q8_0 block's 32 weights, row after row (rows * n / 32
-// values). Worth keeping next to a Q8_0 matrix (1/17 of its size) where
-// q8_0_reads_block_sums(isa): the AVX-512 kernels for several activation
-// rows use them for their unsigned-activation correction.
-std::vector<int16_t> q8_0_block_sums(const void* w, int64_t rows, int64_t n);
-bool q8_0_reads_block_sums(Isa isa);
 
 // matmul of one x against several matrices of the same type and width (a
 // layer's Q, K and V; its gate and up): x is converted once and all rows are

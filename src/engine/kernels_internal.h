@@ -35,16 +35,11 @@ using MatFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t rows, 
 // One activation row in vec_dot_type -> the kernel's layout (prepared_bytes(n) bytes).
 using PrepareFn = void (*)(int64_t n, const void* x, void* dst);
 using PreparedBytesFn = size_t (*)(int64_t n);
-// As MatFn, given the weight rows' Q8_0 block sums (q8_0_block_sums: n / 32
-// per row, from row 0 of w).
-using MatSumsFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride,
-                           int64_t m, float* y, int64_t y_stride, const int16_t* block_sums);
 struct MatKernel {
   MatFn mat = nullptr;
   PrepareFn prepare = nullptr;  // nullptr: mat reads vec_dot_type rows
   PreparedBytesFn prepared_bytes = nullptr;
   bool decode = true;  // false: m == 1 runs vec_dot row by row (measured faster)
-  MatSumsFn mat_sums = nullptr;  // if set, used instead of mat when the caller has the block sums
 };
 
 struct KernelTable {

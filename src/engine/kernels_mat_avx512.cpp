@@ -8,16 +8,12 @@
 // steps the same, so a tile of any shape gives each output bit-identical to
 // the scalar reference for that one row and column.
 //
-// Q4_0/Q5_0 (x Q8_0) work on pairs of blocks (one 512-bit register).
-// The weights are unsigned levels q with an offset k (w = q - k: Q4_0 k = 8,
-// Q5_0 16); the activations are prepared once per call as unsigned bytes
-// x + 128 with the block scales widened to float. (Q8_0 weights follow the
-// whole-block order: their own section below.)
-// Several activation rows (the tile's columns) share one decoded weight pair:
-//   dpbusd(-128 * sum4(w), x + 128, w) = sum4(x * w)
-// per int32 lane (4 neighbouring elements), the correction made once per
-// weight pair. One activation row (decode) shares its correction instead:
-//   dpbusd(-k * sum4(x), q, x) = sum4(x * w).
+// The quantized kernels for several activation rows (prefill, batched
+// decode) hold 16 weight rows in the 16 int32 lanes of a register, their
+// levels transposed once per block; dpbusd against 4 bytes of one
+// activation row broadcast from memory then adds to each row's own lane, and
+// every float step serves 16 outputs. One activation row (decode) streams
+// the weight rows one after another instead.
 
 #include <algorithm>
 #include <cstddef>
@@ -188,6 +184,15 @@ struct Q5_0Format {
 struct Q8_0Format {
   using Block = Q8_0Block;
   static constexpr int kOffset = 128;
+  static AGENTD_INLINE void tile_levels(const Block* const (&rows)[16], int64_t b, const int32_t* /*row_of_lane*/,
+                                         __m512i (&q)[8]) {
+    __m512i z[4];
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; ++h) {
+      load_tile16(rows, b, offsetof(Block, qs) + 16 * static_cast<size_t>(h), z);
+      _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) q[4 * h + j] = _mm512_xor_si512(z[j], flip);
+    }
+  }
   static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
     const __m512i wq = both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs));
     return _mm512_xor_si512(wq, _mm512_set1_epi8(static_cast<char>(0x80)));
@@ -384,220 +389,7 @@ void rows16_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_
   }
 }
 
-// ------------------------------------------------------------ Q8_0 (whole blocks)
-
-// Q8_0 x Q8_0 on AVX-512 follows the whole-block order (kernels_internal.h):
-// per output, each block's exact integer sum isum_b, then
-// acc = fma(d_w * d_x, float(isum_b), acc), block after block. Its float work
-// is one step per block instead of one per 4 elements, which is what lets
-// several activation rows share the work below.
-//
-// The kernels read the Q8_0 activation blocks as they are (no prepare
-// pass). For several activation rows the weights stay signed and the
-// activations become unsigned (x + 128) as they are transposed, so
-// dpbusd(x + 128, w) = sum(x * w) + 128 * sum(w) per lane, and -128 * sum(w)
-// of each block (from the matrix's block sums when the caller keeps them) is
-// added once. One activation row (decode) corrects through the activation
-// instead: dpbusd(-128 * sum4(x), w + 128, x) = sum4(x * w).
-
-// -128 * sum(w) of one block.
-AGENTD_INLINE int32_t weight_correction(const Q8_0Block& a) {
-  // sad against 0 of w + 128 sums 8 bytes per qword; 4096 too many over 32.
-  const __m256i u = _mm256_xor_si256(load256(a.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
-  const __m256i s4 = _mm256_sad_epu8(u, _mm256_setzero_si256());
-  __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
-  s2 = _mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2));
-  return -128 * (_mm_cvtsi128_si32(s2) - 4096);
-}
-
-// Several activation rows (prefill, batched decode): 8 of them in one
-// 512-bit register, two int32 lanes each. t holds, per block, vector p with
-// qword c = bytes 8p .. 8p + 7 of row c (as x + 128), so dpbusd against the
-// weight's bytes 8p .. 8p + 7 broadcast to every qword adds row c's products
-// of elements 8p .. 8p + 3 to lane 2c and of 8p + 4 .. 8p + 7 to lane 2c + 1;
-// the two lanes of a row are added once per block. One broadcast load feeds
-// 16 lanes: dword broadcasts into the 8 lanes of 256-bit registers (twice the
-// loads and instructions for the same dpbusd work) measured about 7% slower
-// on a hot 1536 x 576 matrix (kernels_bench, 8 rows, one thread).
-struct Q8_0Columns {
-  int cols = 0;
-  std::vector<uint64_t> t;  // [block][4 vectors p][8 rows]
-  std::vector<float> dx;    // [block][2][8 rows]: each row's d, twice (lanes of two weight rows)
-};
-
-void q8_0_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, Q8_0Columns& g) {
-  constexpr uint64_t kFlip = 0x8080808080808080ull;  // x -> x + 128 per byte; kFlip alone is x = 0
-  g.cols = cols;
-  g.t.resize(static_cast<size_t>(blocks) * 32);
-  g.dx.resize(static_cast<size_t>(blocks) * 16);
-  for (int c = 0; c < 8; ++c) {
-    const auto* row = c < cols ? reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c)) : nullptr;
-    for (int64_t b = 0; b < blocks; ++b) {
-      uint64_t* t = g.t.data() + 32 * b + c;
-      float* d = g.dx.data() + 16 * b + c;
-      for (int p = 0; p < 4; ++p) {
-        uint64_t q = 0;
-        if (row != nullptr) std::memcpy(&q, row[b].qs + 8 * p, sizeof q);
-        t[8 * p] = q ^ kFlip;
-      }
-      d[0] = d[8] = row != nullptr ? half_to_float(row[b].d) : 0.f;
-    }
-  }
-}
-
-// Bytes 8p .. 8p + 7 of a weight block in every qword.
-AGENTD_INLINE __m512i weight_qword(const Q8_0Block* block, int p) {
-  int64_t q;
-  std::memcpy(&q, block->qs + 8 * p, sizeof q);
-  return _mm512_set1_epi64(q);
-}
-
-// Blocks handled per round of corrections (kept on the stack).
-constexpr int64_t kCorrectionBlocks = 64;
-
-// Weight rows [0, R) against one Q8_0Columns. Per block, each row's sums
-// run in P integer chains (dpbusd waits for its accumulator), the first
-// started from the block's correction in the even lanes, added at the end
-// (exact in any order); then two rows' 16 lane pairs become one register of
-// 8 + 8 block sums, and the float steps run for both rows at once (R = 1
-// pairs the row with itself). The corrections come from block_sums
-// (q8_0_block_sums of these rows) when the caller keeps them, else from the
-// weights, a round of blocks at a time. The next tile's rows (pf, pf_bytes)
-// are asked for a few lines per 4 blocks (all at once stalled on the miss
-// buffers), into L2: asked into L1 they held L1's few fill buffers, and a
-// matrix streamed from memory (kernels_bench, 262144 rows) came about 20%
-// slower on one thread. Without the prefetch it came at half the rate: the 8
-// rows read side by side do not look like a stream to the hardware
-// prefetchers.
-template <int R>
-AGENTD_INLINE void q8_0_column_rows(const uint8_t* w, size_t w_stride, const int16_t* block_sums, const Q8_0Columns& g,
-                                    int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
-  constexpr int P = R >= 8 ? 1 : R >= 4 ? 2 : 4;
-  constexpr int kPairs = (R + 1) / 2;
-  const Q8_0Block* row[R];
-  _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-    row[r] = reinterpret_cast<const Q8_0Block*>(w + w_stride * static_cast<size_t>(r));
-  }
-  __m512 acc[kPairs];
-  _Pragma("GCC unroll 8") for (int i = 0; i < kPairs; ++i) acc[i] = _mm512_setzero_ps();
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const uint8_t* pf_end = pf + pf_bytes;
-  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 * 4 / static_cast<size_t>(blocks) + 1);  // per 4 blocks
-  alignas(64) int32_t corr[R][kCorrectionBlocks];
-  for (int64_t c0 = 0; c0 < blocks; c0 += kCorrectionBlocks) {
-    const int64_t nc = std::min(kCorrectionBlocks, blocks - c0);
-    for (int r = 0; r < R; ++r) {
-      if (block_sums != nullptr) {
-        // 16 at a time: a scalar loop here took a sixth of a tile's time in
-        // a microbenchmark of the 576-wide rows of SmolLM2-135M's shape.
-        const int16_t* sums = block_sums + blocks * r + c0;
-        for (int64_t k = 0; k < nc; k += 16) {
-          const __mmask16 m = nc - k >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (nc - k)) - 1u);
-          const __m512i s = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, sums + k));
-          _mm512_mask_storeu_epi32(corr[r] + k, m, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 7)));
-        }
-      } else {
-        for (int64_t k = 0; k < nc; ++k) corr[r][k] = weight_correction(row[r][c0 + k]);
-      }
-    }
-    for (int64_t k = 0; k < nc; ++k) {
-      const int64_t b = c0 + k;
-      if (b % 4 == 0) {
-        for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
-          _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
-        }
-      }
-      const Q8_0Block* blk[R];
-      __m512i part[R][P];
-      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-        blk[r] = row[r] + b;
-        part[r][0] = _mm512_maskz_set1_epi32(__mmask16{0x5555}, corr[r][k]);
-        _Pragma("GCC unroll 8") for (int p = 1; p < P; ++p) part[r][p] = _mm512_setzero_si512();
-      }
-      const uint64_t* t = g.t.data() + 32 * b;
-      _Pragma("GCC unroll 4") for (int p = 0; p < 4; ++p) {
-        const __m512i tp = _mm512_loadu_si512(t + 8 * p);
-        _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-          part[r][p % P] = _mm512_dpbusd_epi32(part[r][p % P], tp, weight_qword(blk[r], p));
-        }
-      }
-      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-        _Pragma("GCC unroll 8") for (int step = 1; step < P; step *= 2) {
-          _Pragma("GCC unroll 8") for (int p = 0; p + step < P; p += 2 * step) {
-            part[r][p] = _mm512_add_epi32(part[r][p], part[r][p + step]);
-          }
-        }
-      }
-      const __m512 dx = _mm512_loadu_ps(g.dx.data() + 16 * b);
-      _Pragma("GCC unroll 8") for (int i = 0; i < kPairs; ++i) {
-        const int r0 = 2 * i, r1 = std::min(2 * i + 1, R - 1);
-        // Lanes 0-7: row r0's block sums, 8-15: row r1's.
-        const __m512i sums = _mm512_add_epi32(_mm512_permutex2var_epi32(part[r0][0], even, part[r1][0]),
-                                              _mm512_permutex2var_epi32(part[r0][0], odd, part[r1][0]));
-        const __m256i dh = _mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_set1_epi16(static_cast<int16_t>(blk[r0]->d))),
-            _mm_set1_epi16(static_cast<int16_t>(blk[r1]->d)), 1);
-        acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtph_ps(dh), dx), _mm512_cvtepi32_ps(sums), acc[i]);
-      }
-    }
-  }
-  for (; pf < pf_end; pf += 64) _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
-  // Lane c of acc[i] is y[c][2i], lane 8 + c y[c][2i + 1].
-  if constexpr (R == 8) {
-    // Transposed in registers: u[h] holds rows 0-3 of columns 4h .. 4h + 3
-    // (lane 4c + r), v[h] rows 4-7; then each column's 8 rows side by side.
-    const __m512i rows4 = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
-    const __m512i next4 = _mm512_add_epi32(rows4, _mm512_set1_epi32(4));
-    const __m512 u[2] = {_mm512_permutex2var_ps(acc[0], rows4, acc[1]), _mm512_permutex2var_ps(acc[0], next4, acc[1])};
-    const __m512 v[2] = {_mm512_permutex2var_ps(acc[2], rows4, acc[3]), _mm512_permutex2var_ps(acc[2], next4, acc[3])};
-    const __m512i cols2 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-    const __m512i next2 = _mm512_add_epi32(cols2, _mm512_set1_epi32(8));
-    for (int c = 0; c < g.cols; c += 2) {
-      // Columns c and c + 1: 4c mod 16 picks the lanes of u / v.
-      const __m512 both = _mm512_permutex2var_ps(u[c / 4], c % 4 == 0 ? cols2 : next2, v[c / 4]);
-      _mm256_storeu_ps(y + y_stride * c, _mm512_castps512_ps256(both));
-      if (c + 1 < g.cols) _mm256_storeu_ps(y + y_stride * (c + 1), _mm512_extractf32x8_ps(both, 1));
-    }
-    return;
-  }
-  _Pragma("GCC unroll 8") for (int i = 0; i < kPairs; ++i) {
-    alignas(64) float v[16];
-    _mm512_store_ps(v, acc[i]);
-    for (int c = 0; c < g.cols; ++c) {
-      y[y_stride * c + 2 * i] = v[c];
-      if (2 * i + 1 < R) y[y_stride * c + 2 * i + 1] = v[8 + c];
-    }
-  }
-}
-
-void q8_0_columns_matmul(const uint8_t* w, size_t w_stride, const int16_t* block_sums, int64_t rows, const uint8_t* x,
-                         size_t x_stride, int64_t m, int64_t blocks, float* y, int64_t y_stride) {
-  thread_local std::vector<Q8_0Columns> groups;
-  const int64_t n_groups = (m + 7) / 8;
-  if (static_cast<int64_t>(groups.size()) < n_groups) groups.resize(static_cast<size_t>(n_groups));
-  for (int64_t gi = 0; gi < n_groups; ++gi) {
-    const int cols = static_cast<int>(std::min<int64_t>(8, m - 8 * gi));
-    q8_0_columns(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, groups[static_cast<size_t>(gi)]);
-  }
-  // Rows [r, r + R) against group gi; the next R rows prefetched if they
-  // are this call's.
-  auto tile = [&]<int R>(int64_t r, int64_t gi) {
-    const bool next = r + 2 * R <= rows;
-    q8_0_column_rows<R>(w + w_stride * static_cast<size_t>(r), w_stride, block_sums ? block_sums + blocks * r : nullptr,
-                        groups[static_cast<size_t>(gi)], blocks, y + y_stride * 8 * gi + r, y_stride,
-                        next ? w + w_stride * static_cast<size_t>(r + R) : nullptr, next ? R * w_stride : 0);
-  };
-  for (int64_t rb = 0; rb < rows; rb += kRowBlock) {
-    const int64_t re = std::min(rows, rb + kRowBlock);
-    for (int64_t gi = 0; gi < n_groups; ++gi) {
-      int64_t r = rb;
-      for (; r + 8 <= re; r += 8) tile.template operator()<8>(r, gi);
-      for (; r + 4 <= re; r += 4) tile.template operator()<4>(r, gi);
-      for (; r < re; ++r) tile.template operator()<1>(r, gi);
-    }
-  }
-}
+// ------------------------------------------------------------ 32-element blocks, one activation row
 
 // One activation row (decode), the weight rows streamed one after another.
 // Per row the exact block sums: one dpbusd per pair of blocks (8 partial
@@ -738,17 +530,6 @@ void decode_blocks(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_
   }
 }
 
-void mat_q8_0_sums(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
-                   float* y, int64_t y_stride, const int16_t* block_sums) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* xb = static_cast<const uint8_t*>(x);
-  if (m == 1) {
-    decode_blocks<Q8_0Format>(wb, w_stride, rows, xb, n / kQK8_0, y);  // corrects through the activation's sums instead
-  } else {
-    q8_0_columns_matmul(wb, w_stride, block_sums, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
-  }
-}
-
 template <class F>
 void mat_blocks(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
                 float* y, int64_t y_stride) {
@@ -759,11 +540,6 @@ void mat_blocks(int64_t n, const void* w, size_t w_stride, int64_t rows, const v
   } else {
     rows16_matmul<F>(wb, w_stride, rows, xb, x_stride, m, n / kQK8_0, y, y_stride);
   }
-}
-
-void mat_q8_0(int64_t n, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride, int64_t m,
-              float* y, int64_t y_stride) {
-  mat_q8_0_sums(n, w, w_stride, rows, x, x_stride, m, y, y_stride, nullptr);
 }
 
 // ------------------------------------------------------------ F32 / F16
@@ -1321,7 +1097,7 @@ void fill_avx512_mat_kernels(KernelTable& t) {
   t.mat_q4_0 = {mat_blocks<Q4_0Format>, nullptr, nullptr};
   t.mat_q5_0 = {mat_blocks<Q5_0Format>, nullptr, nullptr};
   // Reads the Q8_0 activation blocks as they are.
-  t.mat_q8_0 = {mat_q8_0, nullptr, nullptr, true, mat_q8_0_sums};
+  t.mat_q8_0 = {mat_blocks<Q8_0Format>, nullptr, nullptr};
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
   t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
   t.mat_q4_k = {mat_q4_k, nullptr, nullptr};

@@ -61,13 +61,6 @@ void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) 
   for (i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
 }
 
-// Q8_0 block sums for the kernels that read them (MatmulTarget::block_sums).
-void add_block_sums(Matrix& w) {
-  if (w.type == TensorType::kQ8_0 && q8_0_reads_block_sums(detected_isa())) {
-    w.block_sums = q8_0_block_sums(w.data, w.rows, w.cols);
-  }
-}
-
 // y = x W^T for one matrix, optionally with work on finished rows
 // (MatmulTarget::done: f(begin, end) on the thread that computed them).
 struct Product {
@@ -85,8 +78,7 @@ Product product(const Matrix& w, float* y, F& rows_done, int64_t align) {
 
 MatmulTarget target(const Product& p) {
   const Matrix& w = *p.w;
-  return MatmulTarget{w.data,  w.rows, p.y, w.block_sums.empty() ? nullptr : w.block_sums.data(),
-                      p.done, p.done_f, p.done_align};
+  return MatmulTarget{w.data, w.rows, p.y, p.done, p.done_f, p.done_align};
 }
 
 // Several matrices applied to the same x: one matmul_group when they share
@@ -299,10 +291,7 @@ Status Model::load_weights() {
       return Status::unimplemented(what + ": tensor '" + name + "' has type " +
                                    std::string(tensor_type_traits(t->type)->name) + ", which the kernels cannot multiply");
     }
-    out = Matrix{t->type, t->data, rows, cols, {}};
-    // The token embeddings are only looked up (pages of rows never used stay
-    // unread); as a tied output they get their sums below.
-    if (name != "token_embd.weight") add_block_sums(out);
+    out = Matrix{t->type, t->data, rows, cols};
     return Status::ok();
   };
   // Small vectors (norms, biases) are converted to float once.
@@ -326,10 +315,7 @@ Status Model::load_weights() {
   AGENTD_RETURN_IF_ERROR(vec("output_norm.weight", c.n_embd, output_norm_));
   AGENTD_RETURN_IF_ERROR(matrix("output.weight", c.n_vocab, c.n_embd, output_, /*optional=*/true));
   c.tied_output = output_.data == nullptr;
-  if (c.tied_output) {
-    output_ = token_embd_;
-    add_block_sums(output_);
-  }
+  if (c.tied_output) output_ = token_embd_;
   AGENTD_RETURN_IF_ERROR(vec("rope_freqs.weight", c.n_rot / 2, rope_freq_factors_, /*optional=*/true));
   for (float ff : rope_freq_factors_) {
     if (!(ff > 0.0f) || !std::isfinite(ff)) return Status::invalid_argument(what + ": invalid rope frequency factor");

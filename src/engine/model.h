@@ -65,9 +65,6 @@ struct Matrix {
   const uint8_t* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
-  // Q8_0 on a CPU whose kernels read them: q8_0_block_sums (kernels.h),
-  // worked out once at load.
-  std::vector<int16_t> block_sums;
 };
 
 // New tokens of one sequence for forward(). Positions continue from

@@ -125,52 +125,6 @@ TEST(MatrixKernels, EveryTileEdgeEqualsTheScalarDotProduct) {
   }
 }
 
-// The Q8_0 block sums kept next to a matrix (MatmulTarget::block_sums) give
-// the bits the kernels get without them, on every ISA and batch size, and
-// with the rows split across threads (each block of rows gets its own sums).
-TEST(MatrixKernels, Q8_0BlockSumsChangeNoBits) {
-  ThreadPool pool(2);
-  const int64_t rows = 141;
-  for (int64_t n : {416, 2080}) {
-    const size_t rb = row_bytes(TensorType::kQ8_0, n);
-    const auto wf = random_floats(static_cast<size_t>(rows * n), 80 + static_cast<uint32_t>(n));
-    std::vector<uint8_t> w(rb * static_cast<size_t>(rows));
-    for (int64_t r = 0; r < rows; ++r) {
-      quantize_row(TensorType::kQ8_0, wf.data() + r * n, w.data() + rb * static_cast<size_t>(r), n);
-    }
-    const std::vector<int16_t> sums = q8_0_block_sums(w.data(), rows, n);
-    ASSERT_EQ(sums.size(), static_cast<size_t>(rows * n / 32));
-    for (size_t i = 0; i < sums.size(); ++i) {
-      Q8_0Block b;
-      std::memcpy(&b, w.data() + sizeof b * i, sizeof b);
-      int32_t want = 0;
-      for (int8_t q : b.qs) want += q;
-      ASSERT_EQ(sums[i], want) << "block " << i;
-    }
-    const auto x = random_floats(static_cast<size_t>(19 * n), 90);
-    IsaGuard guard;
-    for (int i = static_cast<int>(Isa::kAvx2); i <= static_cast<int>(detected_isa()); ++i) {
-      set_active_isa(static_cast<Isa>(i));
-      for (int64_t m : {1, 2, 3, 8, 11, 19}) {
-        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-          std::vector<float> plain(static_cast<size_t>(rows * m), -1.f), with(plain.size(), -2.f);
-          matmul(TensorType::kQ8_0, w.data(), rows, n, x.data(), m, plain.data(), p);
-          const MatmulTarget t{w.data(), rows, with.data(), sums.data()};
-          matmul_group(TensorType::kQ8_0, n, std::span<const MatmulTarget>(&t, 1), x.data(), m, p);
-          for (size_t k = 0; k < plain.size(); ++k) {
-            ASSERT_EQ(bits(with[k]), bits(plain[k])) << isa_name(static_cast<Isa>(i)) << " n=" << n << " m=" << m
-                                                     << (p ? " pool" : "") << " out " << k;
-          }
-        }
-      }
-    }
-  }
-  EXPECT_FALSE(q8_0_reads_block_sums(Isa::kAvx2));
-  if (detected_isa() == Isa::kAvx512) {
-    EXPECT_TRUE(q8_0_reads_block_sums(Isa::kAvx512));
-  }
-}
-
 // Blocks written by llama.cpp's quantizer (scales, mins and levels a
 // reference implementation chose, not ours) through the tiles.
 TEST(MatrixKernels, LlamaCppBlocksEqualTheScalarDotProduct) {
