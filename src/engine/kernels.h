@@ -22,11 +22,12 @@
 // against the reference on random data. Every dot product is bit-identical
 // to its reference (exact integer block sums, one fixed float accumulation
 // order: kernels_internal.h), whatever the batch size and thread count. The
-// order is the same on every instruction set except for Q8_0 weights, summed
-// in whole blocks on AVX-512 (sum_order): that order lets 8 activation rows
-// share one register, but costs the one-row kernels of AVX2 too much. So a
-// model gives the same logits on any x86 host with the same instruction set,
-// and on any host unless it has Q8_0 tensors. The scalar path needs std::fma,
+// order is the same on every instruction set except for Q4_0, Q5_0 and Q8_0
+// weights, summed in whole blocks on AVX-512 (sum_order): that order lets
+// one float step serve 16 outputs, but costs the one-row kernels of AVX2
+// (no VNNI) too much. So a model gives the same logits on any x86 host with
+// the same instruction set, and on any host unless it has tensors in those
+// three formats. The scalar path needs std::fma,
 // which is slow on CPUs without FMA (those also lack AVX2).
 // All functions are thread-safe.
 
@@ -70,8 +71,8 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 float vec_dot(TensorType type, int64_t n, const void* w_row, const void* x_row);
 
 // How an instruction set sums the products of a `type` row
-// (kernels_internal.h): llama.cpp's lane order, or whole blocks (Q8_0 on
-// AVX-512).
+// (kernels_internal.h): llama.cpp's lane order, or whole blocks (Q4_0, Q5_0
+// and Q8_0 on AVX-512).
 enum class SumOrder { kLanes, kWholeBlocks };
 SumOrder sum_order(TensorType type, Isa isa);
 // vec_dot by the scalar reference of the order `isa` uses for `type`: what

@@ -69,11 +69,11 @@ struct KernelTable {
 // bit-identical to the scalar reference of its order (each block's integer
 // sum is exact everywhere):
 //
-// Q8_0 (x Q8_0) on AVX-512, whole blocks: block b's exact integer sum isum_b
-// and scale_b = d_w * d_x (one rounding) give
+// Q4_0, Q5_0 and Q8_0 (x Q8_0) on AVX-512, whole blocks: block b's exact
+// integer sum isum_b and scale_b = d_w * d_x (one rounding) give
 //   acc = fma(scale_b, float(isum_b), acc),
 // one float accumulator from +0, block after block (scalar reference:
-// reference_vec_dot). Several activation rows then fit the lanes of one
+// reference_vec_dot). Several weight rows then fit the lanes of one
 // register, one output each, with no reduction across lanes; a one-row
 // kernel reduces 8 partial sums per block instead, which AVX2 (no VNNI)
 // pays too dearly for, so scalar and AVX2 keep the lane order below.
@@ -86,8 +86,7 @@ struct KernelTable {
 // of 32 float accumulators starting at +0. Then
 //   t[j] = (a[j] + a[j+16]) + (a[j+8] + a[j+24])   for j < 8,
 // and the result is ((t0 + t4) + (t2 + t6)) + ((t1 + t5) + (t3 + t7)).
-// (AVX2: 4 accumulators by b % 4; AVX-512: blocks in pairs, two accumulators
-// by pair parity.)
+// (AVX2: 4 accumulators by b % 4.)
 constexpr int kQ8Lanes = 32;
 
 // Q4_1, Q5_1 (x Q8_1): block b adds
