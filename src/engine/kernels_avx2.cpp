@@ -133,6 +133,57 @@ void quantize_q8_0(const float* x, void* dst, int64_t n) {
   for (int64_t i = 0; i < n / kQK8_0; ++i) y[i].d = fp32_to_fp16(quantize_block_8bit(x + i * kQK8_0, y[i].qs));
 }
 
+// As quantize_row_q8_k: the element of largest magnitude (the first of
+// equals) maps to -127; round half to even, clamped at 127; sums of 16.
+void quantize_q8_k(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<Q8_KBlock*>(dst);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
+    __m256 amax = _mm256_setzero_ps();
+    for (int k = 0; k < kQK_K / 8; ++k) amax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)), amax);
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float max_abs = _mm_cvtss_f32(m4);
+    if (max_abs == 0.f) {
+      y[i].d = 0;
+      std::memset(y[i].qs, 0, sizeof y[i].qs);
+      std::memset(y[i].bsums, 0, sizeof y[i].bsums);
+      continue;
+    }
+    float max = max_abs;
+    for (int k = 0; k < kQK_K / 8; ++k) {
+      const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k));
+      const int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(max_abs), _CMP_EQ_OQ));
+      if (hit != 0) {
+        max = x[8 * k + __builtin_ctz(static_cast<unsigned>(hit))];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    const __m256 scale = _mm256_set1_ps(iscale);
+    for (int k = 0; k < kQK_K / 32; ++k) {
+      __m256i iv[4];
+      for (int j = 0; j < 4; ++j) {
+        const __m256 r = _mm256_round_ps(_mm256_mul_ps(scale, _mm256_loadu_ps(x + 32 * k + 8 * j)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        iv[j] = _mm256_min_epi32(_mm256_cvtps_epi32(r), _mm256_set1_epi32(127));
+      }
+      const __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+      const __m256i q = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * k), q);
+      // Sums of 16: sad of q + 128 per 8 bytes, less 8 * 128 each.
+      const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))),
+                                        _mm256_setzero_si256());
+      alignas(32) int64_t s4[4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(s4), s);
+      y[i].bsums[2 * k] = static_cast<int16_t>(s4[0] + s4[1] - 2048);
+      y[i].bsums[2 * k + 1] = static_cast<int16_t>(s4[2] + s4[3] - 2048);
+    }
+    y[i].d = 1 / iscale;
+  }
+}
+
 void quantize_q8_1(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<Q8_1Block*>(dst);
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
@@ -390,6 +441,7 @@ void fill_avx2_kernels(KernelTable& t) {
   t.quantize_f16 = quantize_f16;
   t.quantize_q8_0 = quantize_q8_0;
   t.quantize_q8_1 = quantize_q8_1;
+  t.quantize_q8_k = quantize_q8_k;
   fill_avx2_mat_kernels(t);
 }
 
