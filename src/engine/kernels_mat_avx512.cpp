@@ -210,35 +210,40 @@ struct Q8_0Format {
 // The rows sit in the lanes in the order transpose4x4 leaves them
 // (lane_rows), put back in order when the outputs are stored.
 
-// Up to 8 activation rows, per block: each row's 32 bytes (4 per int32),
-// -k * their sum and the scale.
-struct BlockColumns {
-  int cols = 0;
-  std::vector<int32_t> x;     // [block][8 rows][8]
-  std::vector<int32_t> corr;  // [block][8 rows]
-  std::vector<float> dx;      // [block][8 rows]
+// An activation row as the kernels read it (MatKernel::prepare, once per
+// matmul): per block, its 32 bytes (4 per int32), -k * their sum for the
+// format's offset k, and the scale as a float.
+struct PreparedBlock {
+  int32_t x[8];
+  int32_t corr;
+  float d;
 };
 
-void block_columns(const uint8_t* x, size_t x_stride, int cols, int64_t blocks, int offset, BlockColumns& g) {
-  g.cols = cols;
-  g.x.resize(static_cast<size_t>(blocks) * 64);
-  g.corr.resize(static_cast<size_t>(blocks) * 8);
-  g.dx.resize(static_cast<size_t>(blocks) * 8);
-  for (int c = 0; c < cols; ++c) {
-    const auto* row = reinterpret_cast<const Q8_0Block*>(x + x_stride * static_cast<size_t>(c));
-    for (int64_t b = 0; b < blocks; ++b) {
-      const __m256i q = load256(row[b].qs);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(g.x.data() + 64 * b + 8 * c), q);
-      // sum(x) = sum(x + 128) - 32 * 128, sad summing 8 bytes per qword.
-      const __m256i s4 = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))),
-                                         _mm256_setzero_si256());
-      __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
-      s2 = _mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2));
-      g.corr[static_cast<size_t>(8 * b + c)] = -offset * (_mm_cvtsi128_si32(s2) - 32 * 128);
-      g.dx[static_cast<size_t>(8 * b + c)] = half_to_float(row[b].d);
-    }
+size_t prepared_row_bytes(int64_t n) { return static_cast<size_t>(n / kQK8_0) * sizeof(PreparedBlock); }
+
+template <class F>
+void prepare_row(int64_t n, const void* src, void* dst) {
+  const auto* row = static_cast<const Q8_0Block*>(src);
+  auto* out = static_cast<PreparedBlock*>(dst);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const __m256i q = load256(row[b].qs);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].x), q);
+    // sum(x) = sum(x + 128) - 32 * 128, sad summing 8 bytes per qword.
+    const __m256i s4 = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))),
+                                       _mm256_setzero_si256());
+    __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+    s2 = _mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2));
+    out[b].corr = -F::kOffset * (_mm_cvtsi128_si32(s2) - 32 * 128);
+    out[b].d = half_to_float(row[b].d);
   }
 }
+
+// Up to 8 prepared activation rows; those past cols repeat row 0 (computed,
+// not stored).
+struct Columns {
+  int cols;
+  const PreparedBlock* row[8];
+};
 
 // Blocks of a tile's weight rows unpacked at a time (16 KiB).
 constexpr int64_t kTileBlocks = 32;
@@ -271,7 +276,7 @@ AGENTD_INLINE __m512 tile_scales(const Block* const (&rows)[16], int64_t b, cons
 // into L2 along the way: 16 rows read side by side do not look like a
 // stream to the hardware prefetchers.
 template <int C, class Source>
-AGENTD_INLINE void tile_columns(const Source& source, const BlockColumns& g, int64_t b0, int64_t nb, __m512 (&acc)[C],
+AGENTD_INLINE void tile_columns(const Source& source, const Columns& g, int64_t b0, int64_t nb, __m512 (&acc)[C],
                                 const uint8_t* pf, size_t pf_bytes) {
   const uint8_t* pf_end = pf + pf_bytes;
   const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(nb) + 1);  // per block
@@ -284,10 +289,10 @@ AGENTD_INLINE void tile_columns(const Source& source, const BlockColumns& g, int
     __m512 d;
     source(k, q, d);
     _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-      const int32_t* x = g.x.data() + 64 * b + 8 * c;
-      __m512i sum = _mm512_set1_epi32(g.corr[static_cast<size_t>(8 * b + c)]);
-      _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) sum = dpbusd_broadcast(sum, q[j], x + j);
-      const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)]));
+      const PreparedBlock& x = g.row[c][b];
+      __m512i sum = _mm512_set1_epi32(x.corr);
+      _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) sum = dpbusd_broadcast(sum, q[j], x.x + j);
+      const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(x.d));
       acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[c]);
     }
   }
@@ -298,8 +303,9 @@ AGENTD_INLINE void tile_columns(const Source& source, const BlockColumns& g, int
 // and used at once. More: each chunk of the rows' blocks unpacked once into
 // a tile, then run against each group.
 template <class F>
-void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<BlockColumns>& groups, int64_t n_groups,
-            int64_t blocks, float* y, int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
+void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<Columns>& groups, int64_t blocks, float* y,
+            int64_t y_stride, const uint8_t* pf, size_t pf_bytes) {
+  const auto n_groups = static_cast<int64_t>(groups.size());
   using Block = typename F::Block;
   thread_local WeightTile tile;
   thread_local std::vector<float> accs;  // [group][8 columns][16 lanes]
@@ -314,7 +320,7 @@ void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<Blo
   // Blocks [b0, b0 + nb) of group gi from source.
   auto run_group = [&](int64_t gi, int64_t b0, int64_t nb, const auto& source, const uint8_t* p, size_t p_bytes) {
     float* a = accs.data() + 128 * gi;
-    const BlockColumns& g = groups[static_cast<size_t>(gi)];
+    const Columns& g = groups[static_cast<size_t>(gi)];
     auto run = [&]<int C>() {
       __m512 acc[C];
       _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_loadu_ps(a + 16 * c);
@@ -362,7 +368,7 @@ void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<Blo
   const __m512i lane_row = lane_rows();
   const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
   for (int64_t gi = 0; gi < n_groups; ++gi) {
-    const BlockColumns& g = groups[static_cast<size_t>(gi)];
+    const Columns& g = groups[static_cast<size_t>(gi)];
     for (int c = 0; c < g.cols; ++c) {
       const __m512 v = _mm512_permutexvar_ps(lane_row, _mm512_loadu_ps(accs.data() + 128 * gi + 16 * c));
       _mm512_mask_storeu_ps(y + y_stride * (8 * gi + c), mask, v);
@@ -373,18 +379,20 @@ void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<Blo
 template <class F>
 void rows16_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x, size_t x_stride, int64_t m,
                    int64_t blocks, float* y, int64_t y_stride) {
-  thread_local std::vector<BlockColumns> groups;
-  const int64_t n_groups = (m + 7) / 8;
-  if (static_cast<int64_t>(groups.size()) < n_groups) groups.resize(static_cast<size_t>(n_groups));
-  for (int64_t gi = 0; gi < n_groups; ++gi) {
-    const int cols = static_cast<int>(std::min<int64_t>(8, m - 8 * gi));
-    block_columns(x + x_stride * static_cast<size_t>(8 * gi), x_stride, cols, blocks, F::kOffset,
-                  groups[static_cast<size_t>(gi)]);
+  thread_local std::vector<Columns> groups;
+  groups.resize(static_cast<size_t>((m + 7) / 8));
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    Columns& g = groups[gi];
+    g.cols = static_cast<int>(std::min<int64_t>(8, m - 8 * static_cast<int64_t>(gi)));
+    for (int c = 0; c < 8; ++c) {
+      const int64_t row = 8 * static_cast<int64_t>(gi) + (c < g.cols ? c : 0);
+      g.row[c] = reinterpret_cast<const PreparedBlock*>(x + x_stride * static_cast<size_t>(row));
+    }
   }
   for (int64_t r = 0; r < rows; r += 16) {
     const int n_rows = static_cast<int>(std::min<int64_t>(16, rows - r));
     const bool next = r + 32 <= rows;  // prefetch only whole tiles of this call
-    rows16<F>(w + w_stride * r, w_stride, n_rows, groups, n_groups, blocks, y + r, y_stride,
+    rows16<F>(w + w_stride * r, w_stride, n_rows, groups, blocks, y + r, y_stride,
               next ? w + w_stride * (r + 16) : nullptr, next ? 16 * w_stride : 0);
   }
 }
@@ -401,8 +409,8 @@ void rows16_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_
 // dpbusd(-k * sum4(x), q, x) = sum4(x * (q - k)) = sum4(x * w).
 struct XPair {
   __m512i xv, corr;
-  XPair(const Q8_0Block* a, bool both, int offset)
-      : xv(both ? join(load256(a[0].qs), load256(a[1].qs)) : _mm512_zextsi256_si512(load256(a[0].qs))),
+  XPair(const PreparedBlock* a, bool both, int offset)
+      : xv(both ? join(load256(a[0].x), load256(a[1].x)) : _mm512_zextsi256_si512(load256(a[0].x))),
         corr(_mm512_sub_epi32(_mm512_setzero_si512(),
                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(offset)), xv))) {}
 };
@@ -484,11 +492,11 @@ void decode_blocks(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_
   thread_local DecodeScratch s;
   const int64_t pairs = (blocks + 1) / 2;
   const int64_t stride = 16 * ((pairs + 7) / 8);
-  const auto* xb = reinterpret_cast<const Q8_0Block*>(x);
+  const auto* xb = reinterpret_cast<const PreparedBlock*>(x);
   s.x.clear();
   for (int64_t p = 0; p < pairs; ++p) s.x.emplace_back(xb + 2 * p, 2 * p + 1 < blocks, F::kOffset);
   s.dx.resize(static_cast<size_t>(blocks));
-  for (int64_t b = 0; b < blocks; ++b) s.dx[static_cast<size_t>(b)] = half_to_float(xb[b].d);
+  for (int64_t b = 0; b < blocks; ++b) s.dx[static_cast<size_t>(b)] = xb[b].d;
   s.sums.resize(static_cast<size_t>(16 * stride));
   s.dw.resize(static_cast<size_t>(16 * blocks));
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
@@ -1094,10 +1102,9 @@ void mat_q6_k(int64_t n, const void* w, size_t w_stride, int64_t rows, const voi
 }  // namespace
 
 void fill_avx512_mat_kernels(KernelTable& t) {
-  t.mat_q4_0 = {mat_blocks<Q4_0Format>, nullptr, nullptr};
-  t.mat_q5_0 = {mat_blocks<Q5_0Format>, nullptr, nullptr};
-  // Reads the Q8_0 activation blocks as they are.
-  t.mat_q8_0 = {mat_blocks<Q8_0Format>, nullptr, nullptr};
+  t.mat_q4_0 = {mat_blocks<Q4_0Format>, prepare_row<Q4_0Format>, prepared_row_bytes};
+  t.mat_q5_0 = {mat_blocks<Q5_0Format>, prepare_row<Q5_0Format>, prepared_row_bytes};
+  t.mat_q8_0 = {mat_blocks<Q8_0Format>, prepare_row<Q8_0Format>, prepared_row_bytes};
   t.mat_f32 = {mat_float<LoadF32>, nullptr, nullptr};
   t.mat_f16 = {mat_float<LoadF16>, f16_prepare, f16_prepared_bytes};
   t.mat_q4_k = {mat_q4_k, nullptr, nullptr};
