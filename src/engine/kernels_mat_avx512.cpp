@@ -168,9 +168,9 @@ struct Q5_0Format {
     const __m512i spread = _mm512_setr_epi32(0x00000000, 0x00000010, 0x00001000, 0x00001010, 0x00100000, 0x00100010,
                                              0x00101000, 0x00101010, 0x10000000, 0x10000010, 0x10001000, 0x10001010,
                                              0x10100000, 0x10100010, 0x10101000, 0x10101010);
+    // vpermd reads the low 4 bits of each index lane: bits 4j .. 4j + 3.
     _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) {
-      const __m512i bits = _mm512_and_si512(_mm512_srli_epi32(h, 4 * j), _mm512_set1_epi32(0xf));
-      q[j] = _mm512_or_si512(q[j], _mm512_permutexvar_epi32(bits, spread));
+      q[j] = _mm512_or_si512(q[j], _mm512_permutexvar_epi32(_mm512_srli_epi32(h, 4 * j), spread));
     }
   }
   static AGENTD_INLINE __m512i pair_levels(const Block* a, bool both) {
