@@ -857,75 +857,54 @@ struct Q4KFormat {
     for (int t = 0; t < 4; ++t) pairs[t] = int16_pair(bs[4 * t] + bs[4 * t + 1], bs[4 * t + 2] + bs[4 * t + 3]);
   }
   template <int C>
-  static void rows16(const Block* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
-                     int n_rows, const uint8_t* pf, size_t pf_bytes);
+  static void add_block(const Block* const (&rows)[16], int64_t b, const int32_t* row_of_lane, const KColumns& g,
+                        const Q8_KBlock* const (&x)[C], __m512 (&acc)[C]);
 };
 
-// 16 Q4_K rows (n_rows of them real) against C columns of g.
+// Super-block b of 16 Q4_K rows against C columns of g, added to acc.
 template <int C>
-void Q4KFormat::rows16(const Q4_KBlock* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
-                       int n_rows, const uint8_t* pf, size_t pf_bytes) {
-  alignas(64) int32_t row_of_lane[16];
-  _mm512_store_si512(row_of_lane, lane_rows());
-  const uint8_t* pf_end = pf + pf_bytes;
-  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(blocks) + 1);  // per super-block
-  // Columns past g.cols (C rounds up) repeat column 0 and are not stored.
-  const Q8_KBlock* x[C];
-  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-    x[c] = reinterpret_cast<const Q8_KBlock*>(g.x + g.x_stride * static_cast<size_t>(c < g.cols ? c : 0));
-  }
-  __m512 acc[C];
-  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+void Q4KFormat::add_block(const Q4_KBlock* const (&rows)[16], int64_t b, const int32_t* row_of_lane, const KColumns& g,
+                          const Q8_KBlock* const (&x)[C], __m512 (&acc)[C]) {
   const __m512i low4 = _mm512_set1_epi8(0x0f);
-  for (int64_t b = 0; b < blocks; ++b) {
-    for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
+  Q4KTileScales sc;
+  q4_k_tile_scales(rows, b, row_of_lane, sc);
+  __m512i isum[C];
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+  for (int grp = 0; grp < 4; ++grp) {
+    // Bytes 32 grp .. 32 grp + 31 of qs: levels of sub-blocks 2 grp (low
+    // nibbles) and 2 grp + 1 (high), dword k of each in p[k].
+    __m512i p[8];
+    {
+      __m512i z[4];
+      load_tile16(rows, b, offsetof(Q4_KBlock, qs) + 32 * static_cast<size_t>(grp), z);
+      _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) p[j] = z[j];
+      load_tile16(rows, b, offsetof(Q4_KBlock, qs) + 32 * static_cast<size_t>(grp) + 16, z);
+      _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) p[4 + j] = z[j];
     }
-    Q4KTileScales sc;
-    q4_k_tile_scales(rows, b, row_of_lane, sc);
-    __m512i isum[C];
-    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
-    for (int grp = 0; grp < 4; ++grp) {
-      // Bytes 32 grp .. 32 grp + 31 of qs: levels of sub-blocks 2 grp (low
-      // nibbles) and 2 grp + 1 (high), dword k of each in p[k].
-      __m512i p[8];
-      {
-        __m512i z[4];
-        load_tile16(rows, b, offsetof(Q4_KBlock, qs) + 32 * static_cast<size_t>(grp), z);
-        _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) p[j] = z[j];
-        load_tile16(rows, b, offsetof(Q4_KBlock, qs) + 32 * static_cast<size_t>(grp) + 16, z);
-        _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) p[4 + j] = z[j];
+    _Pragma("GCC unroll 2") for (int half = 0; half < 2; ++half) {
+      const int sub = 2 * grp + half;
+      __m512i q[8];
+      _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) {
+        q[k] = _mm512_and_si512(half == 0 ? p[k] : _mm512_srli_epi32(p[k], 4), low4);
       }
-      _Pragma("GCC unroll 2") for (int half = 0; half < 2; ++half) {
-        const int sub = 2 * grp + half;
-        __m512i q[8];
-        _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) {
-          q[k] = _mm512_and_si512(half == 0 ? p[k] : _mm512_srli_epi32(p[k], 4), low4);
-        }
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-          const auto* xq = reinterpret_cast<const int32_t*>(x[c][b].qs + 32 * sub);
-          __m512i dot = _mm512_setzero_si512();
-          _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) dot = dpbusd_broadcast(dot, q[k], xq + k);
-          isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, sc.sc[sub]));
-        }
+      _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+        const auto* xq = reinterpret_cast<const int32_t*>(x[c][b].qs + 32 * sub);
+        __m512i dot = _mm512_setzero_si512();
+        _Pragma("GCC unroll 8") for (int k = 0; k < 8; ++k) dot = dpbusd_broadcast(dot, q[k], xq + k);
+        isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, sc.sc[sub]));
       }
-    }
-    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-      const int32_t* pairs = g.pairs.data() + 64 * b + 8 * c;
-      __m512i mins = _mm512_setzero_si512();
-      _Pragma("GCC unroll 4") for (int t = 0; t < 4; ++t) mins = _mm512_dpwssd_epi32(mins, sc.mpair[t], _mm512_set1_epi32(pairs[t]));
-      const __m512 dx = _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)]);
-      __m512 term = _mm512_mul_ps(_mm512_mul_ps(sc.d, dx), _mm512_cvtepi32_ps(isum[c]));
-      AGENTD_NO_FUSE(term);
-      __m512 min_part = _mm512_mul_ps(_mm512_mul_ps(sc.dmin, dx), _mm512_cvtepi32_ps(mins));
-      AGENTD_NO_FUSE(min_part);
-      acc[c] = _mm512_add_ps(acc[c], _mm512_sub_ps(term, min_part));
     }
   }
-  const __m512i lane_row = lane_rows();
-  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
   _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-    if (c < g.cols) _mm512_mask_storeu_ps(y + y_stride * c, mask, _mm512_permutexvar_ps(lane_row, acc[c]));
+    const int32_t* pairs = g.pairs.data() + 64 * b + 8 * c;
+    __m512i mins = _mm512_setzero_si512();
+    _Pragma("GCC unroll 4") for (int t = 0; t < 4; ++t) mins = _mm512_dpwssd_epi32(mins, sc.mpair[t], _mm512_set1_epi32(pairs[t]));
+    const __m512 dx = _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)]);
+    __m512 term = _mm512_mul_ps(_mm512_mul_ps(sc.d, dx), _mm512_cvtepi32_ps(isum[c]));
+    AGENTD_NO_FUSE(term);
+    __m512 min_part = _mm512_mul_ps(_mm512_mul_ps(sc.dmin, dx), _mm512_cvtepi32_ps(mins));
+    AGENTD_NO_FUSE(min_part);
+    acc[c] = _mm512_add_ps(acc[c], _mm512_sub_ps(term, min_part));
   }
 }
 
@@ -944,13 +923,82 @@ struct Q6KFormat {
     }
   }
   template <int C>
-  static void rows16(const Block* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
-                     int n_rows, const uint8_t* pf, size_t pf_bytes);
+  static void add_block(const Block* const (&rows)[16], int64_t b, const int32_t* row_of_lane, const KColumns& g,
+                        const Q8_KBlock* const (&x)[C], __m512 (&acc)[C]);
 };
 
+// Super-block b of 16 Q6_K rows against C columns of g, added to acc.
 template <int C>
-void Q6KFormat::rows16(const Q6_KBlock* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
-                       int n_rows, const uint8_t* pf, size_t pf_bytes) {
+void Q6KFormat::add_block(const Q6_KBlock* const (&rows)[16], int64_t b, const int32_t* row_of_lane, const KColumns& g,
+                          const Q8_KBlock* const (&x)[C], __m512 (&acc)[C]) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  // Scales: z[i] lane l holds sc 4i .. 4i + 3 of its row.
+  alignas(64) int32_t sc[16][16];
+  __m512i spair[8];
+  {
+    __m512i z[4];
+    load_tile16(rows, b, offsetof(Q6_KBlock, scales), z);
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
+      _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
+        _mm512_store_si512(sc[4 * i + k], _mm512_srai_epi32(_mm512_slli_epi32(z[i], 24 - 8 * k), 24));
+      }
+      spair[2 * i] = _mm512_srai_epi16(_mm512_slli_epi16(z[i], 8), 8);  // (sc 4i, sc 4i + 2)
+      spair[2 * i + 1] = _mm512_srai_epi16(z[i], 8);                    // (sc 4i + 1, sc 4i + 3)
+    }
+  }
+  const __m512 d = tile_scales(rows, b, row_of_lane);
+  __m512i isum[C];
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+  for (int h = 0; h < 2; ++h) {
+    _Pragma("GCC unroll 2") for (int part = 0; part < 2; ++part) {
+      // l = 16 part .. 16 part + 15 of this half: ql[l], ql[l + 32], qh[l].
+      __m512i lo[4], hi[4], qh[4];
+      load_tile16(rows, b, offsetof(Q6_KBlock, ql) + 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(part), lo);
+      load_tile16(rows, b, offsetof(Q6_KBlock, ql) + 64 * static_cast<size_t>(h) + 32 + 16 * static_cast<size_t>(part), hi);
+      load_tile16(rows, b, offsetof(Q6_KBlock, qh) + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(part), qh);
+      _Pragma("GCC unroll 4") for (int quarter = 0; quarter < 4; ++quarter) {
+        // Elements 128h + 32 quarter + l: ql[l] low / ql[l + 32] low /
+        // ql[l] high / ql[l + 32] high nibble, qh bits 2 quarter, + 1.
+        __m512i q[4];
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
+          const __m512i nib = quarter % 2 == 0 ? lo[k] : hi[k];
+          const __m512i low = _mm512_and_si512(quarter < 2 ? nib : _mm512_srli_epi32(nib, 4), low4);
+          const __m512i h2 = quarter == 0   ? _mm512_slli_epi32(qh[k], 4)
+                             : quarter == 1 ? _mm512_slli_epi32(qh[k], 2)
+                             : quarter == 2 ? qh[k]
+                                            : _mm512_srli_epi32(qh[k], 2);
+          q[k] = _mm512_or_si512(low, _mm512_and_si512(h2, bits45));
+        }
+        const int sub = 8 * h + 2 * quarter + part;
+        const __m512i scale = _mm512_load_si512(sc[sub]);
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+          const auto* xq = reinterpret_cast<const int32_t*>(x[c][b].qs + 16 * sub);
+          __m512i dot = _mm512_setzero_si512();
+          _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) dot = dpbusd_broadcast(dot, q[k], xq + k);
+          isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, scale));
+        }
+      }
+    }
+  }
+  _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
+    const int32_t* pairs = g.pairs.data() + 64 * b + 8 * c;
+    __m512i offset = _mm512_setzero_si512();
+    _Pragma("GCC unroll 8") for (int t = 0; t < 8; ++t) offset = _mm512_dpwssd_epi32(offset, spair[t], _mm512_set1_epi32(pairs[t]));
+    const __m512i total = _mm512_sub_epi32(isum[c], _mm512_slli_epi32(offset, 5));
+    __m512 term = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)])),
+                                _mm512_cvtepi32_ps(total));
+    AGENTD_NO_FUSE(term);
+    acc[c] = _mm512_add_ps(acc[c], term);
+  }
+}
+
+// 16 rows of format K (n_rows of them real) against C columns of g, one
+// super-block after another. The next tile's bytes (pf, pf_bytes) are asked
+// for into L2 along the way.
+template <class K, int C>
+void k_rows16(const typename K::Block* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
+              int n_rows, const uint8_t* pf, size_t pf_bytes) {
   alignas(64) int32_t row_of_lane[16];
   _mm512_store_si512(row_of_lane, lane_rows());
   const uint8_t* pf_end = pf + pf_bytes;
@@ -962,70 +1010,11 @@ void Q6KFormat::rows16(const Q6_KBlock* const (&rows)[16], const KColumns& g, in
   }
   __m512 acc[C];
   _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0f);
-  const __m512i bits45 = _mm512_set1_epi8(0x30);
   for (int64_t b = 0; b < blocks; ++b) {
     for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
       _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
     }
-    // Scales: z[i] lane l holds sc 4i .. 4i + 3 of its row.
-    alignas(64) int32_t sc[16][16];
-    __m512i spair[8];
-    {
-      __m512i z[4];
-      load_tile16(rows, b, offsetof(Q6_KBlock, scales), z);
-      _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
-        _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
-          _mm512_store_si512(sc[4 * i + k], _mm512_srai_epi32(_mm512_slli_epi32(z[i], 24 - 8 * k), 24));
-        }
-        spair[2 * i] = _mm512_srai_epi16(_mm512_slli_epi16(z[i], 8), 8);  // (sc 4i, sc 4i + 2)
-        spair[2 * i + 1] = _mm512_srai_epi16(z[i], 8);                    // (sc 4i + 1, sc 4i + 3)
-      }
-    }
-    const __m512 d = tile_scales(rows, b, row_of_lane);
-    __m512i isum[C];
-    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
-    for (int h = 0; h < 2; ++h) {
-      _Pragma("GCC unroll 2") for (int part = 0; part < 2; ++part) {
-        // l = 16 part .. 16 part + 15 of this half: ql[l], ql[l + 32], qh[l].
-        __m512i lo[4], hi[4], qh[4];
-        load_tile16(rows, b, offsetof(Q6_KBlock, ql) + 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(part), lo);
-        load_tile16(rows, b, offsetof(Q6_KBlock, ql) + 64 * static_cast<size_t>(h) + 32 + 16 * static_cast<size_t>(part), hi);
-        load_tile16(rows, b, offsetof(Q6_KBlock, qh) + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(part), qh);
-        _Pragma("GCC unroll 4") for (int quarter = 0; quarter < 4; ++quarter) {
-          // Elements 128h + 32 quarter + l: ql[l] low / ql[l + 32] low /
-          // ql[l] high / ql[l + 32] high nibble, qh bits 2 quarter, + 1.
-          __m512i q[4];
-          _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
-            const __m512i nib = quarter % 2 == 0 ? lo[k] : hi[k];
-            const __m512i low = _mm512_and_si512(quarter < 2 ? nib : _mm512_srli_epi32(nib, 4), low4);
-            const __m512i h2 = quarter == 0   ? _mm512_slli_epi32(qh[k], 4)
-                               : quarter == 1 ? _mm512_slli_epi32(qh[k], 2)
-                               : quarter == 2 ? qh[k]
-                                              : _mm512_srli_epi32(qh[k], 2);
-            q[k] = _mm512_or_si512(low, _mm512_and_si512(h2, bits45));
-          }
-          const int sub = 8 * h + 2 * quarter + part;
-          const __m512i scale = _mm512_load_si512(sc[sub]);
-          _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-            const auto* xq = reinterpret_cast<const int32_t*>(x[c][b].qs + 16 * sub);
-            __m512i dot = _mm512_setzero_si512();
-            _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) dot = dpbusd_broadcast(dot, q[k], xq + k);
-            isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, scale));
-          }
-        }
-      }
-    }
-    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-      const int32_t* pairs = g.pairs.data() + 64 * b + 8 * c;
-      __m512i offset = _mm512_setzero_si512();
-      _Pragma("GCC unroll 8") for (int t = 0; t < 8; ++t) offset = _mm512_dpwssd_epi32(offset, spair[t], _mm512_set1_epi32(pairs[t]));
-      const __m512i total = _mm512_sub_epi32(isum[c], _mm512_slli_epi32(offset, 5));
-      __m512 term = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(g.dx[static_cast<size_t>(8 * b + c)])),
-                                  _mm512_cvtepi32_ps(total));
-      AGENTD_NO_FUSE(term);
-      acc[c] = _mm512_add_ps(acc[c], term);
-    }
+    K::template add_block<C>(rows, b, row_of_lane, g, x, acc);
   }
   const __m512i lane_row = lane_rows();
   const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
@@ -1061,13 +1050,13 @@ void k_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x,
       float* yc = y + y_stride * 8 * gi + r0;
       const bool ask = gi == 0;
       if (cols > 4) {
-        K::template rows16<8>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+        k_rows16<K, 8>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
       } else if (cols > 2) {
-        K::template rows16<4>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+        k_rows16<K, 4>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
       } else if (cols == 2) {
-        K::template rows16<2>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+        k_rows16<K, 2>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
       } else {
-        K::template rows16<1>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
+        k_rows16<K, 1>(tile, g, blocks, yc, y_stride, n_rows, pf, ask ? pf_bytes : 0);
       }
     }
   }
