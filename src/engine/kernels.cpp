@@ -843,10 +843,15 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 17;
 // while it is in L1/L2 (a 4096-wide Q4_0 row is 2.3 KB).
 constexpr int64_t kRowBlock = 16;
 
-// A threaded matmul hands out its rows in about this many blocks per thread:
-// enough for a late or slowed thread to take fewer, few enough that claiming
-// a block costs nothing next to computing it.
-constexpr int64_t kBlocksPerThread = 4;
+// A threaded matmul hands out its rows in about this many blocks per thread.
+// One: each call of a matrix kernel then streams one long run of rows (its
+// prefetch runs ahead from the first tile to the last but one, and the
+// per-call set-up is paid once), which measured 4-7% faster decode steps
+// than 4 blocks per thread, batch 8 and batch 1 alike, on Q8_0, Q4_0 and
+// Q4_K_M files of a 135M-parameter model (2 threads, in-process A/B; F32 the
+// same). The blocks are still claimed as threads come free, so a thread
+// that starts late does not also take the other's half.
+constexpr int64_t kBlocksPerThread = 1;
 
 }  // namespace
 
