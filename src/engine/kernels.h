@@ -27,14 +27,13 @@
 // one float step serve 16 outputs, but costs the one-row kernels of AVX2
 // (no VNNI) too much. So a model gives the same logits on any x86 host with
 // the same instruction set, and on any host unless it has tensors in those
-// three formats. The scalar path needs std::fma,
-// which is slow on CPUs without FMA (those also lack AVX2).
+// three formats. The scalar path needs std::fma, which is slow on CPUs
+// without FMA (those also lack AVX2).
 // All functions are thread-safe.
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "engine/tensor_type.h"
 

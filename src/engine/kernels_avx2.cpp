@@ -133,8 +133,9 @@ void quantize_q8_0(const float* x, void* dst, int64_t n) {
   for (int64_t i = 0; i < n / kQK8_0; ++i) y[i].d = fp32_to_fp16(quantize_block_8bit(x + i * kQK8_0, y[i].qs));
 }
 
-// As quantize_row_q8_k: the element of largest magnitude (the first of
-// equals) maps to -127; round half to even, clamped at 127; sums of 16.
+// As quantize_row_q8_k, byte for byte for finite inputs (as quantize_q8_0):
+// the element of largest magnitude (the first of equals) maps to -127;
+// round half to even, clamped at 127; sums of 16.
 void quantize_q8_k(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<Q8_KBlock*>(dst);
   const __m256 sign = _mm256_set1_ps(-0.0f);

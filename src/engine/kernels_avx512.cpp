@@ -188,8 +188,8 @@ float dot_q5_0(int64_t n, const void* w, const void* x) {
   return dot_whole_blocks<Q5_0Block>(n, w, x, [](const Q5_0Block& a) {
     uint32_t qh;
     std::memcpy(&qh, a.qh, sizeof qh);
-    const __m256i q = _mm256_mask_add_epi8(unpack_nibbles_32(a.qs), qh, unpack_nibbles_32(a.qs), _mm256_set1_epi8(16));
-    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+    const __m256i low = unpack_nibbles_32(a.qs);
+    return _mm256_sub_epi8(_mm256_mask_add_epi8(low, qh, low, _mm256_set1_epi8(16)), _mm256_set1_epi8(16));
   });
 }
 
