@@ -288,12 +288,15 @@ AGENTD_INLINE void tile_columns(const Source& source, const Columns& g, int64_t 
     __m512i q[8];
     __m512 d;
     source(k, q, d);
+    // All columns' chains side by side, one dword position at a time.
+    __m512i sum[C];
+    _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) sum[c] = _mm512_set1_epi32(g.row[c][b].corr);
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) {
+      _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) sum[c] = dpbusd_broadcast(sum[c], q[j], g.row[c][b].x + j);
+    }
     _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-      const PreparedBlock& x = g.row[c][b];
-      __m512i sum = _mm512_set1_epi32(x.corr);
-      _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) sum = dpbusd_broadcast(sum, q[j], x.x + j);
-      const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(x.d));
-      acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[c]);
+      const __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(g.row[c][b].d));
+      acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum[c]), acc[c]);
     }
   }
 }
