@@ -118,6 +118,40 @@ AGENTD_INLINE void load_tile16(const Block* const (&rows)[16], int64_t b, size_t
   transpose4x4(z);
 }
 
+// Rows [0, n_rows) of a tile (n_rows <= 16), w_stride bytes apart; missing
+// rows repeat the last one (computed, not stored).
+template <class Block>
+AGENTD_INLINE void tile_row_pointers(const uint8_t* w, size_t w_stride, int n_rows, const Block* (&rows)[16]) {
+  for (int r = 0; r < 16; ++r) {
+    rows[r] = reinterpret_cast<const Block*>(w + w_stride * static_cast<size_t>(std::min(r, n_rows - 1)));
+  }
+}
+
+// One column's 16 accumulated lanes to y[0 .. n_rows), in row order.
+AGENTD_INLINE void store_tile_column(__m512 acc, int n_rows, float* y) {
+  _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << n_rows) - 1u), _mm512_permutexvar_ps(lane_rows(), acc));
+}
+
+// Asks for `bytes` bytes from `pf` into L2 over `steps` calls of next(), a
+// few lines at a time (all at once stalls on the miss buffers): the next
+// tile's rows, which 16 rows read side by side do not make look like a
+// stream to the hardware prefetchers.
+class SpreadPrefetch {
+ public:
+  SpreadPrefetch(const uint8_t* pf, size_t bytes, int64_t steps)
+      : pf_(pf), end_(pf + bytes), step_(64 * ((bytes + 63) / 64 / static_cast<size_t>(steps) + 1)) {}
+  AGENTD_INLINE void next() {
+    for (const uint8_t* until = pf_ + std::min<size_t>(step_, end_ - pf_); pf_ < until; pf_ += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(pf_), _MM_HINT_T1);
+    }
+  }
+
+ private:
+  const uint8_t* pf_;
+  const uint8_t* end_;
+  size_t step_;
+};
+
 // Block b of 16 rows (Q4_0 or Q5_0 layout): the nibbles of 4 rows per
 // register, transposed, give levels 4j .. 4j + 3 (low nibbles) and
 // 16 + 4j .. 16 + 4j + 3 (high nibbles) of every row.
@@ -273,17 +307,13 @@ AGENTD_INLINE __m512 tile_scales(const Block* const (&rows)[16], int64_t b, cons
 // Blocks [0, nb) against C columns of g (from block b0 on): source(k, q, d)
 // gives block k's levels and scales; acc[c] lane l accumulates column c of
 // row lane_rows()[l]. The next tile's bytes (pf, pf_bytes) are asked for
-// into L2 along the way: 16 rows read side by side do not look like a
-// stream to the hardware prefetchers.
+// along the way.
 template <int C, class Source>
 AGENTD_INLINE void tile_columns(const Source& source, const Columns& g, int64_t b0, int64_t nb, __m512 (&acc)[C],
                                 const uint8_t* pf, size_t pf_bytes) {
-  const uint8_t* pf_end = pf + pf_bytes;
-  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(nb) + 1);  // per block
+  SpreadPrefetch prefetch(pf, pf_bytes, nb);
   for (int64_t k = 0; k < nb; ++k) {
-    for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
-    }
+    prefetch.next();
     const int64_t b = b0 + k;
     __m512i q[8];
     __m512 d;
@@ -314,10 +344,7 @@ void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<Col
   thread_local std::vector<float> accs;  // [group][8 columns][16 lanes]
   accs.assign(static_cast<size_t>(n_groups * 128), 0.f);
   const Block* rows[16];
-  for (int r = 0; r < 16; ++r) {
-    // Missing rows repeat the last one; their lanes are not stored.
-    rows[r] = reinterpret_cast<const Block*>(w + w_stride * static_cast<size_t>(std::min(r, n_rows - 1)));
-  }
+  tile_row_pointers(w, w_stride, n_rows, rows);
   alignas(64) int32_t row_of_lane[16];
   _mm512_store_si512(row_of_lane, lane_rows());
   // Blocks [b0, b0 + nb) of group gi from source.
@@ -368,13 +395,10 @@ void rows16(const uint8_t* w, size_t w_stride, int n_rows, const std::vector<Col
       }
     }
   }
-  const __m512i lane_row = lane_rows();
-  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
   for (int64_t gi = 0; gi < n_groups; ++gi) {
     const Columns& g = groups[static_cast<size_t>(gi)];
     for (int c = 0; c < g.cols; ++c) {
-      const __m512 v = _mm512_permutexvar_ps(lane_row, _mm512_loadu_ps(accs.data() + 128 * gi + 16 * c));
-      _mm512_mask_storeu_ps(y + y_stride * (8 * gi + c), mask, v);
+      store_tile_column(_mm512_loadu_ps(accs.data() + 128 * gi + 16 * c), n_rows, y + y_stride * (8 * gi + c));
     }
   }
 }
@@ -918,7 +942,7 @@ void Q4KFormat::add_block(const Q4_KBlock* const (&rows)[16], int64_t b, const i
 struct Q6KFormat {
   using Block = Q6_KBlock;
   // Pairs 2i and 2i + 1: bsums (4i, 4i + 2) and (4i + 1, 4i + 3), as the
-  // rows' scales come out of their bytes (tile_scale_pairs).
+  // rows' scales come out of their bytes (spair in add_block).
   static void bsum_pairs(const int16_t* bs, int32_t* pairs) {
     for (int i = 0; i < 4; ++i) {
       pairs[2 * i] = int16_pair(bs[4 * i], bs[4 * i + 2]);
@@ -998,14 +1022,13 @@ void Q6KFormat::add_block(const Q6_KBlock* const (&rows)[16], int64_t b, const i
 
 // 16 rows of format K (n_rows of them real) against C columns of g, one
 // super-block after another. The next tile's bytes (pf, pf_bytes) are asked
-// for into L2 along the way.
+// for along the way.
 template <class K, int C>
 void k_rows16(const typename K::Block* const (&rows)[16], const KColumns& g, int64_t blocks, float* y, int64_t y_stride,
               int n_rows, const uint8_t* pf, size_t pf_bytes) {
   alignas(64) int32_t row_of_lane[16];
   _mm512_store_si512(row_of_lane, lane_rows());
-  const uint8_t* pf_end = pf + pf_bytes;
-  const size_t pf_step = 64 * ((pf_bytes + 63) / 64 / static_cast<size_t>(blocks) + 1);  // per super-block
+  SpreadPrefetch prefetch(pf, pf_bytes, blocks);
   // Columns past g.cols (C rounds up) repeat column 0 and are not stored.
   const Q8_KBlock* x[C];
   _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
@@ -1014,15 +1037,11 @@ void k_rows16(const typename K::Block* const (&rows)[16], const KColumns& g, int
   __m512 acc[C];
   _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
-    for (const uint8_t* until = pf + std::min<size_t>(pf_step, pf_end - pf); pf < until; pf += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
-    }
+    prefetch.next();
     K::template add_block<C>(rows, b, row_of_lane, g, x, acc);
   }
-  const __m512i lane_row = lane_rows();
-  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1u);
   _Pragma("GCC unroll 8") for (int c = 0; c < C; ++c) {
-    if (c < g.cols) _mm512_mask_storeu_ps(y + y_stride * c, mask, _mm512_permutexvar_ps(lane_row, acc[c]));
+    if (c < g.cols) store_tile_column(acc[c], n_rows, y + y_stride * c);
   }
 }
 
@@ -1040,10 +1059,7 @@ void k_matmul(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* x,
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
     const int n_rows = static_cast<int>(std::min<int64_t>(16, rows - r0));
     const Block* tile[16];
-    for (int r = 0; r < 16; ++r) {
-      // Missing rows repeat the last one; their lanes are not stored.
-      tile[r] = reinterpret_cast<const Block*>(w + w_stride * static_cast<size_t>(r0 + std::min(r, n_rows - 1)));
-    }
+    tile_row_pointers(w + w_stride * static_cast<size_t>(r0), w_stride, n_rows, tile);
     const bool next = r0 + 32 <= rows;
     const uint8_t* pf = next ? w + w_stride * static_cast<size_t>(r0 + 16) : w;
     const size_t pf_bytes = next ? 16 * w_stride : 0;
