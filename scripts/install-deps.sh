@@ -10,7 +10,7 @@ PACKAGES=(
   libcurl4-openssl-dev libpcre2-dev libssl-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl python3
+  curl python3 qemu-user
 )
 
 missing=()

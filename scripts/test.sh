@@ -26,19 +26,50 @@ AGENTD_TEST_PG_URL=$(bash scripts/pg-cluster.sh start "$pgdir")
 export AGENTD_TEST_PG_URL
 echo "test.sh: PostgreSQL for tests at $AGENTD_TEST_PG_URL"
 
-run_build() {  # name, cmake args...
+fail() { echo "test.sh: $*" >&2; exit 1; }
+
+# The best kernels this CPU runs (as the engine detects them, kernels.cpp);
+# the suite runs again with the engine held to each lower level (AGENTD_ISA).
+native_isa=scalar
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo; then
+  native_isa=avx2
+  if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo &&
+     grep -qw avx512dq /proc/cpuinfo && grep -qw avx512_vnni /proc/cpuinfo; then
+    native_isa=avx512
+  fi
+fi
+
+# A failed configure, build or ISA check ends the run (fail exits the script,
+# even where the caller's `||` has switched set -e off).
+build() {  # name, cmake args...
   local name=$1; shift
-  cmake -S . -B "build/$name" -G Ninja "$@" >/dev/null
-  ninja -C "build/$name" -j "$jobs"
-  (cd "build/$name" && ctest --output-on-failure -j "$jobs" --timeout 900)
+  cmake -S . -B "build/$name" -G Ninja "$@" >/dev/null || fail "configuring build/$name failed"
+  ninja -C "build/$name" -j "$jobs" || fail "building build/$name failed"
+  python3 scripts/check-isa-leaks.py "build/$name" || fail "AVX2/AVX-512 code outside the ISA files in build/$name"
+}
+
+suite() {  # name, ISA the engine is held to ("" = the CPU's best)
+  local name=$1 isa=$2
+  echo "test.sh: build/$name, engine kernels: ${isa:-$native_isa}"
+  (cd "build/$name" && AGENTD_ISA=$isa ctest --output-on-failure -j "$jobs" --timeout 900)
 }
 
 status=0
 if [ "$which_builds" = all ] || [ "$which_builds" = release ]; then
-  run_build release -DCMAKE_BUILD_TYPE=Release || status=1
+  build release -DCMAKE_BUILD_TYPE=Release
+  suite release "" || status=1
+  for isa in scalar avx2; do
+    if [ "$isa" != "$native_isa" ] && { [ "$isa" = scalar ] || [ "$native_isa" = avx512 ]; }; then
+      suite release "$isa" || status=1
+    fi
+  done
+  bash scripts/qemu-smoke.sh build/release || status=1
 fi
 if [ "$which_builds" = all ] || [ "$which_builds" = asan ]; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_build asan -DCMAKE_BUILD_TYPE=Debug -DAGENTD_SANITIZE=ON -DAGENTD_BENCH=OFF || status=1
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  build asan -DCMAKE_BUILD_TYPE=Debug -DAGENTD_SANITIZE=ON -DAGENTD_BENCH=OFF
+  suite asan "" || status=1
+  if [ "$native_isa" = avx512 ]; then suite asan avx2 || status=1; fi
+  unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 exit $status

@@ -143,9 +143,7 @@ int fail(const Status& s) {
 
 int run_bench(const BenchOptions& o) {
   if (!o.isa.empty()) {
-    const engine::Isa want = o.isa == "scalar" ? engine::Isa::kScalar
-                             : o.isa == "avx2" ? engine::Isa::kAvx2
-                                               : engine::Isa::kAvx512;
+    const engine::Isa want = engine::parse_isa(o.isa).value_or(engine::Isa::kAvx512);
     if (want > engine::detected_isa()) {
       return fail(Status::invalid_argument("--isa " + o.isa + ": this CPU's best is " +
                                            engine::isa_name(engine::detected_isa())));

@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "app/commands.h"
+#include "engine/kernels.h"
 
 namespace agentd::app {
 int& exit_code() {
@@ -17,6 +18,10 @@ int& exit_code() {
 
 int main(int argc, char** argv) {
   using namespace agentd::app;
+  if (const agentd::Status isa = agentd::engine::check_isa_environment(); !isa.is_ok()) {
+    std::fprintf(stderr, "agentd: %s\n", isa.to_string().c_str());
+    return 2;
+  }
   CLI::App app{"agentd: host AI agents and run them over HTTP"};
   app.require_subcommand(1);
   register_serve(app);

@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "engine/kernels_internal.h"
@@ -763,7 +765,12 @@ const Tables& tables() {
 }
 
 std::atomic<int>& active_index() {
-  static std::atomic<int> index{static_cast<int>(tables().detected)};
+  static std::atomic<int> index{[] {
+    const char* env = std::getenv("AGENTD_ISA");
+    const std::optional<Isa> cap = env == nullptr ? std::nullopt : parse_isa(env);  // "" or invalid: none
+    const Isa detected = tables().detected;
+    return static_cast<int>(cap && *cap < detected ? *cap : detected);
+  }()};
   return index;
 }
 
@@ -869,6 +876,19 @@ const char* isa_name(Isa isa) {
     case Isa::kAvx512: return "avx512";
   }
   return "unknown";
+}
+
+std::optional<Isa> parse_isa(std::string_view name) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (name == isa_name(isa)) return isa;
+  }
+  return std::nullopt;
+}
+
+Status check_isa_environment() {
+  const char* env = std::getenv("AGENTD_ISA");
+  if (env == nullptr || *env == '\0' || parse_isa(env)) return Status::ok();
+  return Status::invalid_argument(std::string("AGENTD_ISA=") + env + ": expected scalar, avx2 or avx512");
 }
 
 bool can_matmul(TensorType type) { return dot_fn(tables().by_isa[0], type) != nullptr; }

@@ -33,8 +33,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string_view>
 
+#include "common/status.h"
 #include "engine/tensor_type.h"
 
 namespace agentd::engine {
@@ -46,6 +49,12 @@ Isa detected_isa();     // best the CPU supports
 Isa active_isa();       // what the kernels use now
 void set_active_isa(Isa isa);  // tests and benchmarks; clamps to detected_isa()
 const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
+std::optional<Isa> parse_isa(std::string_view name);  // isa_name's inverse
+// The environment variable AGENTD_ISA (scalar, avx2, avx512) caps the ISA the
+// kernels start with: active_isa() begins at the lower of it and
+// detected_isa(). Ok when unset, empty or valid; otherwise a message naming it
+// (an invalid value is ignored by the kernels, so callers report it).
+Status check_isa_environment();
 
 // True if `type` can be a weight in vec_dot/matmul.
 bool can_matmul(TensorType type);

@@ -98,6 +98,24 @@ class GenerateCliTest(unittest.TestCase):
         r = generate("--model", model)
         self.assertNotEqual(r.returncode, 0)
 
+    def test_agentd_isa_caps_the_kernels(self):
+        model = os.path.join(MODELS, "tiny-random-Q8_0.gguf")
+        bench = [BIN, "bench", "--model", model, "--prompt-tokens", "8", "--gen-tokens", "2", "--threads", "2", "--json"]
+        for isa in ("scalar", "avx2"):
+            r = subprocess.run(bench, capture_output=True, text=True, timeout=120, env={**os.environ, "AGENTD_ISA": isa})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["isa"], isa)
+        # The scalar kernels answer llama.cpp's greedy ids too.
+        g = golden("stories260K")[0]
+        r = subprocess.run([BIN, "generate", "--model", os.path.join(MODELS, "stories260K.gguf"), "--prompt-ids",
+                            ",".join(str(i) for i in g["prompt_ids"]), "--max-tokens", "8", "--json"],
+                           capture_output=True, text=True, timeout=120, env={**os.environ, "AGENTD_ISA": "scalar"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([s["id"] for s in json.loads(r.stdout)["steps"]], [s["id"] for s in g["steps"][:8]])
+        r = subprocess.run(bench, capture_output=True, text=True, timeout=120, env={**os.environ, "AGENTD_ISA": "avx9"})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("AGENTD_ISA=avx9", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

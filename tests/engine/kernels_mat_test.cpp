@@ -46,9 +46,11 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
   return v;
 }
 
-// Restores the detected instruction set when a test ends.
+// Restores the instruction set active before the test (AGENTD_ISA may have
+// started it below the detected one) when the test ends.
 struct IsaGuard {
-  ~IsaGuard() { set_active_isa(detected_isa()); }
+  Isa before = active_isa();
+  ~IsaGuard() { set_active_isa(before); }
 };
 
 // y[c * rows + r]: the dot product of row r and column c as `isa` computes

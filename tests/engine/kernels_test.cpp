@@ -5,8 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -18,6 +16,7 @@
 #include "engine/kernels.h"
 #include "engine/quants.h"
 #include "engine/thread_pool.h"
+#include "f16c_reference_avx2.h"
 
 namespace agentd::engine {
 namespace {
@@ -49,11 +48,11 @@ std::vector<float> dequantize(TensorType type, const std::vector<uint8_t>& q, si
   return out;
 }
 
-// Restores the detected ISA when a test that switches it ends.
-class IsaGuard {
- public:
-  IsaGuard() = default;
-  ~IsaGuard() { set_active_isa(detected_isa()); }
+// Restores the instruction set active before the test (AGENTD_ISA may have
+// started it below the detected one) when the test ends.
+struct IsaGuard {
+  Isa before = active_isa();
+  ~IsaGuard() { set_active_isa(before); }
 };
 
 std::vector<Isa> available_isas() {
@@ -64,16 +63,12 @@ std::vector<Isa> available_isas() {
 
 // ------------------------------------------------------------ conversions
 
-__attribute__((target("f16c"))) float hw_half_to_float(uint16_t h) { return _cvtsh_ss(h); }
-__attribute__((target("f16c"))) uint16_t hw_float_to_half(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
 
 TEST(Kernels, Fp16ToFp32MatchesF16cForEveryHalf) {
   ASSERT_TRUE(__builtin_cpu_supports("f16c"));
   for (uint32_t h = 0; h < 65536; ++h) {
     const float ours = fp16_to_fp32(static_cast<Half>(h));
-    const float hw = hw_half_to_float(static_cast<uint16_t>(h));
+    const float hw = test::f16c_half_to_float_avx2(static_cast<uint16_t>(h));
     if (std::isnan(hw)) {
       EXPECT_TRUE(std::isnan(ours)) << h;
     } else {
@@ -96,7 +91,7 @@ TEST(Kernels, Fp32ToFp16MatchesF16cRounding) {
   }
   for (float f : cases) {
     if (std::isnan(f)) continue;
-    ASSERT_EQ(fp32_to_fp16(f), hw_float_to_half(f)) << "float bits 0x" << std::hex << float_bits(f);
+    ASSERT_EQ(fp32_to_fp16(f), test::f16c_float_to_half_avx2(f)) << "float bits 0x" << std::hex << float_bits(f);
   }
   EXPECT_EQ(fp32_to_fp16(1.f), 0x3c00);
   EXPECT_EQ(fp32_to_fp16(65504.f), 0x7bff);
