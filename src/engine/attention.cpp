@@ -24,6 +24,14 @@ int64_t attention_scratch_floats(const KvHeadView& kv, const AttentionTile& tile
   return tile.n_rows * (kv.head_dim + padded);
 }
 
+void shape_scores(const KvHeadView& kv, int64_t kv_begin, float* s, int64_t n) {
+  if (kv.softcap > 0.0f) {
+    const float inv = 1.0f / kv.softcap;
+    for (int64_t j = 0; j < n; ++j) s[j] = kv.softcap * std::tanh(s[j] * inv);
+  }
+  for (int64_t j = 0; j < std::min(kv_begin, n); ++j) s[j] = -INFINITY;
+}
+
 void attend_scalar(const KvHeadView& kv, const AttentionTile& tile, float* scratch) {
   const int64_t d = kv.head_dim;
   std::vector<float> qh(static_cast<size_t>(d));
@@ -32,14 +40,15 @@ void attend_scalar(const KvHeadView& kv, const AttentionTile& tile, float* scrat
     const int64_t n_kv = tile.n_kv[r];
     float* s = scratch;  // n_kv scores, then weights
     for (int64_t i = 0; i < d; ++i) qh[static_cast<size_t>(i)] = fp16_to_fp32(fp32_to_fp16(tile.q[r][i]));
-    float m = -INFINITY;
     for (int64_t j = 0; j < n_kv; ++j) {
       const Half* k = kv.keys + (j / kKeyBlock) * kv.key_block_stride + j % kKeyBlock;
       float a = 0.0f;
       for (int64_t i = 0; i < d; ++i) a = std::fma(qh[static_cast<size_t>(i)], fp16_to_fp32(k[i * kKeyBlock]), a);
       s[j] = a * kv.scale;
-      m = std::max(m, s[j]);
     }
+    if (needs_shaping(kv, tile.kv_begin[r])) shape_scores(kv, tile.kv_begin[r], s, n_kv);
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n_kv; ++j) m = std::max(m, s[j]);
     float lanes[kKeyBlock] = {};
     for (int64_t j = 0; j < n_kv; ++j) {
       s[j] = fast_exp_nonpositive(s[j] - m);

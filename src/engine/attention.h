@@ -4,7 +4,7 @@
 //
 // A tile is up to kMaxTileRows query rows that share one KV head (the query
 // heads of a GQA group, and/or several new tokens of one sequence); each row
-// attends to keys 0 .. n_kv - 1. The keys are read once per tile for all of
+// attends to keys kv_begin .. n_kv - 1 (kv_begin > 0: a sliding window). The keys are read once per tile for all of
 // its rows, so a prefill does not re-read the cache per (token, head).
 //
 // Every row's result depends only on that row's query, n_kv and the cached
@@ -14,6 +14,9 @@
 //   qh[i]  = f16(q[i])                              (ggml rounds q to F16)
 //   s_j    = (fma over i = 0..d-1 in order: acc = fma(qh[i], k_j[i], acc),
 //             from +0) * scale                       (one rounding for *)
+//   s_j    = cap * tanh(s_j * (1 / cap))              when softcap = cap > 0 (Gemma 2)
+//   s_j    = -inf                                      for j < kv_begin
+//            (shape_scores; e_j is then 0 and adds nothing below)
 //   m      = max_j s_j
 //   e_j    = fast_exp_nonpositive(s_j - m)          (fast_exp.h; not std::exp)
 //   sum    = 16 lanes, e_j added to lane j % 16 in order of j, from +0;
@@ -45,6 +48,7 @@ struct KvHeadView {
   int64_t value_stride = 0;
   int64_t head_dim = 0;
   float scale = 1.0f;  // applied to q.k
+  float softcap = 0.0f;  // > 0: scores are soft-capped to (-softcap, softcap)
 };
 
 struct AttentionTile {
@@ -52,6 +56,7 @@ struct AttentionTile {
   const float* q[kMaxTileRows] = {};   // head_dim floats each
   float* out[kMaxTileRows] = {};       // head_dim floats each
   int64_t n_kv[kMaxTileRows] = {};     // >= 1, and the cache holds that many positions
+  int64_t kv_begin[kMaxTileRows] = {};  // first position attended, < n_kv
 };
 
 // Computes every row of the tile with the instruction set active_isa() names.
@@ -75,6 +80,11 @@ inline KvSpan kv_span(const int64_t* n_kv, int rows) {
   }
   return s;
 }
+
+// Soft-cap and window of one row's n scores (the two steps after s_j in the
+// contract above); every implementation calls it when the row needs either.
+void shape_scores(const KvHeadView& kv, int64_t kv_begin, float* s, int64_t n);
+inline bool needs_shaping(const KvHeadView& kv, int64_t kv_begin) { return kv.softcap > 0.0f || kv_begin > 0; }
 
 // The per-ISA implementations (attention.cpp, attention_avx2.cpp,
 // attention_avx512.cpp); exposed for tests. `scratch` holds at least

@@ -132,6 +132,10 @@ void tile_rows(const KvHeadView& kv, const AttentionTile& tile, int r0, float* q
   }
   scores<R>(kv, qh, s, (n_max + kKeyBlock - 1) / kKeyBlock);
   for (int r = 0; r < R; ++r) {
+    const int64_t begin = tile.kv_begin[r0 + r];
+    if (needs_shaping(kv, begin)) shape_scores(kv, begin, s[r], tile.n_kv[r0 + r]);
+  }
+  for (int r = 0; r < R; ++r) {
     const int64_t n = tile.n_kv[r0 + r];
     float* row = s[r];
     const __m256 neg_inf = _mm256_set1_ps(-INFINITY);

@@ -129,6 +129,10 @@ void tile_rows(const KvHeadView& kv, const AttentionTile& tile, int r0, float* q
     n_max = std::max(n_max, tile.n_kv[r0 + r]);
   }
   scores<R>(kv, qh, s, (n_max + kKeyBlock - 1) / kKeyBlock);
+  for (int r = 0; r < R; ++r) {
+    const int64_t begin = tile.kv_begin[r0 + r];
+    if (needs_shaping(kv, begin)) shape_scores(kv, begin, s[r], tile.n_kv[r0 + r]);
+  }
   // Softmax per row, in place: scores -> F16-rounded weights.
   for (int r = 0; r < R; ++r) {
     const int64_t n = tile.n_kv[r0 + r];

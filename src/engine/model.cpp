@@ -1,12 +1,17 @@
-// Llama / Qwen2 forward pass. One layer, top to bottom, for T batch tokens:
+// The forward pass of every family (engine/arch/ says which steps each has).
+// One layer, top to bottom, for T batch tokens:
 //   h   = rmsnorm(x) * attn_norm                         [T x n_embd]
 //   q,k,v = h Wq (+bq), h Wk (+bk), h Wv (+bv)            [T x q_dim], [T x kv_dim] x2
-//   rope(q, k) at each token's position; k, v -> the sequence's cache (F16)
-//   a   = softmax(q k^T / sqrt(head_dim), causal) v       per head; GQA shares kv heads
-//   x  += a Wo
+//   [qk_norm] q, k = rmsnorm per head * q_norm, k_norm
+//   rope(q, k) at each token's position (the layer's frequencies; not on
+//   NoPE layers); [query_scale] q *= query_scale; k, v -> the cache (F16)
+//   a   = softmax(q k^T * scale [softcapped], causal [last `window`
+//         positions]) v                                  per head; GQA shares kv heads
+//   h   = a Wo; [post_norms] h = rmsnorm(h) * post_attention_norm; x += h
 //   h   = rmsnorm(x) * ffn_norm
-//   x  += (silu(h Wgate) * (h Wup)) Wdown
-// then logits = rmsnorm(x) * output_norm  Woutput for the rows that want them.
+//   h   = (act(h Wgate) * (h Wup)) Wdown, act SiLU or GELU; [post_norms] h = rmsnorm(h) * post_ffw_norm
+//   x  += h
+// then logits = rmsnorm(x) * output_norm  Woutput [softcapped] for the rows that want them.
 // The arithmetic follows ggml's (float RMSNorm with a double sum, F16 K/V and
 // F16-rounded queries and attention weights) so logits track llama.cpp's.
 // Every step computes each token's row in one fixed order (matmul: kernels.h;
@@ -24,6 +29,7 @@
 #include <utility>
 
 #include "engine/activation.h"
+#include "engine/arch/architecture.h"
 #include "engine/attention.h"
 #include "engine/kernels.h"
 #include "engine/quants.h"
@@ -176,48 +182,37 @@ Status Model::load_weights() {
   const std::string what = "model '" + f.path() + "'";
   ModelConfig& c = config_;
 
-  auto arch = f.get_string("general.architecture");
-  if (!arch) return Status::invalid_argument(what + ": no general.architecture in the metadata");
-  c.architecture = std::string(*arch);
-  if (c.architecture == "llama") {
-    c.rope_style = RopeStyle::kNormal;
-  } else if (c.architecture == "qwen2") {
-    c.rope_style = RopeStyle::kNeox;
-  } else {
-    return Status::unimplemented(what + ": unsupported architecture '" + c.architecture +
-                                 "' (supported: llama, qwen2)");
+  auto arch_name = f.get_string("general.architecture");
+  if (!arch_name) return Status::invalid_argument(what + ": no general.architecture in the metadata");
+  c.architecture = std::string(*arch_name);
+  const Architecture* arch = find_architecture(c.architecture);
+  if (arch == nullptr) {
+    return Status::unimplemented(what + ": unsupported architecture '" + c.architecture + "' (supported: " +
+                                 architecture_names() + ")");
   }
+  c.rope_style = arch->rope_style;
   c.name = std::string(f.get_string("general.name").value_or(""));
+  const Hyperparameters hp(f, c.architecture, what);
   const std::string a = c.architecture + ".";
 
-  auto need_int = [&](const std::string& key, int64_t lo, int64_t hi, int64_t& out) -> Status {
-    auto v = f.get_int(key);
-    if (!v) return Status::invalid_argument(what + ": metadata '" + key + "' is missing or not an integer");
-    if (*v < lo || *v > hi) {
-      return Status::invalid_argument(what + ": metadata '" + key + "' = " + std::to_string(*v) +
-                                      " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    }
-    out = *v;
-    return Status::ok();
-  };
-  AGENTD_RETURN_IF_ERROR(need_int(a + "embedding_length", 1, kMaxDim, c.n_embd));
-  AGENTD_RETURN_IF_ERROR(need_int(a + "block_count", 1, 4096, c.n_layer));
-  AGENTD_RETURN_IF_ERROR(need_int(a + "attention.head_count", 1, 4096, c.n_head));
+  AGENTD_RETURN_IF_ERROR(hp.need_int("embedding_length", 1, kMaxDim, c.n_embd));
+  AGENTD_RETURN_IF_ERROR(hp.need_int("block_count", 1, 4096, c.n_layer));
+  AGENTD_RETURN_IF_ERROR(hp.need_int("attention.head_count", 1, 4096, c.n_head));
   c.n_head_kv = c.n_head;
-  if (f.find(a + "attention.head_count_kv")) {
-    AGENTD_RETURN_IF_ERROR(need_int(a + "attention.head_count_kv", 1, c.n_head, c.n_head_kv));
+  if (hp.has("attention.head_count_kv")) {
+    AGENTD_RETURN_IF_ERROR(hp.need_int("attention.head_count_kv", 1, c.n_head, c.n_head_kv));
   }
   if (c.n_head % c.n_head_kv != 0) {
     return Status::invalid_argument(what + ": head count " + std::to_string(c.n_head) +
                                     " is not a multiple of the KV head count " + std::to_string(c.n_head_kv));
   }
-  AGENTD_RETURN_IF_ERROR(need_int(a + "feed_forward_length", 1, kMaxDim, c.n_ff));
-  AGENTD_RETURN_IF_ERROR(need_int(a + "context_length", 1, kMaxContext, c.n_ctx_train));
-  if (f.find(a + "attention.key_length")) {
-    AGENTD_RETURN_IF_ERROR(need_int(a + "attention.key_length", 1, kMaxDim, c.head_dim));
+  AGENTD_RETURN_IF_ERROR(hp.need_int("feed_forward_length", 1, kMaxDim, c.n_ff));
+  AGENTD_RETURN_IF_ERROR(hp.need_int("context_length", 1, kMaxContext, c.n_ctx_train));
+  if (hp.has("attention.key_length")) {
+    AGENTD_RETURN_IF_ERROR(hp.need_int("attention.key_length", 1, kMaxDim, c.head_dim));
     int64_t vlen = c.head_dim;
-    if (f.find(a + "attention.value_length")) {
-      AGENTD_RETURN_IF_ERROR(need_int(a + "attention.value_length", 1, kMaxDim, vlen));
+    if (hp.has("attention.value_length")) {
+      AGENTD_RETURN_IF_ERROR(hp.need_int("attention.value_length", 1, kMaxDim, vlen));
     }
     if (vlen != c.head_dim) {
       return Status::unimplemented(what + ": key length " + std::to_string(c.head_dim) + " != value length " +
@@ -231,26 +226,27 @@ Status Model::load_weights() {
     c.head_dim = c.n_embd / c.n_head;
   }
   c.n_rot = c.head_dim;
-  if (f.find(a + "rope.dimension_count")) {
-    AGENTD_RETURN_IF_ERROR(need_int(a + "rope.dimension_count", 2, c.head_dim, c.n_rot));
+  if (hp.has("rope.dimension_count")) {
+    AGENTD_RETURN_IF_ERROR(hp.need_int("rope.dimension_count", 2, c.head_dim, c.n_rot));
   }
   if (c.n_rot % 2 != 0) return Status::invalid_argument(what + ": odd rope dimension count " + std::to_string(c.n_rot));
 
-  auto eps = f.get_float(a + "attention.layer_norm_rms_epsilon");
+  auto eps = hp.get_float("attention.layer_norm_rms_epsilon");
   if (!eps) return Status::invalid_argument(what + ": metadata '" + a + "attention.layer_norm_rms_epsilon' is missing");
   if (!(*eps > 0.0 && *eps < 1.0)) {
     return Status::invalid_argument(what + ": RMSNorm epsilon " + std::to_string(*eps) + " is out of range");
   }
   c.rms_eps = static_cast<float>(*eps);
-  if (auto base = f.get_float(a + "rope.freq_base")) {
+  RopeFrequencies& rope = c.rope.front();
+  if (auto base = hp.get_float("rope.freq_base")) {
     if (!(*base > 1.0 && *base < 1e12)) {
       return Status::invalid_argument(what + ": rope freq base " + std::to_string(*base) + " is out of range");
     }
-    c.rope_freq_base = static_cast<float>(*base);
+    rope.base = static_cast<float>(*base);
   }
   std::string scaling = std::string(f.get_string(a + "rope.scaling.type").value_or("none"));
-  double factor = f.get_float(a + "rope.scaling.factor").value_or(0.0);
-  if (auto lin = f.get_float(a + "rope.scale_linear")) {  // older files
+  double factor = hp.get_float("rope.scaling.factor").value_or(0.0);
+  if (auto lin = hp.get_float("rope.scale_linear")) {  // older files
     scaling = "linear";
     factor = *lin;
   }
@@ -258,9 +254,14 @@ Status Model::load_weights() {
     if (!(factor > 0.0 && factor < 1e6)) {
       return Status::invalid_argument(what + ": rope scaling factor " + std::to_string(factor) + " is out of range");
     }
-    c.rope_freq_scale = static_cast<float>(1.0 / factor);
+    rope.scale = static_cast<float>(1.0 / factor);
   } else if (scaling != "none" && scaling != "linear") {
     return Status::unimplemented(what + ": rope scaling type '" + scaling + "' is not supported");
+  }
+  AGENTD_RETURN_IF_ERROR(arch->configure(hp, c));
+  if (c.layers.size() != static_cast<size_t>(c.n_layer)) {
+    return Status::internal(what + ": architecture '" + c.architecture + "' described " +
+                            std::to_string(c.layers.size()) + " layers of " + std::to_string(c.n_layer));
   }
 
   // Tensors. Every shape is checked against the configuration.
@@ -321,23 +322,50 @@ Status Model::load_weights() {
     if (!(ff > 0.0f) || !std::isfinite(ff)) return Status::invalid_argument(what + ": invalid rope frequency factor");
   }
 
+  // A fused matrix is split into views of consecutive rows: the same bytes,
+  // each part multiplied as if it were stored alone.
+  auto rows_of = [](const Matrix& m, int64_t first, int64_t count) {
+    return Matrix{m.type, m.data + static_cast<size_t>(first) * row_bytes(m.type, m.cols), count, m.cols};
+  };
   layers_.resize(static_cast<size_t>(c.n_layer));
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     Layer& L = layers_[static_cast<size_t>(l)];
     AGENTD_RETURN_IF_ERROR(vec(p + "attn_norm.weight", c.n_embd, L.attn_norm));
-    AGENTD_RETURN_IF_ERROR(matrix(p + "attn_q.weight", c.q_dim(), c.n_embd, L.wq));
-    AGENTD_RETURN_IF_ERROR(matrix(p + "attn_k.weight", c.kv_dim(), c.n_embd, L.wk));
-    AGENTD_RETURN_IF_ERROR(matrix(p + "attn_v.weight", c.kv_dim(), c.n_embd, L.wv));
+    if (c.fused_qkv) {
+      Matrix qkv;
+      AGENTD_RETURN_IF_ERROR(matrix(p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.n_embd, qkv));
+      L.wq = rows_of(qkv, 0, c.q_dim());
+      L.wk = rows_of(qkv, c.q_dim(), c.kv_dim());
+      L.wv = rows_of(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+    } else {
+      AGENTD_RETURN_IF_ERROR(matrix(p + "attn_q.weight", c.q_dim(), c.n_embd, L.wq));
+      AGENTD_RETURN_IF_ERROR(matrix(p + "attn_k.weight", c.kv_dim(), c.n_embd, L.wk));
+      AGENTD_RETURN_IF_ERROR(matrix(p + "attn_v.weight", c.kv_dim(), c.n_embd, L.wv));
+      AGENTD_RETURN_IF_ERROR(vec(p + "attn_q.bias", c.q_dim(), L.bq, !c.qkv_bias));
+      AGENTD_RETURN_IF_ERROR(vec(p + "attn_k.bias", c.kv_dim(), L.bk, !c.qkv_bias));
+      AGENTD_RETURN_IF_ERROR(vec(p + "attn_v.bias", c.kv_dim(), L.bv, !c.qkv_bias));
+    }
+    if (c.qk_norm) {
+      AGENTD_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", c.head_dim, L.q_norm));
+      AGENTD_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", c.head_dim, L.k_norm));
+    }
     AGENTD_RETURN_IF_ERROR(matrix(p + "attn_output.weight", c.n_embd, c.q_dim(), L.wo));
-    const bool biases_required = c.architecture == "qwen2";
-    AGENTD_RETURN_IF_ERROR(vec(p + "attn_q.bias", c.q_dim(), L.bq, !biases_required));
-    AGENTD_RETURN_IF_ERROR(vec(p + "attn_k.bias", c.kv_dim(), L.bk, !biases_required));
-    AGENTD_RETURN_IF_ERROR(vec(p + "attn_v.bias", c.kv_dim(), L.bv, !biases_required));
     AGENTD_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", c.n_embd, L.ffn_norm));
-    AGENTD_RETURN_IF_ERROR(matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd, L.w_gate));
-    AGENTD_RETURN_IF_ERROR(matrix(p + "ffn_up.weight", c.n_ff, c.n_embd, L.w_up));
+    if (c.fused_gate_up) {
+      Matrix gate_up;
+      AGENTD_RETURN_IF_ERROR(matrix(p + "ffn_up.weight", 2 * c.n_ff, c.n_embd, gate_up));
+      L.w_gate = rows_of(gate_up, 0, c.n_ff);
+      L.w_up = rows_of(gate_up, c.n_ff, c.n_ff);
+    } else {
+      AGENTD_RETURN_IF_ERROR(matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd, L.w_gate));
+      AGENTD_RETURN_IF_ERROR(matrix(p + "ffn_up.weight", c.n_ff, c.n_embd, L.w_up));
+    }
     AGENTD_RETURN_IF_ERROR(matrix(p + "ffn_down.weight", c.n_embd, c.n_ff, L.w_down));
+    if (c.post_norms) {
+      AGENTD_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", c.n_embd, L.post_attn_norm));
+      AGENTD_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", c.n_embd, L.post_ffn_norm));
+    }
   }
   // Activations are converted to vec_dot_type(W) per row, whose block must
   // divide the row too (Q8_K: 256 for K-quant weights, guaranteed by their own
@@ -414,8 +442,11 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
       const SequenceBatch& sb = batch[s];
       sb.cache->reserve_more(static_cast<int64_t>(sb.tokens.size()));
       for (size_t i = 0; i < sb.tokens.size(); ++i, ++t) {
-        dequantize_row(token_embd_.type, token_embd_.data + static_cast<size_t>(sb.tokens[i]) * embd_row,
-                       x + t * n_embd, n_embd);
+        float* xt = x + t * n_embd;
+        dequantize_row(token_embd_.type, token_embd_.data + static_cast<size_t>(sb.tokens[i]) * embd_row, xt, n_embd);
+        if (c.embedding_scale != 1.0f) {
+          for (int64_t j = 0; j < n_embd; ++j) xt[j] *= c.embedding_scale;
+        }
         tok_seq[t] = static_cast<int64_t>(s);
         tok_pos[t] = sb.cache->size() + static_cast<int64_t>(i);
         if (sb.all_logits || i + 1 == sb.tokens.size()) out_rows[o++] = t;
@@ -431,19 +462,22 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
   float* gate = at_least(ws.gate, n_tok * c.n_ff);
   float* up = at_least(ws.up, n_tok * c.n_ff);
 
-  // Rotary cos/sin per token, once for all layers and heads, as ggml's rope:
-  // theta_i = pos * base^(-2i/n_rot) (times freq_scale, divided by the
-  // optional frequency factor), the power by repeated multiplication in float.
+  // Rotary cos/sin per token and frequency set, once for all layers and
+  // heads, as ggml's rope: theta_i = pos * base^(-2i/n_rot) (times the set's
+  // scale, divided by the optional frequency factor), the power by repeated
+  // multiplication in float. Set k of token t is at rope_cs + (k * n_tok + t) * n_rot.
   const int64_t half = c.n_rot / 2;
-  float* rope_cs = at_least(ws.rope_cs, n_tok * half * 2);
-  {
-    const float theta_scale = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(c.n_rot));
+  const auto n_sets = static_cast<int64_t>(c.rope.size());
+  float* rope_cs = at_least(ws.rope_cs, n_sets * n_tok * half * 2);
+  for (int64_t k = 0; k < n_sets; ++k) {
+    const RopeFrequencies& fr = c.rope[static_cast<size_t>(k)];
+    const float theta_scale = std::pow(fr.base, -2.0f / static_cast<float>(c.n_rot));
     for (int64_t t = 0; t < n_tok; ++t) {
       float theta = static_cast<float>(tok_pos[t]);
-      float* cs = rope_cs + t * half * 2;
+      float* cs = rope_cs + (k * n_tok + t) * half * 2;
       for (int64_t i = 0; i < half; ++i) {
         const float ff = rope_freq_factors_.empty() ? 1.0f : rope_freq_factors_[static_cast<size_t>(i)];
-        const float a = c.rope_freq_scale * (theta / ff);
+        const float a = fr.scale * (theta / ff);
         cs[2 * i] = std::cos(a);
         cs[2 * i + 1] = std::sin(a);
         theta *= theta_scale;
@@ -510,7 +544,8 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
       t0 += n_seq_tok;
     }
   }
-  const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // Scores are scaled in the attention kernel, or queries before it.
+  const float att_scale = c.query_scale > 0.0f ? 1.0f : 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t n_jobs = static_cast<int64_t>(ws.jobs.size());
   // Jobs split into n_threads contiguous parts of about equal work (a
   // prefill's later tokens attend to more keys).
@@ -528,6 +563,8 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const Layer& L = layers_[static_cast<size_t>(l)];
+    const LayerAttention& la = c.layers[static_cast<size_t>(l)];
+    const float* layer_cs = rope_cs + la.frequencies * n_tok * half * 2;
     // The previous layer's FFN residual (h holds its output), then the norm.
     for_range(pool, n_tok, n_embd, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
@@ -547,18 +584,27 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
       if (bias.empty()) return;
       for (int64_t i = b; i < e; ++i) y[i] += bias[static_cast<size_t>(i)];
     };
+    auto head_norm = [&](float* y, const std::vector<float>& w, int64_t b, int64_t e) {
+      if (w.empty()) return;
+      for (int64_t i = b; i < e; i += hd) rms_norm(y + i, w.data(), y + i, hd, c.rms_eps);
+    };
     auto q_done = [&](int64_t b, int64_t e) {
       for (int64_t t = 0; t < n_tok; ++t) {
         float* qt = q + t * q_dim;
         add_bias(qt, L.bq, b, e);
-        rope(qt + b, (e - b) / hd, rope_cs + t * half * 2);
+        head_norm(qt, L.q_norm, b, e);
+        if (la.rope) rope(qt + b, (e - b) / hd, layer_cs + t * half * 2);
+        if (c.query_scale > 0.0f) {
+          for (int64_t i = b; i < e; ++i) qt[i] *= c.query_scale;
+        }
       }
     };
     auto k_done = [&](int64_t b, int64_t e) {
       for (int64_t t = 0; t < n_tok; ++t) {
         float* kt = k + t * kv_dim;
         add_bias(kt, L.bk, b, e);
-        rope(kt + b, (e - b) / hd, rope_cs + t * half * 2);
+        head_norm(kt, L.k_norm, b, e);
+        if (la.rope) rope(kt + b, (e - b) / hd, layer_cs + t * half * 2);
         batch[static_cast<size_t>(tok_seq[t])].cache->store_keys(l, tok_pos[t], kt, b, e);
       }
     };
@@ -582,7 +628,14 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
         view.value_stride = kv_dim;
         view.head_dim = hd;
         view.scale = att_scale;
-        attend(view, job.tile);
+        view.softcap = c.attn_softcap;
+        if (la.window > 0) {  // each row attends to its last `window` positions
+          AttentionTile tile = job.tile;
+          for (int r = 0; r < tile.n_rows; ++r) tile.kv_begin[r] = std::max<int64_t>(0, tile.n_kv[r] - la.window);
+          attend(view, tile);
+        } else {
+          attend(view, job.tile);
+        }
       }
     };
     if (attention_parallel) {
@@ -593,20 +646,30 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
       attend_jobs(0, n_jobs);
     }
     run_matmul(L.wo, att, n_tok, h, pool);
-    // Residual, then the FFN norm, per token.
+    // Residual (after the post-attention norm, if any), then the FFN norm, per token.
     for_range(pool, n_tok, n_embd, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         float* xt = x + t * n_embd;
-        const float* ht = h + t * n_embd;
+        float* ht = h + t * n_embd;
+        if (!L.post_attn_norm.empty()) rms_norm(ht, L.post_attn_norm.data(), ht, n_embd, c.rms_eps);
         for (int64_t i = 0; i < n_embd; ++i) xt[i] += ht[i];
         rms_norm(xt, L.ffn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
       }
     });
     run_matmuls({Product{&L.w_gate, gate}, Product{&L.w_up, up}}, h, n_tok, pool);
     for_range(pool, n_tok, c.n_ff * 8, [&](int64_t b, int64_t e) {
-      silu_mul(gate + b * c.n_ff, up + b * c.n_ff, (e - b) * c.n_ff);
+      if (c.ffn_activation == FfnActivation::kGelu) {
+        gelu_mul(gate + b * c.n_ff, up + b * c.n_ff, (e - b) * c.n_ff);
+      } else {
+        silu_mul(gate + b * c.n_ff, up + b * c.n_ff, (e - b) * c.n_ff);
+      }
     });
     run_matmul(L.w_down, gate, n_tok, h, pool);
+    if (!L.post_ffn_norm.empty()) {
+      for_range(pool, n_tok, n_embd, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) rms_norm(h + t * n_embd, L.post_ffn_norm.data(), h + t * n_embd, n_embd, c.rms_eps);
+      });
+    }
   }
   for (int64_t r = 0; r < n_out; ++r) {  // the last layer's FFN residual, for the rows that need it
     float* xt = x + out_rows[r] * n_embd;
@@ -620,6 +683,10 @@ Status Model::forward(std::span<const SequenceBatch> batch, std::vector<float>& 
   }
   logits.resize(static_cast<size_t>(n_out * c.n_vocab));
   run_matmul(output_, normed, n_out, logits.data(), pool);
+  if (c.final_softcap > 0.0f) {
+    const float inv = 1.0f / c.final_softcap;
+    for (float& v : logits) v = c.final_softcap * std::tanh(v * inv);
+  }
 
   for (const SequenceBatch& sb : batch) sb.cache->commit(sb.tokens);
   trim(ws);

@@ -1,6 +1,8 @@
 #pragma once
-// A decoder-only transformer loaded from a GGUF file: the Llama family
-// (Llama 2/3, Mistral, TinyLlama, SmolLM) and Qwen2 (Q/K/V biases). The
+// A decoder-only transformer loaded from a GGUF file: Llama (Llama 2/3,
+// Mistral, TinyLlama, SmolLM2), SmolLM3, Qwen2, Qwen3, Gemma, Gemma 2,
+// Gemma 3 (text) and Phi-3. What each family's files hold and how its block
+// differs is stated in engine/arch/; one forward pass serves them all. The
 // configuration comes from the file's metadata and the weights stay in the
 // memory mapping, in whatever encoding the file stores them.
 //
@@ -34,11 +36,27 @@ class ThreadPool;
 // How rotary embeddings pair up the dimensions of a head (ggml's rope modes).
 enum class RopeStyle {
   kNormal,  // mode 0: pairs (2i, 2i + 1); llama
-  kNeox,    // mode 2: pairs (i, i + n_rot / 2); qwen2
+  kNeox,    // mode 2: pairs (i, i + n_rot / 2); qwen2, qwen3, gemma, phi3
+};
+
+// The feed-forward gate: SwiGLU, or GeGLU with ggml's tanh GELU.
+enum class FfnActivation { kSilu, kGelu };
+
+// Rotary frequencies: theta_i = pos * base^(-2i / n_rot) * scale.
+struct RopeFrequencies {
+  float base = 10000.0f;
+  float scale = 1.0f;  // 1 / linear scaling factor
+};
+
+// How one layer attends.
+struct LayerAttention {
+  bool rope = true;     // false: no rotary embedding (SmolLM3's NoPE layers)
+  int frequencies = 0;  // index into ModelConfig::rope
+  int64_t window = 0;   // > 0: a token attends to the last `window` positions (itself included)
 };
 
 struct ModelConfig {
-  std::string architecture;  // "llama" | "qwen2"
+  std::string architecture;  // general.architecture (engine/arch/ lists the families)
   std::string name;          // general.name, may be empty
   int64_t n_vocab = 0;
   int64_t n_embd = 0;     // model width
@@ -50,10 +68,24 @@ struct ModelConfig {
   int64_t n_ctx_train = 0;  // context length the model was trained for
   int64_t n_rot = 0;        // rotated dimensions per head (<= head_dim)
   float rms_eps = 1e-5f;
-  float rope_freq_base = 10000.0f;
-  float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
   RopeStyle rope_style = RopeStyle::kNormal;
+  std::vector<RopeFrequencies> rope{RopeFrequencies{}};  // [0]: the file's rope.freq_base and scaling
   bool tied_output = false;  // no output.weight: logits use token_embd
+
+  // The block, as the architecture's file (engine/arch/) states it.
+  bool qkv_bias = false;       // attn_{q,k,v}.bias required (qwen2; optional elsewhere)
+  bool qk_norm = false;        // attn_q_norm / attn_k_norm: RMSNorm of each head before RoPE
+  bool post_norms = false;     // post_attention_norm / post_ffw_norm on each branch's output
+  bool fused_qkv = false;      // one attn_qkv matrix: Q rows, then K, then V
+  bool fused_gate_up = false;  // one ffn_up matrix: gate rows, then up
+  FfnActivation ffn_activation = FfnActivation::kSilu;
+  float embedding_scale = 1.0f;  // token embeddings are multiplied by it (Gemma: sqrt(n_embd))
+  // > 0: queries are multiplied by it after RoPE and scores are not scaled
+  // (Gemma, Phi-3, as llama.cpp builds them); 0: scores times 1 / sqrt(head_dim).
+  float query_scale = 0.0f;
+  float attn_softcap = 0.0f;   // > 0: scores soft-capped (Gemma 2)
+  float final_softcap = 0.0f;  // > 0: logits soft-capped (Gemma 2)
+  std::vector<LayerAttention> layers;  // [n_layer]
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }
@@ -101,8 +133,11 @@ class Model {
     std::vector<float> attn_norm;  // [n_embd]
     Matrix wq, wk, wv, wo;         // [q_dim x n_embd], [kv_dim x n_embd] x2, [n_embd x q_dim]
     std::vector<float> bq, bk, bv; // biases, empty when the file has none
+    std::vector<float> q_norm, k_norm;  // [head_dim] when qk_norm
+    std::vector<float> post_attn_norm;  // [n_embd] when post_norms
     std::vector<float> ffn_norm;   // [n_embd]
     Matrix w_gate, w_up, w_down;   // [n_ff x n_embd] x2, [n_embd x n_ff]
+    std::vector<float> post_ffn_norm;   // [n_embd] when post_norms
   };
 
   Model() = default;

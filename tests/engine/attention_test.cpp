@@ -60,8 +60,10 @@ struct Fixture {
 
 using Impl = void (*)(const KvHeadView&, const AttentionTile&, float*);
 
-// Runs rows [0, n_rows) of the fixture with n_kv[r], in tiles of `per_tile`.
-std::vector<float> run(Impl impl, const Fixture& f, int64_t head, const std::vector<int64_t>& n_kv, int per_tile) {
+// Runs rows [0, n_rows) of the fixture with n_kv[r] (and kv_begin[r], when
+// given), in tiles of `per_tile`.
+std::vector<float> run(Impl impl, const Fixture& f, int64_t head, const std::vector<int64_t>& n_kv, int per_tile,
+                       const std::vector<int64_t>& kv_begin = {}, float softcap = 0.0f) {
   const int n_rows = static_cast<int>(n_kv.size());
   std::vector<float> out(static_cast<size_t>(n_rows * f.head_dim), -1.0f);
   for (int r0 = 0; r0 < n_rows; r0 += per_tile) {
@@ -71,9 +73,12 @@ std::vector<float> run(Impl impl, const Fixture& f, int64_t head, const std::vec
       tile.q[r] = f.q.data() + (r0 + r) * f.head_dim;
       tile.out[r] = out.data() + (r0 + r) * f.head_dim;
       tile.n_kv[r] = n_kv[static_cast<size_t>(r0 + r)];
+      if (!kv_begin.empty()) tile.kv_begin[r] = kv_begin[static_cast<size_t>(r0 + r)];
     }
-    std::vector<float> scratch(static_cast<size_t>(detail::attention_scratch_floats(f.view(head), tile)));
-    impl(f.view(head), tile, scratch.data());
+    KvHeadView view = f.view(head);
+    view.softcap = softcap;
+    std::vector<float> scratch(static_cast<size_t>(detail::attention_scratch_floats(view, tile)));
+    impl(view, tile, scratch.data());
   }
   return out;
 }
@@ -121,33 +126,104 @@ TEST(AttentionTest, EveryIsaAndTileSizeGivesTheReferenceBits) {
   }
 }
 
-TEST(AttentionTest, ReferenceMatchesDoublePrecisionSoftmax) {
-  const int64_t d = 64, n = 200;
-  const int rows = 4;
-  Fixture f(d, n, rows, 7);
-  const std::vector<int64_t> n_kv = {1, 17, 150, 200};
-  const std::vector<float> got = run(detail::attend_scalar, f, 0, n_kv, rows);
+// Plain double-precision attention of the fixture's rows over keys
+// [kv_begin[r], n_kv[r]), scores soft-capped when softcap > 0; compared with
+// the scalar reference (F16 rounding of the query and weights bounds the
+// difference).
+void expect_double_precision(const Fixture& f, const std::vector<int64_t>& n_kv, const std::vector<int64_t>& kv_begin,
+                             float softcap) {
+  const int64_t d = f.head_dim;
+  const int rows = static_cast<int>(n_kv.size());
+  const std::vector<float> got = run(detail::attend_scalar, f, 0, n_kv, rows, kv_begin, softcap);
   for (int r = 0; r < rows; ++r) {
     const int64_t nk = n_kv[static_cast<size_t>(r)];
-    std::vector<double> s(static_cast<size_t>(nk));
+    const int64_t first = kv_begin.empty() ? 0 : kv_begin[static_cast<size_t>(r)];
+    std::vector<double> s(static_cast<size_t>(nk), 0.0);
     double mx = -1e300;
-    for (int64_t j = 0; j < nk; ++j) {
+    for (int64_t j = first; j < nk; ++j) {
       double dot = 0;
       for (int64_t i = 0; i < d; ++i) {
         const double k = fp16_to_fp32(f.keys[static_cast<size_t>((j / 16) * 16 * f.kv_dim + i * 16 + j % 16)]);
         dot += f.q[static_cast<size_t>(r * d + i)] * k;
       }
-      s[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(d));
-      mx = std::max(mx, s[static_cast<size_t>(j)]);
+      double score = dot / std::sqrt(static_cast<double>(d));
+      if (softcap > 0.0f) score = softcap * std::tanh(score / softcap);
+      s[static_cast<size_t>(j)] = score;
+      mx = std::max(mx, score);
     }
     double sum = 0;
-    for (double& z : s) sum += (z = std::exp(z - mx));
+    for (int64_t j = first; j < nk; ++j) sum += (s[static_cast<size_t>(j)] = std::exp(s[static_cast<size_t>(j)] - mx));
     for (int64_t i = 0; i < d; ++i) {
       double want = 0;
-      for (int64_t j = 0; j < nk; ++j) want += s[static_cast<size_t>(j)] / sum * fp16_to_fp32(f.values[static_cast<size_t>(j * f.kv_dim + i)]);
-      // F16 rounding of the query and of the weights bounds the difference.
+      for (int64_t j = first; j < nk; ++j) {
+        want += s[static_cast<size_t>(j)] / sum * fp16_to_fp32(f.values[static_cast<size_t>(j * f.kv_dim + i)]);
+      }
       EXPECT_NEAR(got[static_cast<size_t>(r * d + i)], want, 5e-3) << "row " << r << " dim " << i;
     }
+  }
+}
+
+TEST(AttentionTest, ReferenceMatchesDoublePrecisionSoftmax) {
+  Fixture f(64, 200, 4, 7);
+  expect_double_precision(f, {1, 17, 150, 200}, {}, 0.0f);
+}
+
+// Sliding windows (Gemma, kv_begin) and soft-capped scores (Gemma 2).
+TEST(AttentionTest, WindowAndSoftcapMatchDoublePrecision) {
+  Fixture f(64, 200, 4, 8);
+  expect_double_precision(f, {1, 17, 150, 200}, {0, 1, 134, 40}, 0.0f);
+  expect_double_precision(f, {1, 17, 150, 200}, {0, 0, 0, 0}, 3.0f);
+  expect_double_precision(f, {1, 17, 150, 200}, {0, 16, 100, 199}, 3.0f);
+}
+
+TEST(AttentionTest, EveryIsaGivesTheReferenceBitsWithWindowAndSoftcap) {
+  const auto impls = implementations();
+  for (int64_t d : {16, 64, 80}) {
+    for (int64_t n : {5, 37, 300}) {
+      const int rows = 11;
+      Fixture f(d, n, rows, static_cast<uint32_t>(d * 31 + n));
+      std::vector<int64_t> n_kv(rows), begin(rows);
+      for (int r = 0; r < rows; ++r) {
+        n_kv[static_cast<size_t>(r)] = std::max<int64_t>(1, n - (r * 7) % n);
+        begin[static_cast<size_t>(r)] = (r * 13) % n_kv[static_cast<size_t>(r)];  // a window, or none (0)
+      }
+      for (float cap : {0.0f, 2.5f}) {
+        const std::vector<float> want = run(detail::attend_scalar, f, 1, n_kv, 1, begin, cap);
+        for (size_t i = 0; i < impls.size(); ++i) {
+          for (int per_tile : {1, 3, kMaxTileRows}) {
+            SCOPED_TRACE("impl " + std::to_string(i) + " d " + std::to_string(d) + " n " + std::to_string(n) +
+                         " tile " + std::to_string(per_tile) + " cap " + std::to_string(cap));
+            EXPECT_TRUE(same_bits(run(impls[i], f, 1, n_kv, per_tile, begin, cap), want));
+          }
+        }
+      }
+    }
+  }
+}
+
+// GELU(gate) * up as ggml's GeGLU: the F16 table of the tanh form, exact at
+// F16 inputs, within F16 rounding of the exact formula elsewhere.
+TEST(ActivationTest, GeluMulFollowsGgmlsTable) {
+  auto gelu = [](double x) { return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * x * (1.0 + 0.044715 * x * x))); };
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-12.0f, 12.0f);
+  std::vector<float> gate(4096), up(4096);
+  for (size_t i = 0; i < gate.size(); ++i) {
+    gate[i] = u(rng);
+    up[i] = u(rng) / 4.0f;
+  }
+  gate[0] = -10.0f;
+  gate[1] = 10.0f;
+  gate[2] = 0.0f;
+  std::vector<float> out = gate;
+  gelu_mul(out.data(), up.data(), static_cast<int64_t>(out.size()));
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 10.0f * up[1]);
+  EXPECT_EQ(out[2], 0.0f);
+  for (size_t i = 3; i < gate.size(); ++i) {
+    const double want = gelu(gate[i]) * up[i];
+    // The input is rounded to F16 (relative 2^-11), and so is gelu's value.
+    EXPECT_NEAR(out[i], want, 2e-3 * (std::abs(gate[i]) + 1.0) * std::abs(up[i]) + 1e-6) << gate[i];
   }
 }
 

@@ -147,6 +147,46 @@ TEST(ModelGoldenTest, TinyRandomQ8_0MatchesLlamaCpp) { run_golden_every_isa("tin
 TEST(ModelGoldenTest, TinyRandomQ4_0MatchesLlamaCpp) { run_golden_every_isa("tiny-random-Q4_0"); }
 TEST(ModelGoldenTest, TinyRandomQ4_K_MMatchesLlamaCpp) { run_golden_every_isa("tiny-random-Q4_K_M"); }
 
+// models/arch/: random-weight files of the families people run now, against
+// a current llama.cpp (testdata README: F16 within about 0.03; Q8_0 differs
+// more between llama.cpp's own builds, up to 0.23).
+TEST(ModelGoldenTest, Llama31RopeFrequencyFactorsMatchLlamaCpp) { run_golden("arch/tiny-random-llama31", 0.03f, 0.05f, every_step); }
+TEST(ModelGoldenTest, Qwen3MatchesLlamaCpp) { run_golden("arch/tiny-random-qwen3", 0.03f, 0.05f, every_step); }
+TEST(ModelGoldenTest, Qwen3Q8_0MatchesLlamaCpp) { run_golden("arch/tiny-random-qwen3-Q8_0", 0.25f, 0.3f, every_step); }
+TEST(ModelGoldenTest, Gemma3MatchesLlamaCpp) { run_golden("arch/tiny-random-gemma3", 0.03f, 0.05f, every_step); }
+TEST(ModelGoldenTest, Phi3MatchesLlamaCpp) { run_golden("arch/tiny-random-phi3", 0.03f, 0.05f, every_step); }
+
+TEST(ModelGoldenTest, ArchitectureConfigFromMetadata) {
+  const ModelConfig& q = model("arch/tiny-random-qwen3").config();
+  EXPECT_EQ(q.architecture, "qwen3");
+  EXPECT_TRUE(q.qk_norm);
+  EXPECT_EQ(q.head_dim, 64);
+  EXPECT_EQ(q.q_dim(), 512);  // wider than the model (256)
+  EXPECT_EQ(q.rope_style, RopeStyle::kNeox);
+  EXPECT_TRUE(q.tied_output);
+
+  const ModelConfig& g = model("arch/tiny-random-gemma3").config();
+  EXPECT_EQ(g.architecture, "gemma3");
+  EXPECT_TRUE(g.post_norms && g.qk_norm);
+  EXPECT_EQ(g.ffn_activation, FfnActivation::kGelu);
+  EXPECT_FLOAT_EQ(g.embedding_scale, 16.0f);  // sqrt(256)
+  ASSERT_EQ(g.layers.size(), 6u);
+  ASSERT_EQ(g.rope.size(), 2u);
+  EXPECT_FLOAT_EQ(g.rope[0].base, 1e6f);
+  EXPECT_FLOAT_EQ(g.rope[0].scale, 0.125f);
+  EXPECT_FLOAT_EQ(g.rope[1].base, 1e4f);
+  EXPECT_FLOAT_EQ(g.rope[1].scale, 1.0f);
+  for (size_t l = 0; l < 6; ++l) {
+    EXPECT_EQ(g.layers[l].window, l == 5 ? 0 : 16) << l;
+    EXPECT_EQ(g.layers[l].frequencies, l == 5 ? 0 : 1) << l;
+  }
+
+  const ModelConfig& p = model("arch/tiny-random-phi3").config();
+  EXPECT_TRUE(p.fused_qkv && p.fused_gate_up);
+  EXPECT_EQ(p.n_vocab, 32064);
+  EXPECT_FALSE(p.tied_output);
+}
+
 TEST(ModelGoldenTest, ConfigFromMetadata) {
   const ModelConfig& c = model("stories260K").config();
   EXPECT_EQ(c.architecture, "llama");
@@ -220,7 +260,7 @@ TEST(ModelGoldenTest, BatchingDoesNotChangeLogits) {
 // with or without the pool, on every instruction set (on those that sum Q8_0
 // the same way, for the Q8_0 file: kernels.h).
 TEST(ModelGoldenTest, LogitsAreBitIdenticalAcrossBatchingThreadsAndIsa) {
-  for (const std::string name : {"stories260K", "tiny-random-Q8_0"}) {
+  for (const std::string name : {"stories260K", "tiny-random-Q8_0", "arch/tiny-random-gemma3"}) {
     SCOPED_TRACE(name);
     const Model& m = model(name);
     const auto golden = read_golden(name);
