@@ -1,5 +1,7 @@
 #include "engine/chat_template.h"
 
+#include <algorithm>
+
 #include "engine/jinja/json.h"
 #include "engine/jinja/parser.h"
 
@@ -51,6 +53,31 @@ StatusOr<std::string> ChatTemplate::apply(const std::vector<ChatMessage>& messag
   context["bos_token"] = bos_token;
   context["eos_token"] = eos_token;
   return render(context);
+}
+
+StatusOr<std::string> ChatTemplate::apply_with_system(const std::vector<ChatMessage>& messages,
+                                                      bool add_generation_prompt, std::string_view bos_token,
+                                                      std::string_view eos_token) const {
+  auto text = apply(messages, add_generation_prompt, bos_token, eos_token);
+  const auto is_system = [](const ChatMessage& m) { return m.role == "system"; };
+  if (text.is_ok() || std::none_of(messages.begin(), messages.end(), is_system)) return text;
+  std::string system;
+  std::vector<ChatMessage> merged;
+  for (const ChatMessage& m : messages) {
+    if (is_system(m)) {
+      system += (system.empty() ? "" : "\n\n") + m.content;
+    } else {
+      merged.push_back(m);
+    }
+  }
+  const auto first_user = std::find_if(merged.begin(), merged.end(), [](const ChatMessage& m) { return m.role == "user"; });
+  if (first_user == merged.end()) {
+    merged.insert(merged.begin(), ChatMessage{"user", system});
+  } else {
+    first_user->content = system + "\n\n" + first_user->content;
+  }
+  auto retried = apply(merged, add_generation_prompt, bos_token, eos_token);
+  return retried.is_ok() ? retried : text;
 }
 
 }  // namespace agentd::engine

@@ -50,6 +50,14 @@ class ChatTemplate {
   StatusOr<std::string> apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
                               std::string_view bos_token, std::string_view eos_token) const;
 
+  // apply() for a server's conversations, which always may hold a system
+  // message (an agent's instructions): a template that rejects the system
+  // role (Gemma's raise "System role not supported") renders again with the
+  // system messages merged into the first user message ("SYSTEM\n\nUSER"), as
+  // llama.cpp and Ollama do; any other failure is returned as it is.
+  StatusOr<std::string> apply_with_system(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                          std::string_view bos_token, std::string_view eos_token) const;
+
   const std::string& source() const { return *source_; }
 
  private:

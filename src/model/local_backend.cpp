@@ -197,6 +197,7 @@ LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
       tokenizer_(std::move(tokenizer)),
       template_(std::move(chat_template)),
       own_template_(own_template),
+      reasoning_(template_.source().find("<think>") != std::string::npos),
       caches_(spec_.cache_bytes) {
   // The engine's caches stop at the trained context: the smaller one rules.
   context_ = spec_.context;
@@ -272,7 +273,7 @@ StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<M
   std::vector<engine::ChatMessage> chat;
   chat.reserve(messages.size());
   for (const auto& m : messages) chat.push_back({m.role, m.content});
-  auto text = template_.apply(chat, /*add_generation_prompt=*/true, bos_text_, eos_text_);
+  auto text = template_.apply_with_system(chat, /*add_generation_prompt=*/true, bos_text_, eos_text_);
   if (!text.is_ok())
     return Status(text.status().code(), "model '" + spec_.id + "': chat template: " + text.status().message());
   std::vector<int32_t> ids = tokenizer_->encode(*text, /*add_special=*/false, /*parse_special=*/true);
@@ -348,12 +349,15 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   if (metrics_.queued != nullptr) metrics_.queued->set(static_cast<double>(waiting_.size()));
   work_cv_.notify_one();
   bool cancelled = false;
+  ThinkFilter think;  // reasoning models: the client sees the answer without <think>...</think>
   for (;;) {
     job.cv.wait(lock, [&] { return job.finished || !job.text.empty(); });
     if (job.text.empty()) break;  // finished, everything handed out
-    const std::string piece = valid_utf8(job.text);
+    std::string piece = valid_utf8(job.text);
     job.text.clear();
     if (cancelled) continue;
+    if (reasoning_) piece = think.feed(piece);
+    if (piece.empty()) continue;
     lock.unlock();
     const bool go_on = on_chunk(piece);
     lock.lock();
@@ -366,6 +370,15 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
     --in_flight_;
     work_cv_.notify_one();  // a slot is free
     if (in_flight_ == 0) idle_cv_.notify_all();
+  }
+  if (reasoning_ && job.result.is_ok()) {
+    job.result->text = ThinkFilter::strip(job.result->text);
+    const std::string held = think.finish();
+    if (!held.empty() && job.stream && !cancelled) {
+      lock.unlock();
+      on_chunk(held);
+      lock.lock();
+    }
   }
   // Cancelled: what the engine consumed until it saw the cancel (it may
   // have finished meanwhile: the client did not take all of that either).

@@ -94,6 +94,7 @@
 #include "engine/thread_pool.h"
 #include "engine/tokenizer.h"
 #include "model/backend.h"
+#include "model/think_filter.h"
 
 namespace agentd::model {
 
@@ -268,6 +269,9 @@ class LocalBackend : public ModelBackend {
   std::unique_ptr<engine::Tokenizer> tokenizer_;
   engine::ChatTemplate template_;
   bool own_template_;
+  // The template writes <think> blocks (Qwen3, DeepSeek-R1): answers are
+  // handed out without them (think_filter.h).
+  bool reasoning_ = false;
   int64_t context_ = 0;  // min(spec.context, the model's trained context)
   std::vector<std::string> warnings_;
   std::string bos_text_, eos_text_;

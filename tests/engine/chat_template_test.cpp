@@ -47,6 +47,30 @@ std::vector<Case> expected_cases() {
   return cases;
 }
 
+// Gemma 2's template raises on a system message; a server's conversation
+// always may carry one (an agent's instructions), so it is merged into the
+// first user turn. Other templates render it as they would.
+TEST(ChatTemplate, SystemMessagesMergeIntoTheFirstUserTurnWhereTheTemplateRejectsThem) {
+  auto gemma = ChatTemplate::parse(read_file(kTemplates + "google-gemma-2-2b-it.jinja"));
+  ASSERT_TRUE(gemma.is_ok()) << gemma.status().to_string();
+  const std::vector<ChatMessage> chat = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Why?"}};
+  EXPECT_FALSE(gemma->apply(chat, true, "<s>", "</s>").is_ok());
+  auto text = gemma->apply_with_system(chat, true, "<s>", "</s>");
+  ASSERT_TRUE(text.is_ok()) << text.status().to_string();
+  EXPECT_EQ(*text,
+            "<s><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n"
+            "<start_of_turn>user\nWhy?<end_of_turn>\n<start_of_turn>model\n");
+  auto only_system = gemma->apply_with_system({{"system", "Be brief."}}, true, "<s>", "</s>");
+  ASSERT_TRUE(only_system.is_ok());
+  EXPECT_EQ(*only_system, "<s><start_of_turn>user\nBe brief.<end_of_turn>\n<start_of_turn>model\n");
+
+  auto chatml = ChatTemplate::parse(ChatTemplate::chatml_source());
+  ASSERT_TRUE(chatml.is_ok());
+  auto kept = chatml->apply_with_system({{"system", "Be brief."}, {"user", "Hi"}}, false, "", "");
+  ASSERT_TRUE(kept.is_ok());
+  EXPECT_EQ(*kept, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+}
+
 TEST(ChatTemplate, ReproducesEveryExpectedRender) {
   const std::vector<Case> cases = expected_cases();
   ASSERT_EQ(cases.size(), 144u);
