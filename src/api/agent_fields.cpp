@@ -21,9 +21,21 @@ std::string element(FieldReader& reader, std::string_view key, size_t i) {
   return reader.field_name(key) + "[" + std::to_string(i) + "].";
 }
 
+struct DemonstrationKeys {
+  std::string_view input, output;
+};
+DemonstrationKeys own_keys(DemonstrationShape shape) {
+  if (shape == DemonstrationShape::kNugen) return {"user_input", "model_output"};
+  return {"input", "output"};
+}
+DemonstrationKeys other_keys(DemonstrationShape shape) {
+  return own_keys(shape == DemonstrationShape::kNugen ? DemonstrationShape::kInputOutput : DemonstrationShape::kNugen);
+}
+
 }  // namespace
 
-std::optional<std::vector<store::Demonstration>> read_demonstrations(FieldReader& reader, std::string_view key) {
+std::optional<std::vector<store::Demonstration>> read_demonstrations(FieldReader& reader, std::string_view key,
+                                                                     DemonstrationShape shape) {
   const json::array* arr = reader.array(key);
   if (!arr) return std::nullopt;
   std::vector<store::Demonstration> out;
@@ -36,8 +48,13 @@ std::optional<std::vector<store::Demonstration>> read_demonstrations(FieldReader
     }
     FieldReader item(v.get_object(), prefix);
     store::Demonstration d;
-    auto in = item.string("input", true);
-    auto outp = item.string("output", true);
+    // The dialect's own key, else the other pair's (each side on its own).
+    const DemonstrationKeys own = own_keys(shape), other = other_keys(shape);
+    auto pick = [&](std::string_view mine, std::string_view theirs) {
+      return item.string(item.has(mine) || !item.has(theirs) ? mine : theirs, true);
+    };
+    auto in = pick(own.input, other.input);
+    auto outp = pick(own.output, other.output);
     if (!item.ok()) {
       reader.fail(item.error());
       return std::nullopt;
@@ -82,9 +99,10 @@ std::optional<std::vector<store::InputDefinition>> read_input_definitions(FieldR
   return out;
 }
 
-json::array demonstrations_json(const std::vector<store::Demonstration>& d) {
+json::array demonstrations_json(const std::vector<store::Demonstration>& d, DemonstrationShape shape) {
+  const DemonstrationKeys keys = own_keys(shape);
   json::array a;
-  for (const auto& x : d) a.push_back(json::object{{"input", x.input}, {"output", x.output}});
+  for (const auto& x : d) a.push_back(json::object{{keys.input, x.input}, {keys.output, x.output}});
   return a;
 }
 

@@ -36,13 +36,20 @@ http::Handler authed(core::Core& core, Dialect dialect, Fn fn) {
   };
 }
 
+// How a dialect writes a demonstration: {input, output} (run-agent.ai, Roe,
+// admin) or Nugen's {user_input, model_output}. Reading takes either pair
+// in every dialect; errors name the dialect's own keys.
+enum class DemonstrationShape { kInputOutput, kNugen };
+
 // [{input, output}, ...] under `key`; nullopt when absent or on error
 // (reader.ok() tells which).
-std::optional<std::vector<store::Demonstration>> read_demonstrations(FieldReader& reader, std::string_view key);
+std::optional<std::vector<store::Demonstration>> read_demonstrations(
+    FieldReader& reader, std::string_view key, DemonstrationShape shape = DemonstrationShape::kInputOutput);
 // [{key, data_type, description, example}, ...] under `key`.
 std::optional<std::vector<store::InputDefinition>> read_input_definitions(FieldReader& reader, std::string_view key);
 
-boost::json::array demonstrations_json(const std::vector<store::Demonstration>& d);
+boost::json::array demonstrations_json(const std::vector<store::Demonstration>& d,
+                                       DemonstrationShape shape = DemonstrationShape::kInputOutput);
 boost::json::array input_definitions_json(const std::vector<store::InputDefinition>& d);
 
 }  // namespace agentd::api

@@ -22,7 +22,7 @@ constexpr Row kTable[] = {
     {StatusCode::kOk, 200, 200, "OK"},
     {StatusCode::kInvalidArgument, 400, 422, "INVALID_REQUEST"},
     {StatusCode::kNotFound, 404, 404, "NOT_FOUND"},
-    {StatusCode::kAlreadyExists, 409, 409, "ALREADY_EXISTS"},
+    {StatusCode::kAlreadyExists, 409, 400, "ALREADY_EXISTS"},  // Nugen: 400 "... already exists"
     {StatusCode::kUnauthenticated, 401, 401, "INVALID_API_KEY"},
     {StatusCode::kPermissionDenied, 403, 403, "PERMISSION_DENIED"},
     {StatusCode::kInsufficientCredits, 402, 402, "INSUFFICIENT_CREDITS"},

@@ -2,8 +2,22 @@
 // in ../shared/seeds/nugen-get-agent.txt; FastAPI-style errors (422 with
 // {detail: [{loc, msg, type}]}, else {detail: "..."}).
 //
-// Choices: create answers 200 {data: Agent}; DELETE removes the agent for
-// good; an inactive agent (PATCH {"is_active": false}) is 404 on GET and
+// The same routes under /agents, the base of Nugen's first agents API that
+// its published guides still use, answer in that API's shapes: create, get
+// and PATCH a flat {agent_name (the normalized name), agent_description,
+// model, temperature, max_tokens, instructions, demonstrations, id, status
+// ("active"), created_at, updated_at, username}; GET /agents/ the list of
+// active agent ids; GET /agents/available_models/ {available_models: [id],
+// default_model}; DELETE 204. Runs and usage: runs_nugen.cpp.
+//
+// Every route answers with and without a trailing slash (nugen.h).
+//
+// Choices: create answers 200 {data: Agent}; a name taken in the
+// organization is 400 {detail: "an agent named 'x' already exists"} (what
+// clients test for); DELETE removes the agent for good and answers 204 with
+// no body; demonstrations are answered as Nugen writes them, {user_input,
+// model_output}; GET /api/v3/agents/available_models lists the configured
+// models as [{id, name, base_model}]; an inactive agent (PATCH {"is_active": false}) is 404 on GET and
 // hidden from the list unless include_inactive=true. usage_count, last_used
 // and performance_metrics {total_requests, average_response_time (ms),
 // success_rate (0..1)} come from the agent's runs, failed ones included;
@@ -17,6 +31,7 @@
 #include "api/dialects.h"
 #include "api/errors.h"
 #include "api/json_body.h"
+#include "api/nugen.h"
 #include "common/clock.h"
 
 namespace agentd::api {
@@ -25,19 +40,38 @@ namespace {
 namespace json = boost::json;
 constexpr Dialect kDialect = Dialect::kNugen;
 
-// Core field names -> Nugen request field names.
-std::string nugen_field(std::string_view core_field) {
-  if (core_field == "name") return "agent_name";
-  if (core_field == "description") return "agent_description";
-  if (core_field == "conversation_saving") return "conversation_saving_enabled";
-  return std::string(core_field);
-}
-
-http::Response fail(const Status& s) { return error_response(kDialect, from_status(s, nugen_field)); }
+// The two bases differ only in their answers' shapes.
+enum class Base {
+  kV3,      // /api/v3/agents: {data: Agent}, {agents: [Agent]}
+  kLegacy,  // /agents (the cookbook's first base): flat records, a list of ids
+};
 
 class NugenApi {
  public:
-  explicit NugenApi(core::Core& core) : core_(core) {}
+  NugenApi(core::Core& core, Base base) : core_(core), base_(base) {}
+
+  // The legacy base's flat record, as Nugen's first agents API answered.
+  json::object legacy_json(const core::AgentView& v) const {
+    const auto& a = v.agent;
+    const auto& c = v.version.config;
+    return json::object{{"agent_name", a.name},
+                        {"agent_description", a.description},
+                        {"model", c.model},
+                        {"temperature", c.temperature},
+                        {"max_tokens", c.max_tokens},
+                        {"instructions", c.instructions},
+                        {"demonstrations", demonstrations_json(c.demonstrations, DemonstrationShape::kNugen)},
+                        {"id", a.id},
+                        {"status", a.active ? "active" : "inactive"},
+                        {"created_at", format_iso8601(a.created_ms)},
+                        {"updated_at", format_iso8601(a.updated_ms)},
+                        {"username", a.creator}};
+  }
+
+  http::Response agent_answer(const core::AgentView& v) const {
+    if (base_ == Base::kLegacy) return json_response(200, legacy_json(v));
+    return json_response(200, json::object{{"data", agent_json(v)}});
+  }
 
   // `usage`: the agent's figures when the caller has them (a list), else
   // they are read here.
@@ -76,53 +110,24 @@ class NugenApi {
     // Beyond the seed page: the rest of the configuration.
     o["max_tokens"] = c.max_tokens;
     o["temperature"] = c.temperature;
-    o["demonstrations"] = demonstrations_json(c.demonstrations);
+    o["demonstrations"] = demonstrations_json(c.demonstrations, DemonstrationShape::kNugen);
     o["is_active"] = a.active;
     o["updated_date"] = format_iso8601(a.updated_ms);
     o["version"] = v.version.version_name;
     return o;
   }
 
-  // Reads the create/PATCH body into a spec. nullopt + `failure` on error.
-  std::optional<core::AgentSpec> read_spec(const http::Request& req, bool creating, http::Response& failure) {
-    ApiError err;
-    auto body = parse_object(req.body, err);
-    if (!body) {
-      failure = error_response(kDialect, err);
-      return std::nullopt;
-    }
-    FieldReader r(*body);
-    core::AgentSpec s;
-    s.name = r.string("agent_name", creating);
-    s.description = r.string("agent_description");
-    s.model = r.string("model");
-    s.max_tokens = r.integer("max_tokens");
-    if (!s.max_tokens && r.ok()) s.max_tokens = r.integer("max_token");
-    s.temperature = r.number("temperature");
-    s.top_p = r.number("top_p");
-    s.instructions = r.string("instructions");
-    s.demonstrations = read_demonstrations(r, "demonstrations");
-    s.conversation_saving = r.boolean("conversation_saving_enabled");
-    if (!creating) s.active = r.boolean("is_active");
-    if (!r.ok()) {
-      failure = error_response(kDialect, r.error());
-      return std::nullopt;
-    }
-    return s;
-  }
-
   http::Response create(http::Request& req, const core::Principal& principal) {
     http::Response resp;
     const core::Principal* p = &principal;
-    auto spec = read_spec(req, true, resp);
+    auto spec = read_nugen_agent_spec(req, true, resp);
     if (!spec) return resp;
     auto v = core_.agents().create(p->org_id, p->key_prefix, *spec);
-    if (!v.is_ok()) return fail(v.status());
-    return json_response(200, json::object{{"data", agent_json(*v)}});
+    if (!v.is_ok()) return nugen_failure(v.status());
+    return agent_answer(*v);
   }
 
   http::Response list(http::Request& req, const core::Principal& principal) {
-    http::Response resp;
     const core::Principal* p = &principal;
     ApiError err;
     auto include_inactive = query_bool(req, "include_inactive", false, err);
@@ -132,68 +137,93 @@ class NugenApi {
     q.include_inactive = *include_inactive;
     q.limit = 500;
     auto usages = core_.store().agent_usages(p->org_id);
-    if (!usages.is_ok()) return fail(usages.status());
+    if (!usages.is_ok()) return nugen_failure(usages.status());
     const store::AgentUsage none;
     for (;;) {
       auto page = core_.agents().list(p->org_id, q);
-      if (!page.is_ok()) return fail(page.status());
+      if (!page.is_ok()) return nugen_failure(page.status());
       for (const auto& v : page->items) {
         auto it = usages->find(v.agent.id);
-        agents.push_back(agent_json(v, it != usages->end() ? &it->second : &none));
+        if (base_ == Base::kLegacy)
+          agents.push_back(json::string(v.agent.id));
+        else
+          agents.push_back(agent_json(v, it != usages->end() ? &it->second : &none));
       }
       q.offset += static_cast<int64_t>(page->items.size());
       if (page->items.empty() || q.offset >= page->total) break;
     }
+    if (base_ == Base::kLegacy) return json_response(200, agents);
     return json_response(200, json::object{{"agents", agents}});
   }
 
   http::Response get(http::Request& req, const core::Principal& principal) {
-    http::Response resp;
     const core::Principal* p = &principal;
     auto v = core_.agents().get(p->org_id, req.path_param("agent_id"));
-    if (!v.is_ok()) return fail(v.status());
-    if (!v->agent.active) return fail(Status::not_found("agent '" + v->agent.id + "' is inactive"));
-    return json_response(200, json::object{{"data", agent_json(*v)}});
+    if (!v.is_ok()) return nugen_failure(v.status());
+    if (!v->agent.active) return nugen_failure(Status::not_found("agent '" + v->agent.id + "' is inactive"));
+    return agent_answer(*v);
   }
 
   http::Response update(http::Request& req, const core::Principal& principal) {
     http::Response resp;
     const core::Principal* p = &principal;
-    auto spec = read_spec(req, false, resp);
+    auto spec = read_nugen_agent_spec(req, false, resp);
     if (!spec) return resp;
     auto v = core_.agents().update(p->org_id, req.path_param("agent_id"), *spec);
-    if (!v.is_ok()) return fail(v.status());
-    return json_response(200, json::object{{"data", agent_json(*v)}});
+    if (!v.is_ok()) return nugen_failure(v.status());
+    return agent_answer(*v);
   }
 
   http::Response remove(http::Request& req, const core::Principal& principal) {
-    http::Response resp;
     const core::Principal* p = &principal;
     std::string id = req.path_param("agent_id");
     Status s = core_.agents().remove(p->org_id, id);
-    if (!s.is_ok()) return fail(s);
-    return json_response(200, json::object{{"agent_id", id}, {"message", "Agent deleted successfully"}});
+    if (!s.is_ok()) return nugen_failure(s);
+    return http::Response::no_content();  // the cookbook treats anything else as a failure
+  }
+
+  // The models agents may name: the configuration's [[models]], in order;
+  // the legacy base names them {available_models: [id], default_model}.
+  http::Response available_models(http::Request&, const core::Principal&) {
+    json::array models;
+    for (const model::ModelSpec& m : core_.models().all()) {
+      if (base_ == Base::kLegacy)
+        models.push_back(json::string(m.id));
+      else
+        models.push_back(
+            json::object{{"id", m.id}, {"name", core_.agents().model_display_name(m.id)}, {"base_model", m.id}});
+    }
+    if (base_ == Base::kV3) return json_response(200, models);
+    json::value default_model = nullptr;  // what a create without `model` takes
+    if (!core_.models().all().empty()) default_model = core_.models().all().front().id;
+    return json_response(200, json::object{{"available_models", models}, {"default_model", default_model}});
   }
 
  private:
   core::Core& core_;
+  const Base base_;
 };
+
+void register_base(http::Router& router, core::Core& core, Base base, const std::string& prefix) {
+  auto api = std::make_shared<NugenApi>(core, base);
+  using Method = http::Response (NugenApi::*)(http::Request&, const core::Principal&);
+  auto route = [&](const char* method, const std::string& pattern, Method fn) {
+    add_nugen_route(router, core, method, prefix + pattern,
+                    [api, fn](http::Request& r, const core::Principal& p) { return ((*api).*fn)(r, p); });
+  };
+  route("POST", "/create", &NugenApi::create);
+  route("GET", "", &NugenApi::list);
+  route("GET", "/available_models", &NugenApi::available_models);
+  route("GET", "/{agent_id}", &NugenApi::get);
+  route("PATCH", "/{agent_id}", &NugenApi::update);
+  route("DELETE", "/{agent_id}", &NugenApi::remove);
+}
 
 }  // namespace
 
 void register_nugen_v3(http::Router& router, core::Core& core) {
-  auto api = std::make_shared<NugenApi>(core);
-  using Method = http::Response (NugenApi::*)(http::Request&, const core::Principal&);
-  auto route = [&](const char* method, const char* pattern, Method fn) {
-    router.add(method, pattern,
-               authed(core, kDialect, [api, fn](http::Request& r, const core::Principal& p) { return ((*api).*fn)(r, p); }));
-  };
-  route("POST", "/api/v3/agents/create", &NugenApi::create);
-  route("GET", "/api/v3/agents", &NugenApi::list);
-  route("GET", "/api/v3/agents/", &NugenApi::list);
-  route("GET", "/api/v3/agents/{agent_id}", &NugenApi::get);
-  route("PATCH", "/api/v3/agents/{agent_id}", &NugenApi::update);
-  route("DELETE", "/api/v3/agents/{agent_id}", &NugenApi::remove);
+  register_base(router, core, Base::kV3, "/api/v3/agents");
+  register_base(router, core, Base::kLegacy, "/agents");
 }
 
 }  // namespace agentd::api

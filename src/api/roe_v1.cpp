@@ -249,10 +249,7 @@ class RoeApi {
     if (!p) return resp;
     Status s = core_.agents().remove(p->org_id, req.path_param("agent_id"));
     if (!s.is_ok()) return fail(s);
-    http::Response r;
-    r.status = 204;
-    r.content_type.clear();
-    return r;
+    return http::Response::no_content();
   }
 
   http::Response list_versions(http::Request& req, const core::Principal& principal) {

@@ -1,6 +1,6 @@
 // register_routes: every dialect's routes, and the fallback that answers an
 // unknown route in the dialect its path implies:
-//   /api/v3/...                 Nugen   {detail}
+//   /api/v3/..., /agents/...    Nugen   {detail}
 //   /v1/agents/... ending '/'   Roe     {message}
 //   /admin/...                  admin   {error {code, message, status}}
 //   anything else               run-agent.ai shape {error {code, message, status}}
@@ -18,6 +18,7 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 Dialect dialect_for_path(std::string_view path) {
   if (path == "/api/v3" || starts_with(path, "/api/v3/")) return Dialect::kNugen;
+  if (path == "/agents" || starts_with(path, "/agents/")) return Dialect::kNugen;  // Nugen's first base
   if (path == "/admin" || starts_with(path, "/admin/")) return Dialect::kAdmin;
   if (starts_with(path, "/v1/agents/") && path.back() == '/') return Dialect::kRoe;
   return Dialect::kRunAgent;

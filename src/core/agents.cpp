@@ -40,6 +40,12 @@ StatusOr<std::string> normalize_agent_name(std::string_view raw) {
   for (char ch : raw) {
     unsigned char c = static_cast<unsigned char>(ch);
     bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (c == '-') {  // kept as written (Nugen keeps hyphens)
+      if (pending_sep && !out.empty()) out += '_';
+      pending_sep = false;
+      out += '-';
+      continue;
+    }
     if (!alnum) {
       pending_sep = true;
       continue;
@@ -48,7 +54,8 @@ StatusOr<std::string> normalize_agent_name(std::string_view raw) {
     pending_sep = false;
     out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   }
-  if (out.empty()) return field_error("name", "must contain at least one letter or digit");
+  if (out.find_first_not_of('-') == std::string::npos)
+    return field_error("name", "must contain at least one letter or digit");
   if (out.size() > kMaxAgentNameLength)
     return field_error("name", "must be at most " + std::to_string(kMaxAgentNameLength) + " characters once normalized");
   return out;

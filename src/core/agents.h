@@ -31,10 +31,11 @@ inline constexpr size_t kMaxInputDefinitions = 50;
 inline constexpr int64_t kMaxMaxTokens = 131072;
 inline constexpr double kMaxTemperature = 2.0;
 
-// "Customer Support-Bot 2" -> "customer_support_bot_2": ASCII letters
-// lowercased, every run of other characters (spaces, '-', '.', non-ASCII...)
-// becomes one '_', and '_' at either end is dropped. kInvalidArgument (field
-// "name") when nothing is left or the result is longer than
+// "Customer Support-Bot 2 " -> "customer_support-bot_2", as Nugen names
+// agents: ASCII letters lowercased, '-' kept, every run of other characters
+// (spaces, '.', non-ASCII...) becomes one '_', and '_' at either end is
+// dropped (so surrounding spaces are trimmed). kInvalidArgument (field
+// "name") when no letter or digit is left or the result is longer than
 // kMaxAgentNameLength.
 StatusOr<std::string> normalize_agent_name(std::string_view raw);
 

@@ -54,6 +54,13 @@ struct Response {
   std::string log_org;
 
   void set_header(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+  // 204 with no body and no Content-Type.
+  static Response no_content() {
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
   static Response json(int status, std::string body) {
     Response r;
     r.status = status;

@@ -193,13 +193,16 @@ StatusOr<AgentUsage> PostgresStore::agent_usage(const std::string& org_id, const
   AGENTD_RETURN_IF_ERROR(run(Mode::kRead, [&](PgConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(PgResult r,
                             db.exec("SELECT count(*), coalesce(max(created_ms), 0), coalesce(avg(latency_ms), 0),"
-                                    " coalesce(sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END), 0)"
+                                    " coalesce(sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END), 0),"
+                                    " coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0)"
                                     " FROM runs WHERE org_id = $1 AND agent_id = $2",
                                     PgParams().add(org_id).add(agent_id)));
     u.usage_count = u.total_requests = r.int64(0, 0);
     u.last_used_ms = r.int64(0, 1);
     u.average_latency_ms = r.float64(0, 2);
     int64_t ok = r.int64(0, 3);
+    u.input_tokens = r.int64(0, 4);
+    u.output_tokens = r.int64(0, 5);
     u.success_rate = u.total_requests > 0 ? static_cast<double>(ok) / static_cast<double>(u.total_requests) : 0.0;
     return Status::ok();
   }));
@@ -211,7 +214,8 @@ StatusOr<std::map<std::string, AgentUsage>> PostgresStore::agent_usages(const st
   AGENTD_RETURN_IF_ERROR(run(Mode::kRead, [&](PgConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(PgResult r,
                             db.exec("SELECT agent_id, count(*), max(created_ms), avg(latency_ms),"
-                                    " sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END)"
+                                    " sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END),"
+                                    " sum(input_tokens), sum(output_tokens)"
                                     " FROM runs WHERE org_id = $1 AND agent_id <> '' GROUP BY agent_id",
                                     PgParams().add(org_id)));
     for (int i = 0; i < r.rows(); ++i) {
@@ -220,6 +224,8 @@ StatusOr<std::map<std::string, AgentUsage>> PostgresStore::agent_usages(const st
       u.last_used_ms = r.int64(i, 2);
       u.average_latency_ms = r.float64(i, 3);
       u.success_rate = static_cast<double>(r.int64(i, 4)) / static_cast<double>(u.total_requests);
+      u.input_tokens = r.int64(i, 5);
+      u.output_tokens = r.int64(i, 6);
       out.emplace(r.text(i, 0), u);
     }
     return Status::ok();

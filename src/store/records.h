@@ -136,6 +136,8 @@ struct Run {
 // every run (failed ones too); success_rate is ok runs / runs (0 when none).
 struct AgentUsage {
   int64_t usage_count = 0;
+  int64_t input_tokens = 0;  // over all its runs
+  int64_t output_tokens = 0;
   int64_t last_used_ms = 0;  // 0 when never run
   int64_t total_requests = 0;
   double average_latency_ms = 0;

@@ -218,7 +218,8 @@ StatusOr<AgentUsage> SqliteStore::agent_usage(const std::string& org_id, const s
   AGENTD_RETURN_IF_ERROR(read([&](SqliteConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
                             db.prepare("SELECT count(*), coalesce(max(created_ms), 0), coalesce(avg(latency_ms), 0),"
-                                       " coalesce(sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END), 0)"
+                                       " coalesce(sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END), 0),"
+                                       " coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0)"
                                        " FROM runs WHERE org_id = ? AND agent_id = ?"));
     st.bind(org_id).bind(agent_id);
     AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
@@ -227,6 +228,8 @@ StatusOr<AgentUsage> SqliteStore::agent_usage(const std::string& org_id, const s
     u.last_used_ms = st.column_int(1);
     u.average_latency_ms = st.column_double(2);
     int64_t ok = st.column_int(3);
+    u.input_tokens = st.column_int(4);
+    u.output_tokens = st.column_int(5);
     u.success_rate = u.total_requests > 0 ? static_cast<double>(ok) / static_cast<double>(u.total_requests) : 0.0;
     return Status::ok();
   }));
@@ -238,7 +241,8 @@ StatusOr<std::map<std::string, AgentUsage>> SqliteStore::agent_usages(const std:
   AGENTD_RETURN_IF_ERROR(read([&](SqliteConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
                             db.prepare("SELECT agent_id, count(*), max(created_ms), avg(latency_ms),"
-                                       " sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END)"
+                                       " sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END),"
+                                       " sum(input_tokens), sum(output_tokens)"
                                        " FROM runs WHERE org_id = ? AND agent_id <> '' GROUP BY agent_id"));
     st.bind(org_id);
     while (true) {
@@ -249,6 +253,8 @@ StatusOr<std::map<std::string, AgentUsage>> SqliteStore::agent_usages(const std:
       u.last_used_ms = st.column_int(2);
       u.average_latency_ms = st.column_double(3);
       u.success_rate = static_cast<double>(st.column_int(4)) / static_cast<double>(u.total_requests);
+      u.input_tokens = st.column_int(5);
+      u.output_tokens = st.column_int(6);
       out.emplace(st.column_text(0), u);
     }
   }));

@@ -18,7 +18,12 @@ std::string norm(std::string_view s) {
 TEST(AgentNames, LowercaseWithUnderscores) {
   EXPECT_EQ(norm("Customer Support Bot"), "customer_support_bot");
   EXPECT_EQ(norm("customer_support_bot"), "customer_support_bot");
-  EXPECT_EQ(norm("My-Agent.v2"), "my_agent_v2");
+  EXPECT_EQ(norm("My Agent.v2"), "my_agent_v2");
+  // Nugen's rule: trimmed, lowercased, spaces to underscores, hyphens kept.
+  EXPECT_EQ(norm("Your First Agent "), "your_first_agent");
+  EXPECT_EQ(norm("aetherpact-negotiation-domain-advisor"), "aetherpact-negotiation-domain-advisor");
+  EXPECT_EQ(norm("My-Agent.v2"), "my-agent_v2");
+  EXPECT_EQ(norm("a - b"), "a_-_b");
   EXPECT_EQ(norm("  Lead   Scorer  "), "lead_scorer");
   EXPECT_EQ(norm("__a__b__"), "a_b");
   EXPECT_EQ(norm("ABC123"), "abc123");
