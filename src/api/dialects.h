@@ -14,6 +14,7 @@ void register_admin(http::Router& router, core::Core& core);       // admin.cpp 
 void register_nugen_runs(http::Router& router, core::Core& core);     // runs_nugen.cpp    runs, usage, sessions
 void register_runagent_runs(http::Router& router, core::Core& core);  // runs_runagent.cpp invoke, stream
 void register_roe_runs(http::Router& router, core::Core& core);       // runs_roe.cpp      /v1/agents/run/{id}/...
-void register_openai_v1(http::Router& router, core::Core& core);      // openai_v1.cpp     /v1/chat/completions, /v1/models, /metrics
+void register_openai_v1(http::Router& router, core::Core& core);      // openai_v1.cpp     /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /metrics
+void register_nugen_inference(http::Router& router, core::Core& core); // openai_v1.cpp     /api/v3/inference/...
 
 }  // namespace agentd::api

@@ -14,8 +14,24 @@
 //   GET /metrics: the Prometheus text of the Core's registry. Unauthenticated
 //     (as Prometheus scrapes by default): it holds counts, never keys, prompts
 //     or organization names.
+//   POST /v1/completions {model, prompt, stream, max_tokens, temperature,
+//     top_p, seed, stop}: a model id continues `prompt` as is (no chat
+//     template; local models only), an agent takes it as its message ->
+//     {id, object: "text_completion", created, model, choices [{index,
+//     text, finish_reason, logprobs: null}], usage}; streamed, the same
+//     objects one piece of text each, then [DONE]. n, best_of, echo,
+//     logprobs and suffix beyond their neutral values are refused by name.
+//   POST /v1/embeddings {model, input, dimensions?, encoding_format?}: a
+//     model whose backend embeds (an upstream's /embeddings); a local model
+//     is a 400 naming it -> {object: "list", data [{object: "embedding",
+//     index, embedding}], model, usage {prompt_tokens, total_tokens}}.
 // Errors are OpenAI's shape {error {message, type, param, code}} with the
 // HTTP status of the shared table (api/errors.h).
+//
+// Nugen's inference routes are the same three handlers under
+// /api/v3/inference/{chat/completions, completions, embeddings} (each with
+// and without a trailing slash), answering errors in Nugen's shape
+// ({detail}; 422 for validation) and labelling runs "nugen.*".
 
 #include <boost/json.hpp>
 
@@ -57,6 +73,31 @@ http::Response openai_error(const ApiError& e, const core::RateLimitInfo& limits
   return r;
 }
 
+// How a family of routes answers errors: OpenAI's shape (/v1) or Nugen's
+// (/api/v3/inference).
+using ErrorWriter = http::Response (*)(const ApiError&, const core::RateLimitInfo&);
+
+http::Response openai_error_writer(const ApiError& e, const core::RateLimitInfo& limits) {
+  return openai_error(e, limits);
+}
+
+// Validation of a field is FastAPI's 422 {detail: [{loc, msg, type}]}; a
+// well-formed request that cannot be served (a model that cannot embed, a
+// prompt longer than the context) is 400 {detail: "..."}, as FastAPI apps
+// raise HTTPException(400).
+http::Response nugen_error_writer(const ApiError& e, const core::RateLimitInfo& limits) {
+  const StatusCode c = e.status.code();
+  if (c == StatusCode::kRateLimited || c == StatusCode::kUnavailable) return run_error(Dialect::kNugen, e.status, limits);
+  if (c == StatusCode::kInvalidArgument && e.field.empty() && e.problem == Problem::kNone) {
+    http::Response r = json_response(400, json::object{{"detail", e.status.message()}});
+    add_rate_limit_headers(r, limits);
+    return r;
+  }
+  http::Response r = error_response(Dialect::kNugen, e);
+  add_rate_limit_headers(r, limits);
+  return r;
+}
+
 json::object usage_json(const core::RunResult& r) {
   return json::object{{"prompt_tokens", r.input_tokens},
                       {"completion_tokens", r.output_tokens},
@@ -65,12 +106,14 @@ json::object usage_json(const core::RunResult& r) {
 
 class OpenAiApi {
  public:
-  explicit OpenAiApi(core::Core& core) : core_(core) {}
+  // `label` prefixes the endpoint of run records and metrics ("openai.chat").
+  OpenAiApi(core::Core& core, ErrorWriter error, std::string label)
+      : core_(core), error_(error), label_(std::move(label)) {}
 
   std::optional<core::Principal> auth(const http::Request& req, http::Response& failure) {
     auto p = core_.auth().authenticate(req.header("authorization"));
     if (!p.is_ok()) {
-      failure = openai_error(from_status(p.status()));
+      failure = error_(from_status(p.status()), {});
       return std::nullopt;
     }
     return *p;
@@ -91,7 +134,7 @@ class OpenAiApi {
     http::Response resp;
     if (!stream) {
       auto result = core_.runner().run(*rr, &limits);
-      if (!result.is_ok()) return openai_error(from_status(result.status()), limits);
+      if (!result.is_ok()) return error_(from_status(result.status()), limits);
       json::object message{{"role", "assistant"}, {"content", result->text}};
       json::object choice{{"index", 0}, {"message", message}, {"finish_reason", result->finish_reason}};
       choice["logprobs"] = nullptr;
@@ -104,7 +147,7 @@ class OpenAiApi {
       add_result_headers(resp, *result);
     } else {
       auto prepared = core_.runner().prepare(*rr, &limits);
-      if (!prepared.is_ok()) return openai_error(from_status(prepared.status()), limits);
+      if (!prepared.is_ok()) return error_(from_status(prepared.status()), limits);
       core::AgentRunner& runner = core_.runner();
       resp = sse_response(std::move(prepared).value(), [&runner, id, created, model, include_usage](
                                                            std::unique_ptr<core::PreparedRun> run, http::ChunkWriter& w) {
@@ -143,6 +186,117 @@ class OpenAiApi {
         w.write("data: [DONE]\n\n");
       });
     }
+    add_rate_limit_headers(resp, limits);
+    resp.log_org = p->org_id;
+    return resp;
+  }
+
+  // OpenAI completions: `prompt` continued as is by a model (no chat
+  // template), or, when `model` names an agent, the agent's message.
+  http::Response completions(http::Request& req) {
+    http::Response failure;
+    auto p = auth(req, failure);
+    if (!p) return failure;
+    ApiError err;
+    auto body = parse_object(req.body, err);
+    if (!body) return error_(err, {});
+    FieldReader r(*body);
+    core::RunRequest rr;
+    auto model = r.string("model", true);
+    std::vector<std::string> prompts;
+    if (r.ok() && !r.has("prompt")) r.fail(missing_field("prompt"));
+    if (r.ok() && !read_texts(body->at("prompt"), prompts)) r.fail(wrong_type("prompt", "string"));
+    if (r.ok() && prompts.size() != 1) r.fail(invalid_value("prompt", "must be one text (one completion per request)"));
+    if (r.ok() && prompts[0].empty()) r.fail(invalid_value("prompt", "must not be empty"));
+    const bool stream = r.boolean("stream").value_or(false);
+    read_sampling(*body, r, rr.overrides);
+    refuse_unsupported(*body, r);
+    if (!r.ok()) return error_(r.error(), {});
+    rr.principal = *p;
+    rr.agent_name = *model;
+    rr.model_fallback = true;
+    rr.prompt = std::move(prompts[0]);
+    rr.request_id = req.request_id;
+    rr.endpoint = label_ + ".completions";
+
+    const std::string id = "cmpl-" + req.request_id;
+    const int64_t created = unix_seconds();
+    auto completion = [id, created, model = *model](std::optional<std::string_view> text, json::value finish,
+                                                   const core::RunResult* done) {
+      json::object choice{{"index", 0}, {"text", text ? *text : std::string_view()}, {"finish_reason", finish}};
+      choice["logprobs"] = nullptr;
+      json::object o{{"id", id},
+                     {"object", "text_completion"},
+                     {"created", created},
+                     {"model", model},
+                     {"choices", json::array{std::move(choice)}}};
+      if (done != nullptr) o["usage"] = usage_json(*done);
+      return o;
+    };
+    core::RateLimitInfo limits;
+    http::Response resp;
+    if (!stream) {
+      auto result = core_.runner().run(rr, &limits);
+      if (!result.is_ok()) return error_(from_status(result.status()), limits);
+      resp = json_response(200, completion(result->text, json::value(result->finish_reason), &*result));
+      add_result_headers(resp, *result);
+    } else {
+      auto prepared = core_.runner().prepare(rr, &limits);
+      if (!prepared.is_ok()) return error_(from_status(prepared.status()), limits);
+      core::AgentRunner& runner = core_.runner();
+      resp = sse_response(std::move(prepared).value(),
+                          [&runner, completion](std::unique_ptr<core::PreparedRun> run, http::ChunkWriter& w) {
+                            auto result = runner.execute(std::move(run), [&](std::string_view text) {
+                              return w.write(sse_event("", completion(text, nullptr, nullptr)));
+                            });
+                            if (result.is_ok())
+                              w.write(sse_event("", completion("", json::value(result->finish_reason), &*result)));
+                            else if (result.status().code() != StatusCode::kCancelled)
+                              w.write(sse_event("", json::object{{"error", {{"message", result.status().message()}}}}));
+                            w.write("data: [DONE]\n\n");
+                          });
+    }
+    add_rate_limit_headers(resp, limits);
+    resp.log_org = p->org_id;
+    return resp;
+  }
+
+  // OpenAI embeddings {model, input: text | [text], dimensions?,
+  // encoding_format "float"} by a model whose backend embeds.
+  http::Response embeddings(http::Request& req) {
+    http::Response failure;
+    auto p = auth(req, failure);
+    if (!p) return failure;
+    ApiError err;
+    auto body = parse_object(req.body, err);
+    if (!body) return error_(err, {});
+    FieldReader r(*body);
+    core::EmbedRequest er;
+    auto model = r.string("model", true);
+    if (r.ok() && !r.has("input")) r.fail(missing_field("input"));
+    if (r.ok() && !read_texts(body->at("input"), er.inputs)) r.fail(wrong_type("input", "string"));
+    er.dimensions = r.integer("dimensions");
+    if (auto format = r.string("encoding_format"); format && *format != "float")
+      r.fail(invalid_value("encoding_format", "only \"float\" is supported"));
+    if (!r.ok()) return error_(r.error(), {});
+    er.principal = *p;
+    er.model = *model;
+    er.request_id = req.request_id;
+    er.endpoint = label_ + ".embeddings";
+    core::RateLimitInfo limits;
+    auto result = core_.runner().embed(er, &limits);
+    if (!result.is_ok()) return error_(from_status(result.status()), limits);
+    json::array data;
+    for (size_t i = 0; i < result->vectors.size(); ++i) {
+      json::array v;
+      for (double x : result->vectors[i]) v.push_back(x);
+      data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(v)}});
+    }
+    http::Response resp = json_response(
+        200, json::object{{"object", "list"},
+                          {"data", std::move(data)},
+                          {"model", result->model_id},
+                          {"usage", {{"prompt_tokens", result->input_tokens}, {"total_tokens", result->input_tokens}}}});
     add_rate_limit_headers(resp, limits);
     resp.log_org = p->org_id;
     return resp;
@@ -204,12 +358,57 @@ class OpenAiApi {
     return true;
   }
 
+  // temperature, top_p, max_tokens (or max_completion_tokens), seed, stop
+  // (a string or an array of strings).
+  static void read_sampling(const json::object& body, FieldReader& r, core::RunOverrides& o) {
+    o.temperature = r.number("temperature");
+    o.top_p = r.number("top_p");
+    o.max_tokens = r.integer("max_completion_tokens");
+    if (!o.max_tokens) o.max_tokens = r.integer("max_tokens");
+    if (auto seed = r.integer("seed")) o.seed = static_cast<uint64_t>(*seed);
+    if (!r.ok() || !r.has("stop")) return;
+    std::vector<std::string> stop;
+    if (!read_texts(body.at("stop"), stop)) r.fail(wrong_type("stop", "string"));
+    o.stop = std::move(stop);
+  }
+
+  // A string or an array of strings.
+  static bool read_texts(const json::value& v, std::vector<std::string>& out) {
+    if (v.is_string()) {
+      out.emplace_back(v.get_string());
+      return true;
+    }
+    if (!v.is_array()) return false;
+    for (const auto& x : v.get_array()) {
+      if (!x.is_string()) return false;
+      out.emplace_back(x.get_string());
+    }
+    return true;
+  }
+
+  // OpenAI fields agentd cannot honour: present with anything but their
+  // neutral value is an error naming the field, never silently dropped.
+  static void refuse_unsupported(const json::object& body, FieldReader& r) {
+    auto is = [&](std::string_view key, auto neutral) {
+      const json::value* v = body.if_contains(key);
+      return v == nullptr || v->is_null() || neutral(*v);
+    };
+    auto one = [](const json::value& v) { return as_int64(v) == int64_t{1}; };
+    auto no = [](const json::value& v) { return v.is_bool() && !v.get_bool(); };
+    auto none = [](const json::value&) { return false; };
+    if (!is("n", one)) r.fail(invalid_value("n", "only n = 1 is supported"));
+    if (!is("best_of", one)) r.fail(invalid_value("best_of", "only best_of = 1 is supported"));
+    if (!is("echo", no)) r.fail(invalid_value("echo", "echo is not supported"));
+    if (!is("logprobs", no)) r.fail(invalid_value("logprobs", "logprobs are not returned by agentd"));
+    if (!is("suffix", none)) r.fail(invalid_value("suffix", "suffix (insertion) is not supported"));
+  }
+
   bool read_request(const http::Request& req, const core::Principal& p, core::RunRequest& rr, bool& stream,
                     bool& include_usage, http::Response& failure) {
     ApiError err;
     auto body = parse_object(req.body, err);
     if (!body) {
-      failure = openai_error(err);
+      failure = error_(err, {});
       return false;
     }
     FieldReader r(*body);
@@ -221,27 +420,7 @@ class OpenAiApi {
       include_usage = sr.boolean("include_usage").value_or(false);
       if (!sr.ok()) r.fail(sr.error());
     }
-    rr.overrides.temperature = r.number("temperature");
-    rr.overrides.top_p = r.number("top_p");
-    rr.overrides.max_tokens = r.integer("max_completion_tokens");
-    if (!rr.overrides.max_tokens) rr.overrides.max_tokens = r.integer("max_tokens");
-    if (auto seed = r.integer("seed")) rr.overrides.seed = static_cast<uint64_t>(*seed);
-    if (r.ok() && r.has("stop")) {
-      const json::value& s = body->at("stop");
-      if (s.is_string()) {
-        rr.overrides.stop.emplace_back(s.as_string());
-      } else if (s.is_array()) {
-        for (const auto& x : s.as_array()) {
-          if (!x.is_string()) {
-            r.fail(wrong_type("stop", "string"));
-            break;
-          }
-          rr.overrides.stop.emplace_back(x.as_string());
-        }
-      } else {
-        r.fail(wrong_type("stop", "string"));
-      }
-    }
+    read_sampling(*body, r, rr.overrides);
     if (r.ok() && messages) {
       if (messages->empty()) r.fail(invalid_value("messages", "must hold at least one message"));
       for (size_t i = 0; r.ok() && i < messages->size(); ++i) {
@@ -271,27 +450,41 @@ class OpenAiApi {
       }
     }
     if (!r.ok()) {
-      failure = openai_error(r.error());
+      failure = error_(r.error(), {});
       return false;
     }
     rr.principal = p;
     rr.agent_name = *model;
     rr.model_fallback = true;
     rr.request_id = req.request_id;
-    rr.endpoint = "openai.chat";
+    rr.endpoint = label_ + ".chat";
     return true;
   }
 
   core::Core& core_;
+  const ErrorWriter error_;
+  const std::string label_;
 };
 
 }  // namespace
 
 void register_openai_v1(http::Router& router, core::Core& core) {
-  auto api = std::make_shared<OpenAiApi>(core);
+  auto api = std::make_shared<OpenAiApi>(core, &openai_error_writer, "openai");
   router.add("POST", "/v1/chat/completions", [api](http::Request& r) { return api->chat(r); });
+  router.add("POST", "/v1/completions", [api](http::Request& r) { return api->completions(r); });
+  router.add("POST", "/v1/embeddings", [api](http::Request& r) { return api->embeddings(r); });
   router.add("GET", "/v1/models", [api](http::Request& r) { return api->models(r); });
   router.add("GET", "/metrics", [api](http::Request& r) { return api->metrics(r); });
+}
+
+void register_nugen_inference(http::Router& router, core::Core& core) {
+  auto api = std::make_shared<OpenAiApi>(core, &nugen_error_writer, "nugen");
+  for (const char* slash : {"", "/"}) {
+    const std::string base = "/api/v3/inference";
+    router.add("POST", base + "/chat/completions" + slash, [api](http::Request& r) { return api->chat(r); });
+    router.add("POST", base + "/completions" + slash, [api](http::Request& r) { return api->completions(r); });
+    router.add("POST", base + "/embeddings" + slash, [api](http::Request& r) { return api->embeddings(r); });
+  }
 }
 
 }  // namespace agentd::api

@@ -35,6 +35,7 @@ void register_routes(http::Router& router, core::Core& core) {
   register_runagent_runs(router, core);
   register_roe_runs(router, core);
   register_openai_v1(router, core);
+  register_nugen_inference(router, core);
   router.fallback = [](const http::Request& req, int status) {
     return unrouted_response(dialect_for_path(req.path), status, req.method, req.path);
   };

@@ -31,6 +31,7 @@ class CorePreparedRun final : public PreparedRun {
   const model::ModelSpec* spec = nullptr;
   model::ModelBackend* backend = nullptr;
   std::vector<model::Message> messages;
+  std::string raw_prompt;  // a prompt-completion run: messages is empty
   model::GenerationParams params;
   int64_t prompt_tokens_ = 0;
   int64_t truncated = 0;
@@ -43,7 +44,6 @@ class CorePreparedRun final : public PreparedRun {
   CoreAgentRunner& runner_;
 };
 
-std::string limits_key(const Principal& p) { return !p.key_id.empty() ? p.key_id : "org:" + p.org_id; }
 
 Status check_overrides(const RunOverrides& o, const store::AgentConfig& c, model::GenerationParams& params) {
   params.temperature = c.temperature;
@@ -74,6 +74,93 @@ Status check_overrides(const RunOverrides& o, const store::AgentConfig& c, model
   return Status::ok();
 }
 
+// The chat prompt: head (system + demonstrations), history, new message,
+// with the fewest oldest history messages dropped to fit the context.
+Status fit_chat_prompt(CorePreparedRun& run, const RunRequest& request, store::Store& store) {
+  const store::AgentConfig& config = run.view.version.config;
+  const int64_t context = run.backend->context_tokens();
+  std::vector<model::Message> head;
+  std::string system = config.instructions;
+  auto append_context = [&system](const std::string& text) {
+    if (text.empty()) return;
+    if (!system.empty()) system += "\n\n";
+    system += text;
+  };
+  if (!config.output_schema_json.empty())
+    append_context("Answer with one JSON object only, matching this JSON schema: " + config.output_schema_json);
+  append_context(request.context);
+  for (const NamedContext& c : request.named_context) {
+    if (c.text.empty()) continue;
+    append_context(c.name.empty() ? c.text : c.name + ":\n" + c.text);
+    run.sources.push_back(c.name);
+  }
+  if (!system.empty()) head.push_back({"system", system});
+  for (const store::Demonstration& d : config.demonstrations) {
+    head.push_back({"user", d.input});
+    head.push_back({"assistant", d.output});
+  }
+  std::vector<model::Message> history;
+  model::Message next;
+  if (!request.messages.empty()) {
+    history.assign(request.messages.begin(), request.messages.end() - 1);
+    next = request.messages.back();
+  } else {
+    // An agent asked through OpenAI completions: the prompt is its message.
+    const std::string& message = request.message.empty() ? request.prompt : request.message;
+    if (message.empty()) return Status::invalid_argument("the message is empty");
+    next = {"user", message};
+    if (!request.session_id.empty()) {
+      AGENTD_ASSIGN_OR_RETURN(std::vector<store::SessionTurn> turns,
+                              store.list_turns(request.principal.org_id, run.view.agent.id, request.session_id));
+      for (store::SessionTurn& t : turns) history.push_back({t.role, std::move(t.content)});
+    }
+  }
+
+  auto assemble = [&](size_t drop) {
+    std::vector<model::Message> msgs = head;
+    // Never start the kept history with an assistant message.
+    while (drop < history.size() && drop > 0 && history[drop].role == "assistant") ++drop;
+    msgs.insert(msgs.end(), history.begin() + static_cast<std::ptrdiff_t>(drop), history.end());
+    msgs.push_back(next);
+    return std::make_pair(std::move(msgs), drop);
+  };
+  // Smallest number of oldest history messages to drop so that prompt +
+  // max_tokens fits: a binary search, since the count shrinks as more go.
+  size_t lo = 0, hi = history.size();
+  int64_t tokens_at_hi = -1;
+  {
+    auto [msgs, d] = assemble(0);
+    AGENTD_ASSIGN_OR_RETURN(int64_t n, run.backend->count_prompt_tokens(msgs));
+    if (n + run.params.max_tokens <= context || history.empty()) {
+      hi = 0;
+      tokens_at_hi = n;
+    }
+  }
+  if (hi > 0) {
+    auto [msgs, d] = assemble(history.size());
+    AGENTD_ASSIGN_OR_RETURN(tokens_at_hi, run.backend->count_prompt_tokens(msgs));
+    lo = 1;
+    if (tokens_at_hi + run.params.max_tokens <= context) {
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        auto [m, dd] = assemble(mid);
+        AGENTD_ASSIGN_OR_RETURN(int64_t n, run.backend->count_prompt_tokens(m));
+        if (n + run.params.max_tokens <= context) {
+          hi = mid;
+          tokens_at_hi = n;
+        } else {
+          lo = mid + 1;
+        }
+      }
+    }
+  }
+  auto [final_msgs, dropped] = assemble(hi);
+  run.messages = std::move(final_msgs);
+  run.truncated = static_cast<int64_t>(dropped);
+  run.prompt_tokens_ = tokens_at_hi;
+  return Status::ok();
+}
+
 }  // namespace
 
 store::Nanos run_cost_nanos(const model::ModelSpec& spec, int64_t input_tokens, int64_t output_tokens) {
@@ -91,6 +178,10 @@ void CoreAgentRunner::refund(const std::string& org_id, store::Nanos amount) {
   // Best effort: a store that fails here has failed the run already.
   auto r = deps_.store.add_credits(org_id, amount);
   (void)r;
+}
+
+std::string CoreAgentRunner::limits_key(const Principal& p) {
+  return !p.key_id.empty() ? p.key_id : "org:" + p.org_id;
 }
 
 void CoreAgentRunner::count_refusal(const char* reason) {
@@ -152,85 +243,16 @@ StatusOr<std::unique_ptr<PreparedRun>> CoreAgentRunner::prepare(const RunRequest
 
   AGENTD_RETURN_IF_ERROR(check_overrides(request.overrides, config, run->params));
 
-  // The prompt: head (system + demonstrations), history, new message.
-  std::vector<model::Message> head;
-  std::string system = config.instructions;
-  auto append_context = [&system](const std::string& text) {
-    if (text.empty()) return;
-    if (!system.empty()) system += "\n\n";
-    system += text;
-  };
-  if (!config.output_schema_json.empty())
-    append_context("Answer with one JSON object only, matching this JSON schema: " + config.output_schema_json);
-  append_context(request.context);
-  for (const NamedContext& c : request.named_context) {
-    if (c.text.empty()) continue;
-    append_context(c.name.empty() ? c.text : c.name + ":\n" + c.text);
-    run->sources.push_back(c.name);
-  }
-  if (!system.empty()) head.push_back({"system", system});
-  for (const store::Demonstration& d : config.demonstrations) {
-    head.push_back({"user", d.input});
-    head.push_back({"assistant", d.output});
-  }
-  std::vector<model::Message> history;
-  model::Message next;
-  if (!request.messages.empty()) {
-    history.assign(request.messages.begin(), request.messages.end() - 1);
-    next = request.messages.back();
-  } else {
-    if (request.message.empty()) return Status::invalid_argument("the message is empty");
-    next = {"user", request.message};
-    if (!request.session_id.empty()) {
-      AGENTD_ASSIGN_OR_RETURN(std::vector<store::SessionTurn> turns,
-                              deps_.store.list_turns(who.org_id, run->view.agent.id, request.session_id));
-      for (store::SessionTurn& t : turns) history.push_back({t.role, std::move(t.content)});
-    }
-  }
-
-  auto assemble = [&](size_t drop) {
-    std::vector<model::Message> msgs = head;
-    // Never start the kept history with an assistant message.
-    while (drop < history.size() && drop > 0 && history[drop].role == "assistant") ++drop;
-    msgs.insert(msgs.end(), history.begin() + static_cast<std::ptrdiff_t>(drop), history.end());
-    msgs.push_back(next);
-    return std::make_pair(std::move(msgs), drop);
-  };
   const int64_t context = run->backend->context_tokens();
-  // Smallest number of oldest history messages to drop so that prompt +
-  // max_tokens fits: a binary search, since the count shrinks as more go.
-  size_t lo = 0, hi = history.size();
-  int64_t tokens_at_hi = -1;
-  {
-    auto [msgs, d] = assemble(0);
-    AGENTD_ASSIGN_OR_RETURN(int64_t n, run->backend->count_prompt_tokens(msgs));
-    if (n + run->params.max_tokens <= context || history.empty()) {
-      hi = 0;
-      tokens_at_hi = n;
-    }
+  if (model_run && !request.prompt.empty()) {
+    if (!run->backend->continues_text())
+      return Status::invalid_argument("model '" + config.model +
+                                      "' cannot continue a raw prompt (an upstream chat model); use chat completions");
+    run->raw_prompt = request.prompt;
+    AGENTD_ASSIGN_OR_RETURN(run->prompt_tokens_, run->backend->count_text_tokens(request.prompt));
+  } else {
+    AGENTD_RETURN_IF_ERROR(fit_chat_prompt(*run, request, deps_.store));
   }
-  if (hi > 0) {
-    auto [msgs, d] = assemble(history.size());
-    AGENTD_ASSIGN_OR_RETURN(tokens_at_hi, run->backend->count_prompt_tokens(msgs));
-    lo = 1;
-    if (tokens_at_hi + run->params.max_tokens <= context) {
-      while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        auto [m, dd] = assemble(mid);
-        AGENTD_ASSIGN_OR_RETURN(int64_t n, run->backend->count_prompt_tokens(m));
-        if (n + run->params.max_tokens <= context) {
-          hi = mid;
-          tokens_at_hi = n;
-        } else {
-          lo = mid + 1;
-        }
-      }
-    }
-  }
-  auto [final_msgs, dropped] = assemble(hi);
-  run->messages = std::move(final_msgs);
-  run->truncated = static_cast<int64_t>(dropped);
-  run->prompt_tokens_ = tokens_at_hi;
   if (run->prompt_tokens_ >= context) {
     return Status::invalid_argument("the prompt takes " + std::to_string(run->prompt_tokens_) +
                                     " tokens but the model's context is " + std::to_string(context));
@@ -265,6 +287,7 @@ StatusOr<RunResult> CoreAgentRunner::execute(std::unique_ptr<PreparedRun> prepar
 
   model::GenerationRequest gen_req;
   gen_req.messages = run->messages;
+  gen_req.prompt = run->raw_prompt;
   gen_req.params = run->params;
   gen_req.request_id = req.request_id;
   if (!req.session_id.empty()) gen_req.cache_key = org_id + "/" + run->view.agent.id + "/" + req.session_id;

@@ -42,6 +42,11 @@
 // successful run (user turn tokens = 0: its tokens are part of the prompt;
 // assistant turn tokens = completion tokens).
 //
+// Embeddings (embedding_run.cpp): the model must be a catalog model whose
+// backend embeds; the reservation is the inputs' estimated tokens at the
+// input price, settled to the provider's count (capped by the reservation);
+// the run is recorded with no agent, endpoint as given, output tokens 0.
+//
 // Metrics (in the registry given): agentd_runs_total{endpoint,outcome}
 // (outcome: ok, failed, cancelled),
 // agentd_tokens_total{model,direction}, agentd_run_cost_nanos_total{model},
@@ -85,12 +90,16 @@ class CoreAgentRunner final : public AgentRunner {
 
   StatusOr<std::unique_ptr<PreparedRun>> prepare(const RunRequest& request, RateLimitInfo* limits) override;
   StatusOr<RunResult> execute(std::unique_ptr<PreparedRun> run, const model::ChunkCallback& on_chunk) override;
+  // embedding_run.cpp
+  StatusOr<EmbedResult> embed(const EmbedRequest& request, RateLimitInfo* limits) override;
 
   // Gives a reservation back (a dropped PreparedRun calls this).
   void refund(const std::string& org_id, store::Nanos amount);
 
  private:
   void count_refusal(const char* reason);
+  // The rate limiter's key for a principal: its API key, else its organization.
+  static std::string limits_key(const Principal& p);
 
   RunnerDeps deps_;
 };

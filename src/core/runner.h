@@ -64,6 +64,11 @@ struct RunRequest {
   // demonstrations) and `message` is "".
   std::string message;
   std::vector<model::Message> messages;
+  // OpenAI `completions`: with a model id (a model run) the model continues
+  // this text as is, no chat template (kInvalidArgument for a backend that
+  // cannot, ModelBackend::continues_text()); with an agent it is the new
+  // message.
+  std::string prompt;
   std::string context;                // free text joined to the prompt
   std::vector<NamedContext> named_context;
   RunOverrides overrides;
@@ -101,6 +106,25 @@ struct RunResult {
   std::string session_id;
 };
 
+// Embeddings of texts by a catalog model (Nugen /api/v3/inference/embeddings,
+// OpenAI /v1/embeddings). Accounted as a run of no agent: rate limits,
+// credits (input tokens at the model's input price), a run record, metrics.
+struct EmbedRequest {
+  Principal principal;
+  std::string model;  // a model id of the catalog
+  std::vector<std::string> inputs;
+  std::optional<int64_t> dimensions;
+  std::string request_id;
+  std::string endpoint;  // e.g. "nugen.embeddings": for run records and metrics
+};
+
+struct EmbedResult {
+  std::string model_id;
+  std::vector<std::vector<double>> vectors;  // one per input, in order
+  int64_t input_tokens = 0;
+  store::Nanos cost = 0;
+};
+
 class PreparedRun;
 
 class AgentRunner {
@@ -118,6 +142,11 @@ class AgentRunner {
   // run cancelled by on_chunk is charged what it consumed and returns
   // kCancelled (agent_runner.h).
   virtual StatusOr<RunResult> execute(std::unique_ptr<PreparedRun> run, const model::ChunkCallback& on_chunk) = 0;
+
+  // Errors: kRateLimited, kNotFound (no such model), kInvalidArgument (the
+  // model cannot embed: the message names it; bad inputs),
+  // kInsufficientCredits, the backend's failures (nothing charged).
+  virtual StatusOr<EmbedResult> embed(const EmbedRequest& request, RateLimitInfo* limits) = 0;
 
   // prepare + execute.
   StatusOr<RunResult> run(const RunRequest& request, RateLimitInfo* limits, const model::ChunkCallback& on_chunk = {}) {

@@ -37,6 +37,10 @@ struct GenerationParams {
 
 struct GenerationRequest {
   std::vector<Message> messages;
+  // A prompt-completion run (OpenAI `completions`): when set, `messages` is
+  // empty and the model continues this text as is, without a chat template
+  // (see ModelBackend::continues_text()).
+  std::string prompt;
   GenerationParams params;
   // Identity of the conversation (organization, agent, session) when there is
   // one: a local backend keeps that sequence's KV cache between turns so the
@@ -59,6 +63,17 @@ struct Generation {
   std::optional<double> mean_logprob;
 };
 
+struct EmbeddingRequest {
+  std::vector<std::string> inputs;
+  std::optional<int64_t> dimensions;  // the provider's own truncation, when asked
+  std::string request_id;
+};
+
+struct Embeddings {
+  std::vector<std::vector<double>> vectors;  // one per input, in order
+  int64_t prompt_tokens = 0;                 // the provider's count, else an estimate
+};
+
 // Receives each piece of final text as it is generated; returning false
 // cancels the generation (the client went away, the job was cancelled).
 using ChunkCallback = std::function<bool(std::string_view text)>;
@@ -78,6 +93,25 @@ class ModelBackend {
   // the generation prompt), for context truncation and credit reservation.
   // Upstream backends estimate; the real count comes back in Generation.
   virtual StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) = 0;
+
+  // Tokens of plain text as a prompt-completion run or an embedding feeds it
+  // (a local model adds BOS when it wants one). This default estimates, as
+  // for providers: 4 characters a token, rounded up.
+  virtual StatusOr<int64_t> count_text_tokens(std::string_view text) {
+    return static_cast<int64_t>((text.size() + 3) / 4);
+  }
+
+  // Whether generate() takes GenerationRequest::prompt (raw continuation).
+  virtual bool continues_text() const { return false; }
+
+  // Whether embed() works: an upstream with an embeddings endpoint.
+  virtual bool embeds() const { return false; }
+  // One vector per input. Errors as generate(); kInvalidArgument when the
+  // model cannot embed (embeds() is false).
+  virtual StatusOr<Embeddings> embed(const EmbeddingRequest& request) {
+    (void)request;
+    return Status::invalid_argument("model '" + spec().id + "' cannot embed text");
+  }
 
   // Runs one generation. Errors: kInvalidArgument (prompt longer than the
   // context: the message states both numbers; bad parameters), kUnavailable

@@ -284,6 +284,17 @@ StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<M
   return ids;
 }
 
+std::vector<int32_t> LocalBackend::tokenize_text(std::string_view text) const {
+  std::vector<int32_t> ids = tokenizer_->encode(text, /*add_special=*/false, /*parse_special=*/false);
+  const int32_t bos = tokenizer_->bos_id();
+  if (tokenizer_->add_bos() && bos >= 0) ids.insert(ids.begin(), bos);
+  return ids;
+}
+
+StatusOr<int64_t> LocalBackend::count_text_tokens(std::string_view text) {
+  return static_cast<int64_t>(tokenize_text(text).size());
+}
+
 StatusOr<int64_t> LocalBackend::count_prompt_tokens(const std::vector<Message>& messages) {
   AGENTD_ASSIGN_OR_RETURN(auto ids, tokenize_prompt(messages));
   counted_.put(messages, ids);
@@ -324,7 +335,9 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   const GenerationParams& p = request.params;
   if (p.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
   std::vector<int32_t> prompt;
-  if (auto counted = counted_.take(request.messages)) {
+  if (!request.prompt.empty()) {
+    prompt = tokenize_text(request.prompt);
+  } else if (auto counted = counted_.take(request.messages)) {
     prompt = std::move(*counted);
   } else {
     AGENTD_ASSIGN_OR_RETURN(prompt, tokenize_prompt(request.messages));

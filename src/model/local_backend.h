@@ -192,8 +192,13 @@ class LocalBackend : public ModelBackend {
 
   const ModelSpec& spec() const override { return spec_; }
   StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) override;
+  StatusOr<int64_t> count_text_tokens(std::string_view text) override;
+  bool continues_text() const override { return true; }
   StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
 
+  // Plain text's token ids (BOS when the tokenizer adds one; special-token
+  // text is not parsed), as generate() feeds GenerationRequest::prompt.
+  std::vector<int32_t> tokenize_text(std::string_view text) const;
   // The rendered prompt's token ids (BOS included), as generate() feeds them.
   StatusOr<std::vector<int32_t>> tokenize_prompt(const std::vector<Message>& messages) const;
   // Tokens a prompt plus max_tokens may take: ModelSpec::context, or the

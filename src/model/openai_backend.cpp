@@ -164,24 +164,28 @@ StatusOr<std::unique_ptr<OpenAiBackend>> OpenAiBackend::create(const ModelSpec& 
   return std::unique_ptr<OpenAiBackend>(new OpenAiBackend(spec, retry));
 }
 
+namespace {
+std::string without_trailing_slashes(std::string base) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base;
+}
+}  // namespace
+
 OpenAiBackend::OpenAiBackend(ModelSpec spec, RetryPolicy retry)
-    : spec_(std::move(spec)), retry_(retry), url_([this] {
-        std::string base = spec_.base_url;
-        while (!base.empty() && base.back() == '/') base.pop_back();
-        return base + "/chat/completions";
-      }()) {}
+    : spec_(std::move(spec)),
+      retry_(retry),
+      url_(without_trailing_slashes(spec_.base_url) + "/chat/completions"),
+      embeddings_url_(without_trailing_slashes(spec_.base_url) + "/embeddings") {}
 
 StatusOr<int64_t> OpenAiBackend::count_prompt_tokens(const std::vector<Message>& messages) {
   return openai::estimate_prompt_tokens(messages);
 }
 
-StatusOr<Generation> OpenAiBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
-  if (request.params.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
-  const std::string model = spec_.upstream_model.empty() ? spec_.id : spec_.upstream_model;
-  const std::string body = openai::request_body(model, request);
+template <typename T, typename Once>
+StatusOr<T> OpenAiBackend::retrying(Once once) const {
   for (int n = 0;; ++n) {
     Attempt attempt;
-    auto result = attempt_once(request, on_chunk, body, attempt);
+    StatusOr<T> result = once(attempt);
     if (result.is_ok() || !attempt.retryable || attempt.emitted || n >= spec_.max_retries) {
       if (!result.is_ok() && n > 0)
         return Status(result.status().code(),
@@ -194,78 +198,42 @@ StatusOr<Generation> OpenAiBackend::generate(const GenerationRequest& request, c
   }
 }
 
+StatusOr<Generation> OpenAiBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
+  if (request.params.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
+  if (!request.prompt.empty())
+    return Status::invalid_argument("model '" + spec_.id + "' cannot continue a raw prompt (an upstream chat model)");
+  const std::string model = spec_.upstream_model.empty() ? spec_.id : spec_.upstream_model;
+  const std::string body = openai::request_body(model, request);
+  return retrying<Generation>([&](Attempt& a) { return attempt_once(request, on_chunk, body, a); });
+}
+
+StatusOr<Embeddings> OpenAiBackend::embed(const EmbeddingRequest& request) {
+  const std::string model = spec_.upstream_model.empty() ? spec_.id : spec_.upstream_model;
+  const std::string body = openai::embeddings_request_body(model, request);
+  return retrying<Embeddings>([&](Attempt& a) -> StatusOr<Embeddings> {
+    const ChunkCallback none;
+    a.on_chunk = &none;
+    Status transport = perform(embeddings_url_, body, "application/json", request.request_id, a);
+    if (a.stream_error) return *a.stream_error;
+    AGENTD_RETURN_IF_ERROR(transport);
+    if (a.http_status < 200 || a.http_status > 299) {
+      a.retryable = openai::retryable_http(a.http_status);
+      return openai::http_error(embeddings_url_, a.http_status, a.raw);
+    }
+    AGENTD_ASSIGN_OR_RETURN(Embeddings e, openai::parse_embeddings(a.raw, request.inputs.size()));
+    if (e.prompt_tokens == 0)
+      for (const std::string& text : request.inputs) e.prompt_tokens += openai::estimate_text_tokens(text);
+    return e;
+  });
+}
+
 StatusOr<Generation> OpenAiBackend::attempt_once(const GenerationRequest& request, const ChunkCallback& on_chunk,
                                                  const std::string& body, Attempt& a) const {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) return Status::internal("curl_easy_init failed");
-  a.curl = curl.get();
   a.on_chunk = &on_chunk;
-
-  curl_slist* raw_headers = nullptr;
-  auto add_header = [&](const std::string& h) {
-    curl_slist* next = curl_slist_append(raw_headers, h.c_str());
-    if (next) raw_headers = next;
-  };
-  add_header("Content-Type: application/json");
-  add_header("Accept: text/event-stream");
-  if (!spec_.api_key_env.empty()) {
-    const char* key = std::getenv(spec_.api_key_env.c_str());
-    if (key && *key) add_header(std::string("Authorization: Bearer ") + key);
-  }
-  if (!request.request_id.empty() && request.request_id.find_first_of("\r\n") == std::string::npos)
-    add_header("X-Request-ID: " + request.request_id);
-  std::unique_ptr<curl_slist, SlistDeleter> headers(raw_headers);
-
-  char errbuf[CURL_ERROR_SIZE] = {};
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Attempt::write_cb);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Attempt::header_cb);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::ceil(spec_.connect_timeout_s * 1000)));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::ceil(spec_.timeout_s * 1000)));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "agentd");
-
-  const CURLcode rc = curl_easy_perform(c);
-  if (!a.headers_seen) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.http_status);
-
+  Status transport = perform(url_, body, "text/event-stream", request.request_id, a);
   if (a.cancelled) return settle(request, a);
   if (a.stream_error) return *a.stream_error;
-  if (rc != CURLE_OK) {
-    const std::string detail = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
-      if (a.http_status == 0) {
-        double connect_time = 0;
-        curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &connect_time);
-        if (connect_time <= 0)
-          return Status::deadline_exceeded("upstream " + url_ + " timed out after " +
-                                           seconds_text(spec_.connect_timeout_s) + " s (connecting)");
-      }
-      return Status::deadline_exceeded("upstream timed out after " + seconds_text(spec_.timeout_s) + " s (" + url_ +
-                                       ")");
-    }
-    if (rc == CURLE_COULDNT_CONNECT) {
-      long os_errno = 0;
-      curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-      a.retryable = true;
-      return Status::unavailable("upstream unreachable: " +
-                                 (os_errno == ECONNREFUSED ? std::string("connection refused") : detail) + " (" +
-                                 url_ + ")");
-    }
-    if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SEND_ERROR ||
-        rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE || rc == CURLE_SSL_CONNECT_ERROR) {
-      a.retryable = true;
-      return Status::unavailable("upstream unreachable: " + detail + " (" + url_ + ")");
-    }
-    return Status::unavailable("upstream request failed: " + detail + " (" + url_ + ")");
-  }
+  AGENTD_RETURN_IF_ERROR(transport);
   if (a.http_status < 200 || a.http_status > 299) {
     a.retryable = openai::retryable_http(a.http_status);
     return openai::http_error(url_, a.http_status, a.raw);
@@ -286,6 +254,79 @@ StatusOr<Generation> OpenAiBackend::attempt_once(const GenerationRequest& reques
     a.apply(*whole);  // false: cancelled, settle() says so
   }
   return settle(request, a);
+}
+
+Status OpenAiBackend::perform(const std::string& url, const std::string& body, const char* accept,
+                              const std::string& request_id, Attempt& a) const {
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (!curl) return Status::internal("curl_easy_init failed");
+  a.curl = curl.get();
+
+  curl_slist* raw_headers = nullptr;
+  auto add_header = [&](const std::string& h) {
+    curl_slist* next = curl_slist_append(raw_headers, h.c_str());
+    if (next) raw_headers = next;
+  };
+  add_header("Content-Type: application/json");
+  add_header(std::string("Accept: ") + accept);
+  if (!spec_.api_key_env.empty()) {
+    const char* key = std::getenv(spec_.api_key_env.c_str());
+    if (key && *key) add_header(std::string("Authorization: Bearer ") + key);
+  }
+  if (!request_id.empty() && request_id.find_first_of("\r\n") == std::string::npos)
+    add_header("X-Request-ID: " + request_id);
+  std::unique_ptr<curl_slist, SlistDeleter> headers(raw_headers);
+
+  char errbuf[CURL_ERROR_SIZE] = {};
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Attempt::write_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Attempt::header_cb);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::ceil(spec_.connect_timeout_s * 1000)));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::ceil(spec_.timeout_s * 1000)));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "agentd");
+
+  const CURLcode rc = curl_easy_perform(c);
+  if (!a.headers_seen) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.http_status);
+
+  if (a.cancelled || a.stream_error) return Status::ok();  // the caller's to report
+  if (rc != CURLE_OK) {
+    const std::string detail = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+      if (a.http_status == 0) {
+        double connect_time = 0;
+        curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &connect_time);
+        if (connect_time <= 0)
+          return Status::deadline_exceeded("upstream " + url + " timed out after " +
+                                           seconds_text(spec_.connect_timeout_s) + " s (connecting)");
+      }
+      return Status::deadline_exceeded("upstream timed out after " + seconds_text(spec_.timeout_s) + " s (" + url +
+                                       ")");
+    }
+    if (rc == CURLE_COULDNT_CONNECT) {
+      long os_errno = 0;
+      curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+      a.retryable = true;
+      return Status::unavailable("upstream unreachable: " +
+                                 (os_errno == ECONNREFUSED ? std::string("connection refused") : detail) + " (" +
+                                 url + ")");
+    }
+    if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SEND_ERROR ||
+        rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE || rc == CURLE_SSL_CONNECT_ERROR) {
+      a.retryable = true;
+      return Status::unavailable("upstream unreachable: " + detail + " (" + url + ")");
+    }
+    return Status::unavailable("upstream request failed: " + detail + " (" + url + ")");
+  }
+  return Status::ok();
 }
 
 Generation OpenAiBackend::settle(const GenerationRequest& request, Attempt& a) {

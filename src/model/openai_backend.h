@@ -1,6 +1,10 @@
 #pragma once
 // OpenAiBackend: an OpenAI-compatible provider over HTTP (libcurl).
 //
+// Embeddings: POST {base_url}/embeddings (openai_protocol.h). A prompt
+// completion (GenerationRequest::prompt) is not sent upstream:
+// continues_text() is false.
+//
 // Every generation is POST {base_url}/chat/completions with stream=true and
 // stream_options.include_usage, and logprobs=true; text is passed to on_chunk
 // as the provider's chunks arrive. Authorization: Bearer $api_key_env when
@@ -48,10 +52,22 @@ class OpenAiBackend : public ModelBackend {
   const ModelSpec& spec() const override { return spec_; }
   StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) override;
   StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
+  // POST {base_url}/embeddings, retried as generations are.
+  bool embeds() const override { return true; }
+  StatusOr<Embeddings> embed(const EmbeddingRequest& request) override;
 
  private:
   struct Attempt;
   OpenAiBackend(ModelSpec spec, RetryPolicy retry);
+  // Runs `once(attempt)` until it succeeds, fails for good, or max_retries
+  // is spent (backoff and Retry-After as above).
+  template <typename T, typename Once>
+  StatusOr<T> retrying(Once once) const;
+  // One POST of `body` to `url` into `attempt`; a transport failure as a
+  // Status (attempt.retryable set when worth retrying). The HTTP status,
+  // a cancel and a stream error are left in `attempt` for the caller.
+  Status perform(const std::string& url, const std::string& body, const char* accept, const std::string& request_id,
+                 Attempt& attempt) const;
   // One HTTP exchange; fills `attempt` (status, retry hint, emitted chunks).
   StatusOr<Generation> attempt_once(const GenerationRequest& request, const ChunkCallback& on_chunk,
                                     const std::string& body, Attempt& attempt) const;
@@ -61,7 +77,8 @@ class OpenAiBackend : public ModelBackend {
 
   const ModelSpec spec_;
   const RetryPolicy retry_;
-  const std::string url_;  // {base_url}/chat/completions
+  const std::string url_;             // {base_url}/chat/completions
+  const std::string embeddings_url_;  // {base_url}/embeddings
 };
 
 }  // namespace agentd::model

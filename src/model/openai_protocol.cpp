@@ -133,6 +133,45 @@ StatusOr<ChunkDelta> parse_completion(std::string_view body) {
   return d;
 }
 
+std::string embeddings_request_body(const std::string& model, const EmbeddingRequest& request) {
+  json::array input;
+  for (const auto& text : request.inputs) input.push_back(json::string(text));
+  json::object body{{"model", model}, {"input", std::move(input)}, {"encoding_format", "float"}};
+  if (request.dimensions) body["dimensions"] = *request.dimensions;
+  return json::serialize(body);
+}
+
+StatusOr<Embeddings> parse_embeddings(std::string_view body, size_t n) {
+  AGENTD_ASSIGN_OR_RETURN(json::object o, parse_object(body));
+  auto* data = o.if_contains("data");
+  if (!data || !data->is_array()) return malformed("data is not an array", body);
+  Embeddings out;
+  out.vectors.resize(n);
+  std::vector<bool> seen(n, false);
+  for (const json::value& item : data->get_array()) {
+    const json::object* e = item.if_object();
+    if (!e) return malformed("data[] is not an object", body);
+    auto* index = e->if_contains("index");
+    auto* vec = e->if_contains("embedding");
+    if (!index || !index->is_int64() || index->get_int64() < 0 || static_cast<size_t>(index->get_int64()) >= n)
+      return malformed("data[].index is not an index of the inputs", body);
+    if (!vec || !vec->is_array()) return malformed("data[].embedding is not an array", body);
+    const auto i = static_cast<size_t>(index->get_int64());
+    for (const json::value& x : vec->get_array()) {
+      if (!x.is_number()) return malformed("data[].embedding holds a non-number", body);
+      out.vectors[i].push_back(x.to_number<double>());
+    }
+    seen[i] = true;
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (!seen[i]) return malformed("no embedding for input " + std::to_string(i), body);
+  if (auto* usage = o.if_contains("usage"); usage && usage->is_object()) {
+    AGENTD_ASSIGN_OR_RETURN(auto tokens, read_count(usage->get_object(), "prompt_tokens", body));
+    out.prompt_tokens = tokens.value_or(0);
+  }
+  return out;
+}
+
 std::string error_message(std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);

@@ -38,6 +38,14 @@ StatusOr<ChunkDelta> parse_chunk(std::string_view data);
 // Parses a non-streamed chat.completion (a provider that ignored stream=true).
 StatusOr<ChunkDelta> parse_completion(std::string_view body);
 
+// POST body of {base_url}/embeddings: model, input (the texts), and
+// dimensions when asked; encoding_format "float".
+std::string embeddings_request_body(const std::string& model, const EmbeddingRequest& request);
+// {data: [{index, embedding: [numbers]}], usage {prompt_tokens}}: one vector
+// per index 0..n-1 (`n` inputs were sent), in index order. kInternal when
+// the shape is wrong or an index is missing.
+StatusOr<Embeddings> parse_embeddings(std::string_view body, size_t n);
+
 // The message a provider put in an error body ({"error": {"message": ...}},
 // {"error": "..."}, {"message": ...} or {"detail": ...}), else the body itself
 // cut to 300 bytes; "" for an empty body.

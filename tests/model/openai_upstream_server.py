@@ -26,6 +26,10 @@ that spans attempts (e.g. "503 once, then 200") is counted per X-Request-ID.
   hang         reads the request and never answers (until the server stops)
   drip         SSE: "tick " every 50 ms until the client goes away (at most 60 s)
 
+POST /v1/embeddings {model, input: [text], dimensions?}: for each text the
+vector embedding_of(text, dimensions) (below), in reverse order of index (as a
+provider may), usage.prompt_tokens = the number of words; model "down" 503.
+
 GET /seen -> {"requests": [[model, X-Request-ID, attempts], ...]}: what was asked.
 """
 
@@ -70,6 +74,16 @@ OK_EVENTS = [
 ]
 
 
+def embedding_of(text, dimensions=None):
+    """What the embeddings route answers for one text: [characters, words,
+    vowels], then 0.5, 0.25, ... up to `dimensions` (3 when not given)."""
+    v = [float(len(text)), float(len(text.split())), float(sum(c in "aeiou" for c in text.lower()))]
+    n = dimensions or 3
+    while len(v) < n:
+        v.append(0.5 ** (len(v) - 2))
+    return v[:n]
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -110,6 +124,18 @@ class Handler(BaseHTTPRequestHandler):
             self.event(e)
         self.event("[DONE]")
 
+    def embeddings(self, req):
+        n = self.attempt(req.get("model", ""))
+        if req.get("model") == "down":
+            self.send_json(503, {"error": {"message": f"overloaded (attempt {n})"}})
+            return
+        texts = req["input"]
+        data = [{"object": "embedding", "index": i, "embedding": embedding_of(t, req.get("dimensions"))}
+                for i, t in enumerate(texts)]
+        words = sum(len(t.split()) for t in texts)
+        self.send_json(200, {"object": "list", "data": list(reversed(data)), "model": req.get("model"),
+                             "usage": {"prompt_tokens": words, "total_tokens": words}})
+
     def do_GET(self):
         if self.path == "/seen":
             with LOCK:
@@ -121,6 +147,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
+        if self.path == "/v1/embeddings":
+            self.embeddings(json.loads(raw))
+            return
         if self.path != "/v1/chat/completions":
             self.send_json(404, {"error": {"message": f"no route {self.path}"}})
             return
