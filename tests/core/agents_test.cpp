@@ -120,7 +120,7 @@ TEST_F(AgentsTest, ValidationNamesTheFieldAndStoresNothing) {
 
 TEST_F(AgentsTest, NamesAreUniquePerOrganization) {
   ASSERT_TRUE(core_->agents().create(org_a_, "cli", spec("Lead Scorer")).is_ok());
-  auto dup = core_->agents().create(org_a_, "cli", spec("lead-scorer"));
+  auto dup = core_->agents().create(org_a_, "cli", spec(" LEAD  scorer "));
   ASSERT_FALSE(dup.is_ok());
   EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
   // Another organization may use the same name.

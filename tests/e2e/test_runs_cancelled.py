@@ -135,6 +135,27 @@ class CancelledRunTest(ServerTestCase):
         self.assertIn('agentd_runs_total{endpoint="runagent.stream",outcome="cancelled"} 1',
                       self.srv.get("/metrics").text)
 
+    def check_nugen_stream_cut_is_charged_what_was_streamed(self):
+        # A Nugen client streaming a run by name ("stream": true) that goes away.
+        self.srv.create_org("acme", credits=5)
+        key = self.srv.create_key("acme")
+        r = self.srv.post("/api/v3/agents/create/", {"agent_name": "Dripper", "model": "drip-up", "max_tokens": 500,
+                                                     "temperature": 0.0}, key=key)
+        self.assertEqual(r.status, 200, r)
+        before = self.credits()
+        s = open_stream(self.srv, "/api/v3/agents/run-agents/dripper/run/", {"message": "Go on", "stream": True}, key)
+        got = read_until(s, b'"text"', 3)
+        self.assertIn(b" 200 ", got.split(b"\r\n", 1)[0])
+        hang_up(s)
+
+        usage = self.recorded_usage(key)
+        m = usage["usageByModel"]["drip-up"]
+        self.assertGreater(m["input_tokens"], 0)
+        self.assertGreaterEqual(m["output_tokens"], 4)  # "tick " x 3 at 4 characters a token
+        self.assertGreater(m["cost"], 0)
+        self.assertAlmostEqual(before - self.credits(), m["cost"], places=9)
+        self.assertIn('agentd_runs_total{endpoint="nugen.run",outcome="cancelled"} 1', self.srv.get("/metrics").text)
+
 
 if __name__ == "__main__":
     unittest.main()

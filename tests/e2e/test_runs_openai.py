@@ -206,7 +206,7 @@ class OpenAiTest(ServerTestCase):
         seen = json.loads(self.chat(key, model="echo_up", messages=messages[1:]).json()
                           ["choices"][0]["message"]["content"])
         self.assertEqual(seen["body"]["messages"], [{"role": "system", "content": "Be brief."}] + messages[1:])
-        self.assertEqual(self.srv.delete(f"/api/v3/agents/{agent_id}", key=key).status, 200)
+        self.assertEqual(self.srv.delete(f"/api/v3/agents/{agent_id}", key=key).status, 204)
 
         # A local model, run directly: usage, cost and credits as for any run.
         before = self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]
