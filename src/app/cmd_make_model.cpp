@@ -1,8 +1,15 @@
 // `agentd make-model --out PATH --dim D --layers L --heads H --kv-heads K --ffn F
 //   --vocab-from VOCAB.gguf --type F32|F16|Q8_0|Q4_0|Q5_0|Q4_K_M [--seed S]
+//   [--head-dim N] [--vocab-size N] [--tied] [--rope-base B]
 //   [--context-length N] [--name NAME] [--threads N]`
 // Writes a Llama-architecture GGUF with random weights that both this engine
-// and llama.cpp load: the benchmark models of bench/run_model_bench.sh.
+// and llama.cpp load: the benchmark models of bench/run_model_bench.sh. The
+// options make the shapes of real models: --head-dim sets the head width
+// apart from dim / heads (Qwen3-0.6B: 1024 wide, 16 heads of 128), --tied
+// leaves out output.weight (logits from token_embd, which then gets
+// output.weight's type), --vocab-size pads the copied vocabulary with unused
+// tokens to a real model's size (Qwen3's 151936, Llama 3's 128256), so the
+// embedding and output matrices weigh what they weigh in those models.
 //
 // The vocabulary and tokenizer are copied from VOCAB.gguf (every tokenizer.*
 // key, arrays included). Each tensor gets the type llama.cpp's llama-quantize
@@ -78,6 +85,10 @@ struct MakeModelOptions {
   std::string vocab_from;
   std::string type;
   uint64_t seed = 42;
+  int64_t head_dim = 0;    // 0: dim / heads
+  int64_t vocab_size = 0;  // 0: the copied vocabulary's size
+  bool tied = false;
+  float rope_base = 10000.0f;
   int64_t context_length = 2048;
   std::string name;
   int threads = 0;
@@ -154,20 +165,22 @@ struct TensorPlan {
   bool norm = false;
 };
 
+int64_t head_dim_of(const MakeModelOptions& o) { return o.head_dim > 0 ? o.head_dim : o.dim / o.heads; }
+
 std::vector<TensorPlan> plan_tensors(const MakeModelOptions& o, int64_t n_vocab) {
-  const int64_t kv_dim = o.dim / o.heads * o.kv_heads;
-  std::vector<TensorPlan> plan = {
-      {"output.weight", "output", -1, o.dim, n_vocab, false},
-      {"output_norm.weight", "output_norm", -1, o.dim, 1, true},
-      {"token_embd.weight", "token_embd", -1, o.dim, n_vocab, false},
-  };
+  const int64_t kv_dim = head_dim_of(o) * o.kv_heads, q_dim = head_dim_of(o) * o.heads;
+  std::vector<TensorPlan> plan;
+  if (!o.tied) plan.push_back({"output.weight", "output", -1, o.dim, n_vocab, false});
+  plan.push_back({"output_norm.weight", "output_norm", -1, o.dim, 1, true});
+  // Tied: llama-quantize gives token_embd output.weight's type.
+  plan.push_back({"token_embd.weight", o.tied ? "output" : "token_embd", -1, o.dim, n_vocab, false});
   for (int64_t l = 0; l < o.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     // Sorted by name, as llama-quantize walks them.
     plan.push_back({p + "attn_k.weight", "attn_k", l, o.dim, kv_dim, false});
     plan.push_back({p + "attn_norm.weight", "attn_norm", l, o.dim, 1, true});
-    plan.push_back({p + "attn_output.weight", "attn_output", l, o.dim, o.dim, false});
-    plan.push_back({p + "attn_q.weight", "attn_q", l, o.dim, o.dim, false});
+    plan.push_back({p + "attn_output.weight", "attn_output", l, q_dim, o.dim, false});
+    plan.push_back({p + "attn_q.weight", "attn_q", l, o.dim, q_dim, false});
     plan.push_back({p + "attn_v.weight", "attn_v", l, o.dim, kv_dim, false});
     plan.push_back({p + "ffn_down.weight", "ffn_down", l, o.ffn, o.dim, false});
     plan.push_back({p + "ffn_gate.weight", "ffn_gate", l, o.dim, o.ffn, false});
@@ -186,18 +199,23 @@ Status check_options(const MakeModelOptions& o, const FileKind& kind) {
     return Status::invalid_argument("shape too large (limits: --dim 65536, --ffn 262144, --layers 1024, "
                                     "--heads 1024)");
   }
-  if (o.dim % o.heads != 0) {
+  if (o.head_dim < 0 || o.head_dim > 4096) return Status::invalid_argument("--head-dim must be between 1 and 4096");
+  if (o.vocab_size < 0 || o.vocab_size > (int64_t{1} << 22)) {
+    return Status::invalid_argument("--vocab-size must be at most 4194304");
+  }
+  if (o.head_dim == 0 && o.dim % o.heads != 0) {
     return Status::invalid_argument("--dim " + std::to_string(o.dim) + " is not a multiple of --heads " +
-                                    std::to_string(o.heads));
+                                    std::to_string(o.heads) + " (or give --head-dim)");
   }
   if (o.heads % o.kv_heads != 0) {
     return Status::invalid_argument("--heads " + std::to_string(o.heads) + " is not a multiple of --kv-heads " +
                                     std::to_string(o.kv_heads));
   }
-  if ((o.dim / o.heads) % 2 != 0) {
-    return Status::invalid_argument("the head size --dim / --heads = " + std::to_string(o.dim / o.heads) +
+  if (head_dim_of(o) % 2 != 0) {
+    return Status::invalid_argument("the head size " + std::to_string(head_dim_of(o)) +
                                     " must be even (rotary embeddings rotate pairs)");
   }
+  if (!(o.rope_base > 1.0f && o.rope_base < 1e12f)) return Status::invalid_argument("--rope-base must be above 1");
   if (o.context_length <= 0 || o.context_length > (int64_t{1} << 24)) {
     return Status::invalid_argument("--context-length must be between 1 and 16777216");
   }
@@ -232,8 +250,13 @@ int run_make_model(const MakeModelOptions& o) {
       tokens->strings.empty()) {
     return fail(Status::invalid_argument("'" + o.vocab_from + "' has no tokenizer.ggml.tokens string array"));
   }
-  const auto n_vocab = static_cast<int64_t>(tokens->strings.size());
-  const int64_t head_dim = o.dim / o.heads;
+  const auto n_copied = static_cast<int64_t>(tokens->strings.size());
+  if (o.vocab_size > 0 && o.vocab_size < n_copied) {
+    return fail(Status::invalid_argument("--vocab-size " + std::to_string(o.vocab_size) + " is smaller than the " +
+                                         std::to_string(n_copied) + " tokens of '" + o.vocab_from + "'"));
+  }
+  const int64_t n_vocab = o.vocab_size > 0 ? o.vocab_size : n_copied;
+  const int64_t head_dim = head_dim_of(o);
 
   engine::GgufWriter w;
   w.set_string("general.architecture", "llama");
@@ -248,14 +271,29 @@ int run_make_model(const MakeModelOptions& o) {
   w.set_uint32("llama.attention.head_count", static_cast<uint32_t>(o.heads));
   w.set_uint32("llama.attention.head_count_kv", static_cast<uint32_t>(o.kv_heads));
   w.set_uint32("llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
-  w.set_float32("llama.rope.freq_base", 10000.0f);
+  if (o.head_dim > 0) {
+    w.set_uint32("llama.attention.key_length", static_cast<uint32_t>(head_dim));
+    w.set_uint32("llama.attention.value_length", static_cast<uint32_t>(head_dim));
+  }
+  w.set_float32("llama.rope.freq_base", o.rope_base);
   w.set_float32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_uint32("llama.vocab_size", static_cast<uint32_t>(n_vocab));
   w.set_uint32("general.file_type", kind->ftype);
   if (kind->quantized) w.set_uint32("general.quantization_version", 2);
+  // Padding tokens (--vocab-size): "<unused_N>", type 5 (unused), score 0.
+  std::vector<std::string> pad_names;
+  for (int64_t i = n_copied; i < n_vocab; ++i) pad_names.push_back("<unused_" + std::to_string(i) + ">");
   for (const auto& [key, value] : (*vocab)->metadata()) {
     if (key.rfind("tokenizer.", 0) != 0) continue;
-    if (Status s = w.set_value(key, value); !s.is_ok()) return fail(s);
+    engine::GgufValue padded = value;
+    if (!pad_names.empty() && value.type == engine::GgufType::kArray &&
+        value.array_size == static_cast<uint64_t>(n_copied)) {
+      if (key == "tokenizer.ggml.tokens") padded.strings.insert(padded.strings.end(), pad_names.begin(), pad_names.end());
+      if (key == "tokenizer.ggml.scores") padded.floats.resize(static_cast<size_t>(n_vocab), 0.0);
+      if (key == "tokenizer.ggml.token_type") padded.ints.resize(static_cast<size_t>(n_vocab), 5);
+      padded.array_size = static_cast<uint64_t>(n_vocab);
+    }
+    if (Status s = w.set_value(key, padded); !s.is_ok()) return fail(s);
   }
 
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -319,6 +357,10 @@ void register_make_model(CLI::App& app) {
   cmd->add_option("--vocab-from", opt->vocab_from, "GGUF file whose tokenizer.* keys are copied")->required();
   cmd->add_option("--type", opt->type, "F32, F16, Q8_0, Q4_0, Q5_0 or Q4_K_M")->required();
   cmd->add_option("--seed", opt->seed, "Weight seed (default 42)");
+  cmd->add_option("--head-dim", opt->head_dim, "Head width (default --dim / --heads)");
+  cmd->add_option("--vocab-size", opt->vocab_size, "Pad the vocabulary with unused tokens to this size");
+  cmd->add_flag("--tied", opt->tied, "No output.weight: logits use token_embd");
+  cmd->add_option("--rope-base", opt->rope_base, "llama.rope.freq_base (default 10000)");
   cmd->add_option("--context-length", opt->context_length, "llama.context_length (default 2048)");
   cmd->add_option("--name", opt->name, "general.name");
   cmd->add_option("--threads,-t", opt->threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1024));
