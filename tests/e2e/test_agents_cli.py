@@ -95,7 +95,7 @@ class CliTest(ServerTestCase):
         p = srv.cli("agent", "create", "--org", "demo", "--name", "x", "--model", "nope", check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("model", p.stderr)
-        self.assertNotEqual(srv.cli("agent", "create", "--org", "demo", "--name", "demo-agent", "--model",
+        self.assertNotEqual(srv.cli("agent", "create", "--org", "demo", "--name", "Demo Agent", "--model",
                                     "tiny-q8", check=False).returncode, 0)
         self.assertNotEqual(srv.cli("agent", "create", "--org", "ghost", "--name", "y", "--model", "tiny-q8",
                                     check=False).returncode, 0)

@@ -174,7 +174,7 @@ class RoeTest(ServerTestCase):
         self.assert_message(self.srv.post("/v1/agents/", "{not json", key=key), 400)
         self.assertEqual(self.srv.get("/v1/agents/", key=key).json()["count"], 0)
         self.assertEqual(self.srv.post("/v1/agents/", agent_body(org_id), key=key).status, 201)
-        self.assert_message(self.srv.post("/v1/agents/", agent_body(org_id, "invoice-reader"), key=key), 409)
+        self.assert_message(self.srv.post("/v1/agents/", agent_body(org_id, " INVOICE reader"), key=key), 409)
         self.assertEqual(self.srv.get("/v1/agents/", key=key).json()["count"], 1)
         self.assert_message(self.srv.get("/v1/agents/"), 401)
         self.assert_message(self.srv.get("/v1/agents/", key="agd_nope"), 401)
