@@ -1,39 +1,49 @@
 #!/usr/bin/env bash
-# Whole-model benchmark: makes SmolLM2-135M-shaped random models (dim 576,
-# 30 layers, 9 heads, 3 KV heads, FFN 1536, the Llama SentencePiece vocabulary
-# of testdata) in F32, Q8_0, Q4_0 and Q4_K_M with `agentd make-model`, then
-# prints `agentd bench` figures for each of them and for stories260K:
-# prompt processing (pp), generation with one sequence (tg b1) and with
-# BATCH sequences decoded together (tg bN), and the ratio tg bN / tg b1. The
-# ratio is the one `agentd bench --batch N` measures against one sequence
-# decoded in the same minutes (its batch_speedup), not tg bN over the tg b1
-# column, which comes from another process run earlier.
+# Whole-model benchmark, agentd and llama.cpp side by side on the same files,
+# threads and minutes. Makes random-weight models of real shapes with
+# `agentd make-model` (the Llama SentencePiece vocabulary of testdata, padded
+# to the real vocabulary size where the shape says so):
+#   135m   SmolLM2-135M: dim 576, 30 layers, 9/3 heads, FFN 1536, vocab 32000
+#   0.6b   Qwen3-0.6B:   dim 1024, 28 layers, 16/8 heads of 128, FFN 3072, vocab 151936, tied
+#   1b     Llama-3.2-1B: dim 2048, 16 layers, 32/8 heads, FFN 8192, vocab 128256, tied
+# and prints, per file: prompt processing (pp) and generation of one sequence
+# (tg) for agentd and for llama.cpp with their ratio, the bytes of weights
+# agentd's tg reads per second as a fraction of the machine's measured read
+# bandwidth (bench/membw_bench), and agentd's BATCH sequences decoded together
+# against one (tg bN / b1, measured by `agentd bench --batch` in the same
+# process). stories260K (F32) ends the table.
 #
-#   bench/run_model_bench.sh [--fresh] [--types "F32 Q8_0 Q4_0 Q4_K_M"]
+#   bench/run_model_bench.sh [--fresh] [--shapes "135m 0.6b 1b"] [--types "Q4_K_M Q8_0 Q4_0"]
 #
 # Environment:
-#   AGENTD_BIN   agentd binary (default: build/src/app/agentd, or the first
-#                build*/src/app/agentd found)
+#   AGENTD_BIN   agentd binary (default: build/release/src/app/agentd, or the
+#                first build*/src/app/agentd found)
+#   MEMBW_BIN    bench/membw_bench beside it by default
+#   LLAMA_REF    folder of ../shared/tools/llama-ref/setup.sh's tools (default
+#                build/llama-ref, built there on first use); "none" leaves the
+#                llama.cpp columns out
 #   MODELS_DIR   where the models go (default build/bench-models; kept and
 #                reused between runs unless --fresh)
-#   THREADS      bench threads (default: all cores)
+#   THREADS      threads for both engines (default: all cores)
 #   PROMPT, GEN  prompt and generated tokens (default 128 and 64)
 #   BATCH        sequences for the batched tg figure (default 8)
 #   REPS         measured repetitions averaged per figure (default 1)
 #
 # Figures are only comparable within one run on one machine: read the ratios
-# (see bench/README.md).
+# (bench/README.md).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TESTDATA="${AGENTD_TESTDATA_DIR:-$ROOT/../shared/testdata}"
-TYPES="F32 Q8_0 Q4_0 Q4_K_M"
+SHAPES="135m 0.6b 1b"
+TYPES="Q4_K_M Q8_0 Q4_0"
 FRESH=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --fresh) FRESH=1 ;;
+    --shapes) SHAPES="$2"; shift ;;
     --types) TYPES="$2"; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -41,14 +51,15 @@ done
 
 BIN="${AGENTD_BIN:-}"
 if [ -z "$BIN" ]; then
-  for candidate in "$ROOT"/build/src/app/agentd "$ROOT"/build*/src/app/agentd; do
+  for candidate in "$ROOT"/build/release/src/app/agentd "$ROOT"/build/src/app/agentd "$ROOT"/build*/src/app/agentd; do
     if [ -x "$candidate" ]; then BIN="$candidate"; break; fi
   done
 fi
 if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-  echo "no agentd binary: build it (cmake --build build) or set AGENTD_BIN" >&2
+  echo "no agentd binary: build it (scripts/test.sh release) or set AGENTD_BIN" >&2
   exit 1
 fi
+MEMBW_BIN="${MEMBW_BIN:-$(dirname "$(dirname "$(dirname "$BIN")")")/bench/membw_bench}"
 MODELS_DIR="${MODELS_DIR:-$ROOT/build/bench-models}"
 THREADS="${THREADS:-$(nproc)}"
 PROMPT="${PROMPT:-128}"
@@ -58,44 +69,71 @@ REPS="${REPS:-1}"
 VOCAB="$TESTDATA/vocab/ggml-vocab-llama-spm.gguf"
 mkdir -p "$MODELS_DIR"
 
-SHAPE=(--dim 576 --layers 30 --heads 9 --kv-heads 3 --ffn 1536)
-models=()
-names=()
-for type in $TYPES; do
-  path="$MODELS_DIR/smollm2-135m-shape-$type.gguf"
-  if [ "$FRESH" = 1 ] || [ ! -s "$path" ]; then
-    echo "making $path" >&2
-    "$BIN" make-model --out "$path" "${SHAPE[@]}" --vocab-from "$VOCAB" --type "$type" --seed 1 \
-      --context-length 8192 --name "smollm2-135m-shape-$type" >&2
-  fi
-  models+=("$path")
-  names+=("$type")
-done
+LLAMA_REF="${LLAMA_REF:-$ROOT/build/llama-ref}"
+if [ "$LLAMA_REF" != none ] && [ ! -x "$LLAMA_REF/bin/bench" ]; then
+  echo "building the reference llama.cpp in $LLAMA_REF" >&2
+  bash "$ROOT/../shared/tools/llama-ref/setup.sh" "$LLAMA_REF" >&2
+fi
 
-# bench MODEL PROMPT GEN BATCH -> one JSON line
-bench() {
-  "$BIN" bench --model "$1" --threads "$THREADS" --prompt-tokens "$2" --gen-tokens "$3" --batch "$4" \
-    --repetitions "$REPS" --json
+shape_args() {
+  case "$1" in
+    135m) echo "--dim 576 --layers 30 --heads 9 --kv-heads 3 --ffn 1536" ;;
+    0.6b) echo "--dim 1024 --layers 28 --heads 16 --kv-heads 8 --head-dim 128 --ffn 3072 --vocab-size 151936 --tied --rope-base 1000000" ;;
+    1b) echo "--dim 2048 --layers 16 --heads 32 --kv-heads 8 --ffn 8192 --vocab-size 128256 --tied --rope-base 500000" ;;
+    *) echo "unknown shape $1 (135m, 0.6b, 1b)" >&2; exit 2 ;;
+  esac
 }
 
-row() {  # row NAME MODEL PROMPT GEN
-  local b1 bn
-  b1="$(bench "$2" "$3" "$4" 1)"
-  bn="$(bench "$2" "$3" "$4" "$BATCH")"
-  python3 - "$1" "$b1" "$bn" "$3" "$4" <<'EOF'
-import json, sys
-name, b1, bn, p, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
-ratio = bn.get("batch_speedup", 1.0)
-rss = max(b1["rss_bytes"], bn["rss_bytes"]) / 2**20
-print(f"{name:<26} {'pp' + p + '/tg' + g:>10} {b1['pp_tokens_per_s']:>10.1f} {b1['tg_tokens_per_s']:>10.1f} "
-      f"{bn['tg_tokens_per_s']:>10.1f} {ratio:>7.2f}x {rss:>9.1f}")
+model_path() {  # shape type
+  local path="$MODELS_DIR/shape-$1-$2.gguf"
+  if [ "$FRESH" = 1 ] || [ ! -s "$path" ]; then
+    echo "making $path" >&2
+    # shellcheck disable=SC2046
+    "$BIN" make-model --out "$path" $(shape_args "$1") --vocab-from "$VOCAB" --type "$2" --seed 1 \
+      --context-length 8192 --name "shape-$1-$2" >&2
+  fi
+  echo "$path"
+}
+
+BW=0
+if [ -x "$MEMBW_BIN" ]; then
+  BW=$("$MEMBW_BIN" "$THREADS" 512 5 | python3 -c 'import json, sys; print(json.load(sys.stdin)["gb_per_s"])')
+fi
+
+row() {  # name model prompt gen
+  local b1 bn ref="{}"
+  b1="$("$BIN" bench --model "$2" --threads "$THREADS" --prompt-tokens "$3" --gen-tokens "$4" --batch 1 \
+    --repetitions "$REPS" --json)"
+  bn="$("$BIN" bench --model "$2" --threads "$THREADS" --prompt-tokens "$3" --gen-tokens "$4" --batch "$BATCH" \
+    --repetitions "$REPS" --json)"
+  if [ "$LLAMA_REF" != none ]; then
+    ref="$("$LLAMA_REF/bin/bench" "$2" "$THREADS" "$3" "$4" "$REPS" 2>/dev/null | tail -1)"
+  fi
+  python3 - "$1" "$2" "$b1" "$bn" "$ref" "$BW" <<'EOF'
+import json, os, sys
+name, path, b1, bn, ref, bw = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4]), json.loads(sys.argv[5]), float(sys.argv[6])
+pp, tg = b1["pp_tokens_per_s"], b1["tg_tokens_per_s"]
+rpp, rtg = ref.get("pp"), ref.get("tg")
+ratio = lambda a, b: f"{a / b:5.2f}x" if b else "    -"
+num = lambda v: f"{v:8.1f}" if v else "       -"
+# A decode step reads every weight once: the file's bytes are the weights (and a little metadata).
+frac = f"{os.path.getsize(path) * tg / 1e9 / bw:5.0%}" if bw else "    -"
+print(f"{name:<20} {pp:8.1f} {num(rpp)} {ratio(pp, rpp)}  {tg:7.1f} {num(rtg)} {ratio(tg, rtg)} {frac:>6}  "
+      f"{bn['tg_tokens_per_s']:8.1f} {bn.get('batch_speedup', 1.0):6.2f}x")
 EOF
 }
 
-echo "agentd bench: threads $THREADS, batch $BATCH, repetitions $REPS, $(uname -m), $(nproc) cores"
-printf '%-26s %10s %10s %10s %10s %8s %9s\n' model test "pp tok/s" "tg b1" "tg b$BATCH" "b$BATCH/b1" "RSS MiB"
-for i in "${!models[@]}"; do
-  row "smollm2-135m-shape ${names[$i]}" "${models[$i]}" "$PROMPT" "$GEN"
+isa="$("$BIN" bench --model "$TESTDATA/models/stories260K.gguf" --prompt-tokens 8 --gen-tokens 2 --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["isa"])')"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m), $(nproc) cores, agentd kernels $isa," \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "threads $THREADS, pp$PROMPT, tg$GEN, batch $BATCH, repetitions $REPS; read bandwidth ${BW} GB/s (membw_bench)"
+printf '%-20s %8s %8s %6s  %7s %8s %6s %6s  %8s %7s\n' model "pp" "llama" "ratio" "tg" "llama" "ratio" "of bw" \
+  "tg b$BATCH" "b$BATCH/b1"
+for shape in $SHAPES; do
+  for type in $TYPES; do
+    row "$shape $type" "$(model_path "$shape" "$type")" "$PROMPT" "$GEN"
+  done
 done
 # stories260K was trained for 128 positions: a shorter prompt keeps it inside.
-row "stories260K (F32)" "$TESTDATA/models/stories260K.gguf" 64 32
+row "stories260K F32" "$TESTDATA/models/stories260K.gguf" 64 32
