@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/kernels.h"
+#include "engine/kernels/kernels.h"
 #include "engine/thread_pool.h"
 
 namespace agentd::engine {

@@ -22,6 +22,9 @@
 #   LLAMA_REF    folder of ../shared/tools/llama-ref/setup.sh's tools (default
 #                build/llama-ref, built there on first use); "none" leaves the
 #                llama.cpp columns out
+#   LLAMA_CPU    one of llama.cpp's CPU variants (haswell: AVX2 without
+#                AVX-512), to hold it to the instruction set agentd gets from
+#                AGENTD_ISA; default: the best its loader picks
 #   MODELS_DIR   where the models go (default build/bench-models; kept and
 #                reused between runs unless --fresh)
 #   THREADS      threads for both engines (default: all cores)
@@ -73,6 +76,20 @@ LLAMA_REF="${LLAMA_REF:-$ROOT/build/llama-ref}"
 if [ "$LLAMA_REF" != none ] && [ ! -x "$LLAMA_REF/bin/bench" ]; then
   echo "building the reference llama.cpp in $LLAMA_REF" >&2
   bash "$ROOT/../shared/tools/llama-ref/setup.sh" "$LLAMA_REF" >&2
+fi
+
+# llama.cpp loads the best CPU variant found beside its libraries: a copy of
+# the tools whose folder holds only LLAMA_CPU's keeps it to that variant.
+if [ "$LLAMA_REF" != none ] && [ -n "${LLAMA_CPU:-}" ]; then
+  only="$LLAMA_REF/only-$LLAMA_CPU"
+  if [ ! -x "$only/bin/bench" ]; then
+    mkdir -p "$only/bin" "$only/lib"
+    cp "$LLAMA_REF"/lib/libggml-base.so "$LLAMA_REF"/lib/libggml.v0.5.0.so "$LLAMA_REF"/lib/libllama*.so \
+      "$LLAMA_REF/lib/libggml-cpu-$LLAMA_CPU.so" "$only/lib/"
+    g++ -std=c++17 -O2 -I"$LLAMA_REF/include" "$ROOT/../shared/tools/llama-ref/bench.cpp" -o "$only/bin/bench" \
+      -L"$only/lib" -l:libllama.v0.5.0.so -l:libggml.v0.5.0.so -l:libggml-base.so -ldl -Wl,-rpath,"$only/lib"
+  fi
+  LLAMA_REF="$only"
 fi
 
 shape_args() {
@@ -127,7 +144,8 @@ isa="$("$BIN" bench --model "$TESTDATA/models/stories260K.gguf" --prompt-tokens 
   python3 -c 'import json, sys; print(json.load(sys.stdin)["isa"])')"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m), $(nproc) cores, agentd kernels $isa," \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "threads $THREADS, pp$PROMPT, tg$GEN, batch $BATCH, repetitions $REPS; read bandwidth ${BW} GB/s (membw_bench)"
+echo "threads $THREADS, pp$PROMPT, tg$GEN, batch $BATCH, repetitions $REPS; read bandwidth ${BW} GB/s (membw_bench);" \
+  "llama.cpp: ${LLAMA_CPU:-its best CPU variant}"
 printf '%-20s %8s %8s %6s  %7s %8s %6s %6s  %8s %7s\n' model "pp" "llama" "ratio" "tg" "llama" "ratio" "of bw" \
   "tg b$BATCH" "b$BATCH/b1"
 for shape in $SHAPES; do

@@ -7,7 +7,7 @@
 # pass through cmake/isa_object.sh: every function they define but their
 # entry points is renamed for the ISA, so no code built for it can be picked
 # by the linker for a caller in another file (callers pick the entry points
-# at run time; see src/engine/kernels.h).
+# at run time; see src/engine/kernels/kernels.h).
 set(AGENTD_ISA_FLAGS_avx2 -mavx2 -mfma -mf16c)
 set(AGENTD_ISA_FLAGS_avx512 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c -mavx2)
 

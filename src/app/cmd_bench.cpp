@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "engine/kernels.h"
+#include "engine/kernels/kernels.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
 

@@ -24,7 +24,7 @@
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
-#include "engine/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace agentd::app {
 

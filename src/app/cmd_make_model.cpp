@@ -44,9 +44,9 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "engine/gguf.h"
-#include "engine/gguf_writer.h"
-#include "engine/kernels.h"
+#include "engine/gguf/gguf.h"
+#include "engine/gguf/gguf_writer.h"
+#include "engine/kernels/kernels.h"
 #include "engine/thread_pool.h"
 
 namespace agentd::app {

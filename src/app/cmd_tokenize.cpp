@@ -11,8 +11,8 @@
 #include <string>
 
 #include "app/commands.h"
-#include "engine/gguf.h"
-#include "engine/tokenizer.h"
+#include "engine/gguf/gguf.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace agentd::app {
 

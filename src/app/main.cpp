@@ -7,7 +7,7 @@
 #include <exception>
 
 #include "app/commands.h"
-#include "engine/kernels.h"
+#include "engine/kernels/kernels.h"
 
 namespace agentd::app {
 int& exit_code() {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace agentd::engine {
 

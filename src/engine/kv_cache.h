@@ -15,8 +15,8 @@
 #include <span>
 #include <vector>
 
-#include "engine/attention.h"
-#include "engine/quants.h"
+#include "engine/kernels/attention.h"
+#include "engine/kernels/quants.h"
 
 namespace agentd::engine {
 

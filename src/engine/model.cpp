@@ -28,11 +28,11 @@
 #include <limits>
 #include <utility>
 
-#include "engine/activation.h"
+#include "engine/kernels/activation.h"
 #include "engine/arch/architecture.h"
-#include "engine/attention.h"
-#include "engine/kernels.h"
-#include "engine/quants.h"
+#include "engine/kernels/attention.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/quants.h"
 #include "engine/thread_pool.h"
 
 namespace agentd::engine {

@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 #include "engine/kv_cache.h"
-#include "engine/tensor_type.h"
+#include "engine/gguf/tensor_type.h"
 
 namespace agentd::engine {
 

@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/activation.h"
+#include "engine/kernels/activation.h"
 
 namespace agentd::engine {
 

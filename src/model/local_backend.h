@@ -90,7 +90,7 @@
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
-#include "engine/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "model/backend.h"
 #include "model/kv_cache_store.h"
 #include "model/prompt_token_cache.h"

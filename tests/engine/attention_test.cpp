@@ -2,9 +2,9 @@
 // bits (the fixed order of attention.h), for any tile composition, and the
 // reference matches a plain double-precision softmax attention.
 
-#include "engine/attention.h"
+#include "engine/kernels/attention.h"
 
-#include "engine/activation.h"
+#include "engine/kernels/activation.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/kernels.h"
+#include "engine/kernels/kernels.h"
 
 namespace agentd::engine {
 namespace {

@@ -3,7 +3,7 @@
 // (truncations, flips, huge counts, bad types, offsets past the end) give
 // clean errors or clean success, never a crash.
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 #include "engine/model.h"
 
 #include <gtest/gtest.h>

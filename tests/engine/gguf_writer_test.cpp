@@ -5,7 +5,7 @@
 // has the same size, the same tensor offsets and a byte-identical data
 // section as the file llama.cpp wrote. Bad input gives a Status, not a file.
 
-#include "engine/gguf_writer.h"
+#include "engine/gguf/gguf_writer.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 #include "engine/model.h"
 
 namespace agentd::engine {

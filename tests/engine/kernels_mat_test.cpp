@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/gguf.h"
-#include "engine/kernels.h"
-#include "engine/quants.h"
+#include "engine/gguf/gguf.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/quants.h"
 #include "engine/thread_pool.h"
 
 namespace agentd::engine {

@@ -12,9 +12,9 @@
 #include <random>
 #include <vector>
 
-#include "engine/gguf.h"
-#include "engine/kernels.h"
-#include "engine/quants.h"
+#include "engine/gguf/gguf.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/quants.h"
 #include "engine/thread_pool.h"
 #include "f16c_reference_avx2.h"
 

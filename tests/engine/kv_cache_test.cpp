@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/model.h"
-#include "engine/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace agentd::engine {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "engine/sampler.h"
 
-#include "engine/activation.h"
+#include "engine/kernels/activation.h"
 
 #include <gtest/gtest.h>
 

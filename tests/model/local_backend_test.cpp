@@ -22,10 +22,10 @@
 
 #include "common/metrics.h"
 #include "engine/generator.h"
-#include "engine/gguf_writer.h"
+#include "engine/gguf/gguf_writer.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
-#include "engine/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "model/local_backend.h"
 
 namespace agentd::model {

@@ -32,7 +32,7 @@ class Hyperparameters {
   bool has_tensor(std::string_view name) const;
   // `key` as an integer in [lo, hi]: missing, mistyped or out of range is an error.
   Status need_int(std::string_view key, int64_t lo, int64_t hi, int64_t& out) const;
-  // An optional float in (lo, hi): absent leaves `out` as it is.
+  // An optional float in [lo, hi]: absent leaves `out` as it is.
   Status optional_float(std::string_view key, double lo, double hi, float& out) const;
   std::optional<double> get_float(std::string_view key) const;
   const std::string& what() const { return what_; }  // "model 'PATH'", for messages

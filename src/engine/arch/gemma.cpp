@@ -10,6 +10,7 @@
 //           layers in six with RoPE base rope.freq_base_swa (10000) and no
 //           scaling, the sixth global with the file's base and linear scaling;
 //           logits soft-capped only if the file says so.
+// A soft-cap of 0 turns it off.
 // The 27B models scale queries by 1 / sqrt(width / heads) instead of
 // 1 / sqrt(head width), told apart by their layer count as llama.cpp does.
 

@@ -1,7 +1,7 @@
 #include "engine/arch/architecture.h"
 
 #include "engine/arch/families.h"
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 
 namespace agentd::engine {
 
@@ -61,7 +61,7 @@ Status Hyperparameters::optional_float(std::string_view suffix, double lo, doubl
   if (file_.find(k) == nullptr) return Status::ok();
   auto v = file_.get_float(k);
   if (!v) return Status::invalid_argument(what_ + ": metadata '" + k + "' is not a number");
-  if (!(*v > lo && *v < hi)) {
+  if (!(*v >= lo && *v <= hi)) {
     return Status::invalid_argument(what_ + ": metadata '" + k + "' = " + std::to_string(*v) + " is out of range");
   }
   out = static_cast<float>(*v);

@@ -1,15 +1,15 @@
 // Scalar reference of the attention tile (the order of operations is the
 // contract in attention.h) and the run-time dispatch.
 
-#include "engine/attention.h"
+#include "engine/kernels/attention.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "engine/fast_exp.h"
-#include "engine/kernels.h"
+#include "engine/kernels/fast_exp.h"
+#include "engine/kernels/kernels.h"
 
 namespace agentd::engine {
 

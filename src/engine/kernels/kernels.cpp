@@ -8,7 +8,7 @@
 // path computes them (scale 127/amax, round half to even, which is what the
 // llama.cpp that made our goldens ran), Q8_K as quantize_row_q8_K_ref.
 
-#include "engine/kernels.h"
+#include "engine/kernels/kernels.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/kernels_internal.h"
-#include "engine/quants.h"
+#include "engine/kernels/kernels_internal.h"
+#include "engine/kernels/quants.h"
 #include "engine/thread_pool.h"
 
 namespace agentd::engine {

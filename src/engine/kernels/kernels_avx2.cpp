@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine/kernels_internal.h"
-#include "engine/quants.h"
-#include "engine/simd_x86.h"
+#include "engine/kernels/kernels_internal.h"
+#include "engine/kernels/quants.h"
+#include "engine/kernels/simd_x86.h"
 
 namespace agentd::engine::detail {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <immintrin.h>
 
-#include "engine/activation.h"
-#include "engine/fast_exp.h"
+#include "engine/kernels/activation.h"
+#include "engine/kernels/fast_exp.h"
 
 namespace agentd::engine::detail {
 

@@ -1,15 +1,15 @@
 // Scalar reference of the activations (the formula in activation.h) and the
 // run-time dispatch.
 
-#include "engine/activation.h"
+#include "engine/kernels/activation.h"
 
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-#include "engine/fast_exp.h"
-#include "engine/kernels.h"
-#include "engine/quants.h"
+#include "engine/kernels/fast_exp.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/quants.h"
 
 namespace agentd::engine {
 

@@ -3,7 +3,7 @@
 // The per-model algorithms live in tokenizer_spm.cpp, tokenizer_bpe.cpp and
 // tokenizer_wpm.cpp. Behaviour follows llama.cpp's llama-vocab.cpp.
 
-#include "engine/tokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
 
 #include <algorithm>
 #include <array>

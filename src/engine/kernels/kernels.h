@@ -38,7 +38,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "engine/tensor_type.h"
+#include "engine/gguf/tensor_type.h"
 
 namespace agentd::engine {
 

@@ -30,7 +30,7 @@
 
 #include <cstdint>
 
-#include "engine/quants.h"
+#include "engine/kernels/quants.h"
 
 namespace agentd::engine {
 

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/gguf.h"
-#include "engine/tensor_type.h"
+#include "engine/gguf/gguf.h"
+#include "engine/gguf/tensor_type.h"
 
 namespace agentd::engine {
 

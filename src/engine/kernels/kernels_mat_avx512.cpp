@@ -22,9 +22,9 @@
 #include <utility>
 #include <vector>
 
-#include "engine/kernels_internal.h"
-#include "engine/quants.h"
-#include "engine/simd_avx512.h"
+#include "engine/kernels/kernels_internal.h"
+#include "engine/kernels/quants.h"
+#include "engine/kernels/simd_avx512.h"
 
 namespace agentd::engine::detail {
 namespace {

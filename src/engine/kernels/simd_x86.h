@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "engine/quants.h"
+#include "engine/kernels/quants.h"
 
 namespace agentd::engine::detail {
 namespace {  // NOLINT(google-build-namespaces): internal linkage on purpose (above)

@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
-#include "engine/simd_x86.h"
+#include "engine/kernels/simd_x86.h"
 
 namespace agentd::engine::detail {
 namespace {  // NOLINT(google-build-namespaces): internal linkage on purpose (simd_x86.h)

@@ -2,7 +2,7 @@
 // lists them for each pre-type, and the GPT-2 byte-to-unicode table.
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "engine/pretokenizer.h"
+#include "engine/tokenizer/pretokenizer.h"
 
 #include <pcre2.h>
 

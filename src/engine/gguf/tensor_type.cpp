@@ -1,7 +1,7 @@
 // Block layouts of the ggml tensor encodings (ggml-common.h's block_* structs):
 // type_size is the byte size of one block of block_size elements.
 
-#include "engine/tensor_type.h"
+#include "engine/gguf/tensor_type.h"
 
 namespace agentd::engine {
 

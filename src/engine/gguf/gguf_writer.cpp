@@ -5,7 +5,7 @@
 //   zero padding to the alignment, then each tensor's data, each padded to
 //   the alignment (offsets are relative to the start of the data section).
 
-#include "engine/gguf_writer.h"
+#include "engine/gguf/gguf_writer.h"
 
 #include <unistd.h>
 

@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine/kernels_internal.h"
-#include "engine/quants.h"
-#include "engine/simd_avx512.h"
+#include "engine/kernels/kernels_internal.h"
+#include "engine/kernels/quants.h"
+#include "engine/kernels/simd_avx512.h"
 
 namespace agentd::engine::detail {
 namespace {

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/attention.h"
-#include "engine/fast_exp.h"
+#include "engine/kernels/attention.h"
+#include "engine/kernels/fast_exp.h"
 
 // Keeps the optimizer from fusing a product with a later add (the flags of
 // this file allow FMA contraction, which the scalar reference does not do).

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/gguf.h"
-#include "engine/pretokenizer.h"
+#include "engine/gguf/gguf.h"
+#include "engine/tokenizer/pretokenizer.h"
 
 namespace agentd::engine {
 

@@ -7,7 +7,7 @@
 // Every read is bounds-checked against the image, and no count read from the
 // file sizes an allocation before the bytes it implies are known to exist.
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/tensor_type.h"
+#include "engine/gguf/tensor_type.h"
 
 namespace agentd::engine {
 
