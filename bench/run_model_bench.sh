@@ -140,8 +140,7 @@ print(f"{name:<20} {pp:8.1f} {num(rpp)} {ratio(pp, rpp)}  {tg:7.1f} {num(rtg)} {
 EOF
 }
 
-isa="$("$BIN" bench --model "$TESTDATA/models/stories260K.gguf" --prompt-tokens 8 --gen-tokens 2 --json |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["isa"])')"
+isa="$(AGENTD_TESTDATA_DIR="$TESTDATA" bash "$ROOT/scripts/engine-isa.sh" "$BIN")"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m), $(nproc) cores, agentd kernels $isa," \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "threads $THREADS, pp$PROMPT, tg$GEN, batch $BATCH, repetitions $REPS; read bandwidth ${BW} GB/s (membw_bench);" \

@@ -20,9 +20,7 @@ exec qemu-x86_64 -cpu max "$bin" "\$@"
 WRAP
 chmod +x "$dir/agentd"
 
-model=${AGENTD_TESTDATA_DIR:-$root/../shared/testdata}/models/tiny-random-Q8_0.gguf
-isa=$("$dir/agentd" bench --model "$model" --prompt-tokens 8 --gen-tokens 4 --threads 2 --json |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["isa"])')
+isa=$(bash "$root/scripts/engine-isa.sh" "$dir/agentd")
 if [ "$isa" != avx2 ]; then
   echo "qemu-smoke: the emulated CPU should give the engine avx2, it gave $isa" >&2
   exit 1

@@ -28,17 +28,6 @@ echo "test.sh: PostgreSQL for tests at $AGENTD_TEST_PG_URL"
 
 fail() { echo "test.sh: $*" >&2; exit 1; }
 
-# The best kernels this CPU runs (as the engine detects them, kernels.cpp);
-# the suite runs again with the engine held to each lower level (AGENTD_ISA).
-native_isa=scalar
-if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo; then
-  native_isa=avx2
-  if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo &&
-     grep -qw avx512dq /proc/cpuinfo && grep -qw avx512_vnni /proc/cpuinfo; then
-    native_isa=avx512
-  fi
-fi
-
 # A failed configure, build or ISA check ends the run (fail exits the script,
 # even where the caller's `||` has switched set -e off).
 build() {  # name, cmake args...
@@ -54,9 +43,16 @@ suite() {  # name, ISA the engine is held to ("" = the CPU's best)
   (cd "build/$name" && AGENTD_ISA=$isa ctest --output-on-failure -j "$jobs" --timeout 900)
 }
 
+# The best kernels this CPU runs, as the engine detects them; the suite runs
+# again with the engine held to each lower level (AGENTD_ISA).
+native_isa=""
+detect_isa() { native_isa=$(AGENTD_ISA="" bash scripts/engine-isa.sh "build/$1/src/app/agentd") ||
+  fail "build/$1's agentd cannot run the engine"; }
+
 status=0
 if [ "$which_builds" = all ] || [ "$which_builds" = release ]; then
   build release -DCMAKE_BUILD_TYPE=Release
+  detect_isa release
   suite release "" || status=1
   for isa in scalar avx2; do
     if [ "$isa" != "$native_isa" ] && { [ "$isa" = scalar ] || [ "$native_isa" = avx512 ]; }; then
@@ -68,6 +64,7 @@ fi
 if [ "$which_builds" = all ] || [ "$which_builds" = asan ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   build asan -DCMAKE_BUILD_TYPE=Debug -DAGENTD_SANITIZE=ON -DAGENTD_BENCH=OFF
+  detect_isa asan
   suite asan "" || status=1
   if [ "$native_isa" = avx512 ]; then suite asan avx2 || status=1; fi
   unset ASAN_OPTIONS UBSAN_OPTIONS

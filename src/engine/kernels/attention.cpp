@@ -25,11 +25,12 @@ int64_t attention_scratch_floats(const KvHeadView& kv, const AttentionTile& tile
 }
 
 void shape_scores(const KvHeadView& kv, int64_t kv_begin, float* s, int64_t n) {
-  if (kv.softcap > 0.0f) {
+  const int64_t begin = std::min(kv_begin, n);
+  for (int64_t j = 0; j < begin; ++j) s[j] = -INFINITY;
+  if (kv.softcap > 0.0f) {  // only the positions attended to
     const float inv = 1.0f / kv.softcap;
-    for (int64_t j = 0; j < n; ++j) s[j] = kv.softcap * std::tanh(s[j] * inv);
+    for (int64_t j = begin; j < n; ++j) s[j] = kv.softcap * std::tanh(s[j] * inv);
   }
-  for (int64_t j = 0; j < std::min(kv_begin, n); ++j) s[j] = -INFINITY;
 }
 
 void attend_scalar(const KvHeadView& kv, const AttentionTile& tile, float* scratch) {
