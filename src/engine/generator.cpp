@@ -78,6 +78,10 @@ StatusOr<Decoding> Generator::start(KvCache& cache, std::span<const int32_t> pro
   if (!options.stop.empty() && tokenizer_ == nullptr) {
     return Status::invalid_argument("stop strings need a tokenizer");
   }
+  if (options.constraint != nullptr &&
+      (tokenizer_ == nullptr || options.constraint->vocabulary().size() != tokenizer_->n_vocab())) {
+    return Status::invalid_argument("a grammar needs the vocabulary of the model's tokenizer");
+  }
   return Decoding(*this, cache, std::vector<int32_t>(prompt.begin(), prompt.end()), options);
 }
 
@@ -112,6 +116,7 @@ Decoding::Decoding(const Generator& generator, KvCache& cache, std::vector<int32
   fed_ = static_cast<size_t>(common);
   for (int32_t id : prompt_) sampler_.accept(id);
   result_.finish = FinishReason::kLength;
+  if (options_.constraint != nullptr) grammar_state_ = options_.constraint->start();
 }
 
 std::span<const int32_t> Decoding::next_input(size_t limit) const {
@@ -153,7 +158,17 @@ void Decoding::accept(std::span<const float> row, const StepCallback& on_step) {
 
   GeneratedStep step;
   if (options_.top_logits > 0) step.top = top_logits(row, options_.top_logits);
-  step.id = sampler_.sample(row);
+  grammar::TokenConstraint* constraint = options_.constraint.get();
+  if (constraint != nullptr) {
+    const int64_t left = options_.max_tokens - static_cast<int64_t>(result_.steps.size());
+    if (constraint->allowed(grammar_state_, left, allowed_) == 0) return finish(FinishReason::kLength, on_step);
+    step.id = sampler_.sample(row, allowed_.data());
+    grammar_state_ = constraint->advance(grammar_state_, step.id);
+    // Only a grammar too large for the automaton's state budget gets here.
+    if (grammar_state_ == grammar::TokenConstraint::kDead) return finish(FinishReason::kLength, on_step);
+  } else {
+    step.id = sampler_.sample(row);
+  }
   step.logprob = token_logprob(row, step.id);
   sampler_.accept(step.id);
   result_.steps.push_back(step);
@@ -168,6 +183,11 @@ void Decoding::accept(std::span<const float> row, const StepCallback& on_step) {
   for (const std::string& s : options_.stop) stop_at = std::min(stop_at, pending_.find(s));
   if (stop_at != std::string::npos) {
     pending_.resize(stop_at);
+    const bool go_on = emit(pending_.size(), step, on_step);
+    return finish(go_on ? FinishReason::kStop : FinishReason::kCancelled, on_step);
+  }
+  if (constraint != nullptr && constraint->closed(grammar_state_)) {
+    // The grammar is complete and nothing can follow: the answer is whole.
     const bool go_on = emit(pending_.size(), step, on_step);
     return finish(go_on ? FinishReason::kStop : FinishReason::kCancelled, on_step);
   }

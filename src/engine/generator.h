@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "engine/grammar/token_constraint.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
@@ -51,6 +53,12 @@ struct GenerateOptions {
   int32_t top_logits = 0;          // record this many (id, raw logit) pairs per step
   bool ignore_eos = false;         // keep going past end-of-generation tokens
   int32_t prefill_chunk = 512;     // prompt tokens per forward call
+  // When set, every sampled token keeps the text a valid prefix of the
+  // grammar, the text ends once the grammar is complete (finish kStop, no
+  // end-of-generation token needed) and, within max_tokens, sampling steers
+  // to a complete text (token_constraint.h). Needs a tokenizer whose
+  // vocabulary the constraint was built from.
+  std::shared_ptr<grammar::TokenConstraint> constraint;
 };
 
 struct GeneratedStep {
@@ -124,6 +132,8 @@ class Decoding {
   GenerateResult result_;
   std::string pending_;     // text not yet handed out (may hold a stop string's start)
   bool done_ = false;
+  int32_t grammar_state_ = grammar::TokenConstraint::kDead;  // with options_.constraint
+  std::vector<uint32_t> allowed_;                           // the constraint's mask, this step
 };
 
 class Generator {

@@ -141,13 +141,18 @@ int weight_bucket(float w) {
 
 }  // namespace
 
-int32_t Sampler::sample(std::span<const float> logits) {
+int32_t Sampler::sample(std::span<const float> logits, const uint32_t* allowed) {
   if (logits.empty()) return 0;
   std::vector<float>& lp = penalized_;  // by id
   const size_t n = logits.size();
   lp.resize(n);
   for (size_t i = 0; i < n; ++i) lp[i] = clean(logits[i]);
   apply_penalties(lp);
+  if (allowed != nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      if ((allowed[i >> 5] & (1u << (i & 31))) == 0) lp[i] = -std::numeric_limits<float>::infinity();
+    }
+  }
   size_t top = 0;  // the best: the highest logit, the lowest id on ties
   float best = lp[0];
   for (size_t i = 1; i < n; ++i) {
@@ -167,7 +172,10 @@ int32_t Sampler::sample(std::span<const float> logits) {
   // there is none) and at or above `floor`.
   std::optional<Candidate> last;
   float floor = -std::numeric_limits<float>::infinity();
-  auto kept = [&](size_t i) { return lp[i] >= floor && (!last || !by_logit(*last, candidate(i))); };
+  auto kept = [&](size_t i) {
+    return lp[i] > -std::numeric_limits<float>::infinity() && lp[i] >= floor &&
+           (!last || !by_logit(*last, candidate(i)));
+  };
 
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
     std::vector<Candidate>& c = scratch_;

@@ -54,7 +54,11 @@ class Sampler {
   const SamplingParams& params() const { return params_; }
 
   // Chooses a token id in [0, logits.size()). Does not record it: call accept().
-  int32_t sample(std::span<const float> logits);
+  // `allowed`, when given, is a bitset over the ids (bit i of word i / 32):
+  // the others are never chosen (a grammar's mask, grammar/token_constraint.h).
+  // The chain then runs over the allowed tokens only, as if the others had
+  // logit -inf.
+  int32_t sample(std::span<const float> logits, const uint32_t* allowed = nullptr);
   // Adds a token (prompt or generated) to the penalty history.
   void accept(int32_t id);
   void reset();
