@@ -35,6 +35,9 @@
 
 #include <boost/json.hpp>
 
+#include <cmath>
+#include <set>
+
 #include "api/agent_fields.h"
 #include "api/dialects.h"
 #include "api/errors.h"
@@ -386,6 +389,100 @@ class OpenAiApi {
     return true;
   }
 
+  // The chat fields beyond messages and sampling: response_format and the
+  // penalties are honoured; user, metadata, store and service_tier only
+  // inform (accepted, as OpenAI takes them); what agentd cannot do yet
+  // (tools, logprobs, logit_bias, audio, n > 1, ...) and fields OpenAI does
+  // not define are refused by name, never dropped.
+  static void read_chat_options(const json::object& body, FieldReader& r, core::RunOverrides& o) {
+    static const std::set<std::string_view> kKnown = {
+        "model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
+        "max_completion_tokens", "seed", "stop", "response_format", "n", "user", "metadata", "store",
+        "service_tier", "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "logit_bias", "tools",
+        "tool_choice", "parallel_tool_calls", "functions", "function_call", "modalities", "audio", "prediction",
+        "reasoning_effort", "web_search_options"};
+    for (const auto& kv : body) {
+      if (kKnown.count(std::string_view(kv.key())) == 0) {
+        r.fail(invalid_value(std::string(kv.key()), "unrecognized request argument"));
+        return;
+      }
+    }
+    auto present = [&](std::string_view key) {
+      const json::value* v = body.if_contains(key);
+      return v != nullptr && !v->is_null();
+    };
+    if (present("n") && as_int64(body.at("n")) != int64_t{1}) r.fail(invalid_value("n", "only n = 1 is supported"));
+    for (const char* key : {"frequency_penalty", "presence_penalty"}) {
+      if (auto v = r.number(key)) {
+        if (!std::isfinite(*v) || *v < -2 || *v > 2) r.fail(invalid_value(key, "must be between -2 and 2"));
+        (std::string_view(key) == "frequency_penalty" ? o.frequency_penalty : o.presence_penalty) = *v;
+      }
+    }
+    if (auto lp = r.boolean("logprobs"); lp && *lp) r.fail(invalid_value("logprobs", "logprobs are not returned by agentd yet"));
+    if (auto top = r.integer("top_logprobs"); top && *top != 0) {
+      r.fail(invalid_value("top_logprobs", "logprobs are not returned by agentd yet"));
+    }
+    if (const json::object* bias = r.object("logit_bias"); bias != nullptr && !bias->empty()) {
+      r.fail(invalid_value("logit_bias", "logit_bias is not supported yet"));
+    }
+    if (const json::array* tools = r.array("tools"); tools != nullptr && !tools->empty()) {
+      r.fail(invalid_value("tools", "tool calls are not supported yet"));
+    }
+    if (const json::array* functions = r.array("functions"); functions != nullptr && !functions->empty()) {
+      r.fail(invalid_value("functions", "function calls are not supported yet"));
+    }
+    for (const char* key : {"tool_choice", "function_call"}) {
+      if (present(key) && !(body.at(key).is_string() && body.at(key).get_string() == "none")) {
+        r.fail(invalid_value(key, std::string(key) + " is only allowed when tools are specified"));
+      }
+    }
+    r.boolean("parallel_tool_calls");
+    if (const json::array* modalities = r.array("modalities")) {
+      for (const auto& m : *modalities) {
+        if (!(m.is_string() && m.get_string() == "text")) r.fail(invalid_value("modalities", "only \"text\" is supported"));
+      }
+    }
+    for (const char* key : {"audio", "prediction", "reasoning_effort", "web_search_options"}) {
+      if (present(key)) r.fail(invalid_value(key, std::string(key) + " is not supported"));
+    }
+    r.string("user");
+    r.string("service_tier");
+    r.boolean("store");
+    if (const json::object* metadata = r.object("metadata")) {
+      for (const auto& kv : *metadata) {
+        if (!kv.value().is_string()) r.fail(wrong_type("metadata." + std::string(kv.key()), "string"));
+      }
+    }
+    if (const json::object* rf = r.object("response_format")) {
+      FieldReader fr(*rf, "response_format.");
+      auto type = fr.string("type", true);
+      if (fr.ok() && *type == "json_object") {
+        o.format.kind = model::OutputFormat::Kind::kJsonObject;
+      } else if (fr.ok() && *type == "json_schema") {
+        const json::object* js = fr.object("json_schema", true);
+        if (js != nullptr) {
+          FieldReader jr(*js, "response_format.json_schema.");
+          auto name = jr.string("name", true);
+          jr.string("description");
+          auto strict = jr.boolean("strict");
+          const json::object* schema = jr.object("schema");
+          if (jr.ok()) {
+            o.format.kind = schema != nullptr ? model::OutputFormat::Kind::kJsonSchema
+                                              : model::OutputFormat::Kind::kJsonObject;
+            if (schema != nullptr) o.format.schema = json::serialize(*schema);
+            o.format.name = *name;
+            o.format.strict = strict.value_or(false);
+          } else {
+            fr.fail(jr.error());
+          }
+        }
+      } else if (fr.ok() && *type != "text") {
+        fr.fail(invalid_value("response_format.type", "must be text, json_object or json_schema"));
+      }
+      if (!fr.ok()) r.fail(fr.error());
+    }
+  }
+
   // OpenAI fields agentd cannot honour: present with anything but their
   // neutral value is an error naming the field, never silently dropped.
   static void refuse_unsupported(const json::object& body, FieldReader& r) {
@@ -421,6 +518,7 @@ class OpenAiApi {
       if (!sr.ok()) r.fail(sr.error());
     }
     read_sampling(*body, r, rr.overrides);
+    read_chat_options(*body, r, rr.overrides);
     if (r.ok() && messages) {
       if (messages->empty()) r.fail(invalid_value("messages", "must hold at least one message"));
       for (size_t i = 0; r.ok() && i < messages->size(); ++i) {

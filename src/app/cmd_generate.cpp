@@ -1,10 +1,15 @@
 // `agentd generate --model PATH (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
 //   [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]
-//   [--seed S] [--threads N] [--ctx-size N] [--stop S]... [--json]`
+//   [--seed S] [--threads N] [--ctx-size N] [--stop S]... [--json-schema FILE]
+//   [--runs N] [--json]`
 // Runs the local engine on one prompt. With --json it prints one object
-//   {"prompt_ids": [...], "steps": [{"id": N, "top5": [[id, logit], ...]}, ...], "text": "..."}
+//   {"prompt_ids": [...], "steps": [{"id": N, "top5": [[id, logit], ...]}, ...],
+//    "text": "...", "finish": "length" | "stop" | "eog"}
 // (the shape of testdata's golden lines; top5 are raw logits); otherwise it
 // streams the generated text. Greedy unless a temperature is given.
+// --json-schema constrains the text to the schema's JSON (engine/grammar;
+// a schema it cannot enforce is an error naming the keyword). --runs N
+// generates N times with seeds S, S+1, ... (one line each).
 
 #include <CLI/CLI.hpp>
 
@@ -22,6 +27,7 @@
 
 #include "app/commands.h"
 #include "engine/generator.h"
+#include "engine/grammar/json_schema.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -47,6 +53,8 @@ struct GenerateCliOptions {
   std::vector<std::string> stop;
   bool json = false;
   bool ignore_eos = false;
+  std::string json_schema;  // a file
+  int runs = 1;
 };
 
 StatusOr<std::vector<int32_t>> parse_ids(const std::string& s) {
@@ -103,6 +111,8 @@ int fail(const Status& s) {
   return 1;
 }
 
+void print_json(const std::vector<int32_t>& prompt, const engine::GenerateResult& result);
+
 int run_generate(const GenerateCliOptions& opt) {
   auto model = engine::Model::load(opt.model);
   if (!model.is_ok()) return fail(model.status());
@@ -129,6 +139,21 @@ int run_generate(const GenerateCliOptions& opt) {
   go.stop = opt.stop;
   go.ignore_eos = opt.ignore_eos;
   go.top_logits = opt.json ? 5 : 0;
+  if (!opt.json_schema.empty()) {
+    std::FILE* f = std::fopen(opt.json_schema.c_str(), "rb");
+    if (f == nullptr) return fail(Status::not_found("cannot read " + opt.json_schema));
+    std::string text;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    boost::system::error_code ec;
+    const boost::json::value schema = boost::json::parse(text, ec);
+    if (ec) return fail(Status::invalid_argument(opt.json_schema + " is not JSON: " + ec.message()));
+    auto grammar = engine::grammar::compile_json_schema(schema);
+    if (!grammar.is_ok()) return fail(grammar.status());
+    go.constraint = std::make_shared<engine::grammar::TokenConstraint>(
+        *grammar, engine::grammar::TokenVocabulary::from_tokenizer(**tok));
+  }
 
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   engine::ThreadPool pool(threads);
@@ -143,29 +168,38 @@ int run_generate(const GenerateCliOptions& opt) {
       return true;
     };
   }
-  auto result = gen.generate(*cache, prompt, go, stream);
-  if (!result.is_ok()) return fail(result.status());
-
-  if (!opt.json) {
-    std::fputc('\n', stdout);
-    return 0;
+  for (int run = 0; run < opt.runs; ++run) {
+    auto result = gen.generate(*cache, prompt, go, stream);
+    if (!result.is_ok()) return fail(result.status());
+    ++go.sampling.seed;
+    if (!opt.json) {
+      std::fputc('\n', stdout);
+      continue;
+    }
+    print_json(prompt, *result);
   }
+  return 0;
+}
+
+void print_json(const std::vector<int32_t>& prompt, const engine::GenerateResult& result) {
+  const engine::GenerateResult* r = &result;
   boost::json::object out;
   boost::json::array ids;
   for (int32_t id : prompt) ids.push_back(id);
   out["prompt_ids"] = std::move(ids);
   boost::json::array steps;
-  for (const engine::GeneratedStep& s : result->steps) {
+  for (const engine::GeneratedStep& s : r->steps) {
     boost::json::array top;
     for (const auto& [id, logit] : s.top) top.push_back(boost::json::array{id, static_cast<double>(logit)});
     steps.push_back(boost::json::object{{"id", s.id}, {"top5", std::move(top)}});
   }
   out["steps"] = std::move(steps);
-  out["text"] = valid_utf8(result->text);
+  out["text"] = valid_utf8(r->text);
+  out["finish"] = engine::finish_reason_name(r->finish);
   const std::string json = boost::json::serialize(out);
   std::fwrite(json.data(), 1, json.size(), stdout);
   std::fputc('\n', stdout);
-  return 0;
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -191,6 +225,8 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--ctx-size,-c", opt->ctx_size, "Context length (default: the model's)");
   cmd->add_option("--stop", opt->stop, "Stop string (repeatable); never printed");
   cmd->add_flag("--ignore-eos", opt->ignore_eos, "Keep generating past end-of-generation tokens");
+  cmd->add_option("--json-schema", opt->json_schema, "Constrain the text to this JSON Schema (a file)");
+  cmd->add_option("--runs", opt->runs, "Generate this many times, seeds S, S+1, ...")->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", opt->json, "Print {prompt_ids, steps[{id, top5}], text} as one JSON object");
   cmd->callback([opt] {
     if (!opt->prompt && !opt->prompt_ids) {

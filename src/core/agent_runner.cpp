@@ -5,6 +5,8 @@
 #include <cmath>
 #include <utility>
 
+#include <boost/json.hpp>
+
 #include "common/ids.h"
 
 namespace agentd::core {
@@ -45,7 +47,35 @@ class CorePreparedRun final : public PreparedRun {
 };
 
 
+// The version's output schema as the format a run enforces: the schema with
+// every declared property required (still valid against the original).
+model::OutputFormat output_schema_format(const std::string& schema_json) {
+  model::OutputFormat f;
+  f.kind = model::OutputFormat::Kind::kJsonSchema;
+  f.name = "output";
+  f.schema = schema_json;
+  boost::system::error_code ec;
+  boost::json::value schema = boost::json::parse(schema_json, ec);
+  if (ec || !schema.is_object()) return f;
+  boost::json::object& o = schema.get_object();
+  const boost::json::value* props = o.if_contains("properties");
+  if (props == nullptr || !props->is_object()) return f;
+  boost::json::array required;
+  if (const boost::json::value* r = o.if_contains("required"); r != nullptr && r->is_array()) required = r->get_array();
+  for (const auto& kv : props->get_object()) {
+    const boost::json::value name(kv.key());
+    if (std::find(required.begin(), required.end(), name) == required.end()) required.push_back(name);
+  }
+  o["required"] = std::move(required);
+  f.schema = boost::json::serialize(schema);
+  return f;
+}
+
 Status check_overrides(const RunOverrides& o, const store::AgentConfig& c, model::GenerationParams& params) {
+  params.format = o.format;
+  if (params.format.kind == model::OutputFormat::Kind::kText && !c.output_schema_json.empty()) {
+    params.format = output_schema_format(c.output_schema_json);
+  }
   params.temperature = c.temperature;
   params.max_tokens = c.max_tokens;
   params.top_p = c.top_p;
@@ -71,6 +101,8 @@ Status check_overrides(const RunOverrides& o, const store::AgentConfig& c, model
   }
   params.seed = o.seed;
   params.stop = o.stop;
+  params.frequency_penalty = o.frequency_penalty;
+  params.presence_penalty = o.presence_penalty;
   return Status::ok();
 }
 
@@ -242,6 +274,9 @@ StatusOr<std::unique_ptr<PreparedRun>> CoreAgentRunner::prepare(const RunRequest
   }
 
   AGENTD_RETURN_IF_ERROR(check_overrides(request.overrides, config, run->params));
+  if (Status s = run->backend->check_format(run->params.format); !s.is_ok()) {
+    return Status::invalid_argument("output format: " + s.message());
+  }
 
   const int64_t context = run->backend->context_tokens();
   if (model_run && !request.prompt.empty()) {

@@ -46,6 +46,12 @@ struct RunOverrides {
   std::optional<double> top_p;
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;
+  std::optional<double> frequency_penalty;  // -2..2 (OpenAI)
+  std::optional<double> presence_penalty;   // -2..2 (OpenAI)
+  // OpenAI's response_format. kText (the default) leaves the version's own:
+  // its output schema when it has one, enforced with every property
+  // required (so a Roe run has one datum per property).
+  model::OutputFormat format;
 };
 
 struct NamedContext {

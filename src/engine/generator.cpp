@@ -160,7 +160,9 @@ void Decoding::accept(std::span<const float> row, const StepCallback& on_step) {
   if (options_.top_logits > 0) step.top = top_logits(row, options_.top_logits);
   grammar::TokenConstraint* constraint = options_.constraint.get();
   if (constraint != nullptr) {
-    const int64_t left = options_.max_tokens - static_cast<int64_t>(result_.steps.size());
+    // Tokens this sequence may still sample: max_tokens, or the context.
+    const int64_t left = std::min<int64_t>(options_.max_tokens - static_cast<int64_t>(result_.steps.size()),
+                                           cache_->max_tokens() - cache_->size());
     if (constraint->allowed(grammar_state_, left, allowed_) == 0) return finish(FinishReason::kLength, on_step);
     step.id = sampler_.sample(row, allowed_.data());
     grammar_state_ = constraint->advance(grammar_state_, step.id);

@@ -27,12 +27,27 @@ struct Message {
   bool operator==(const Message&) const = default;
 };
 
+// What the answer must be (OpenAI's response_format; Roe's output_schema).
+// A local model enforces it token by token with a grammar (engine/grammar);
+// an upstream provider is asked for it.
+struct OutputFormat {
+  enum class Kind { kText, kJsonObject, kJsonSchema };
+  Kind kind = Kind::kText;
+  std::string schema;  // kJsonSchema: the JSON Schema, as JSON text
+  std::string name;    // OpenAI's json_schema.name (for upstreams)
+  bool strict = false;  // OpenAI's json_schema.strict (for upstreams)
+  bool operator==(const OutputFormat&) const = default;
+};
+
 struct GenerationParams {
   int64_t max_tokens = 256;
   double temperature = 0.7;
   std::optional<double> top_p;
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;  // never part of the text returned
+  std::optional<double> frequency_penalty;  // OpenAI's, -2..2
+  std::optional<double> presence_penalty;
+  OutputFormat format;
 };
 
 struct GenerationRequest {
@@ -113,8 +128,16 @@ class ModelBackend {
     return Status::invalid_argument("model '" + spec().id + "' cannot embed text");
   }
 
+  // Checks an output format before anything is spent on it: a schema the
+  // backend cannot enforce is kInvalidArgument naming the keyword.
+  virtual Status check_format(const OutputFormat& format) {
+    (void)format;
+    return Status::ok();
+  }
+
   // Runs one generation. Errors: kInvalidArgument (prompt longer than the
-  // context: the message states both numbers; bad parameters), kUnavailable
+  // context: the message states both numbers; bad parameters, a schema it
+  // cannot enforce), kUnavailable
   // (queue full, upstream unreachable: retryable), kDeadlineExceeded,
   // kInternal.
   //

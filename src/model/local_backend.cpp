@@ -76,6 +76,7 @@ LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
       spec_.threads > 0 ? spec_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<engine::ThreadPool>(threads);
   generator_ = std::make_unique<engine::Generator>(*model_, tokenizer_.get(), pool_.get());
+  constraints_ = std::make_unique<OutputConstraints>(engine::grammar::TokenVocabulary::from_tokenizer(*tokenizer_));
   engine_thread_ = std::thread([this] { engine_loop(); });
 }
 
@@ -194,9 +195,12 @@ static std::string valid_utf8(std::string_view s) {
   return out;
 }
 
+Status LocalBackend::check_format(const OutputFormat& format) { return constraints_->get(format).status(); }
+
 StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
   const GenerationParams& p = request.params;
   if (p.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
+  AGENTD_ASSIGN_OR_RETURN(std::shared_ptr<engine::grammar::TokenConstraint> constraint, constraints_->get(p.format));
   std::vector<int32_t> prompt;
   if (!request.prompt.empty()) {
     prompt = tokenize_text(request.prompt);
@@ -216,6 +220,7 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   Job job;
   job.request = &request;
   job.prompt = std::move(prompt);
+  job.constraint = std::move(constraint);
   job.stream = static_cast<bool>(on_chunk);
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return Status::unavailable("model '" + spec_.id + "' is shutting down");
@@ -367,6 +372,10 @@ bool LocalBackend::start(Sequence& seq, const std::vector<Sequence>& running, St
   if (p.top_p) options.sampling.top_p = static_cast<float>(*p.top_p);
   options.sampling.seed = p.seed ? *p.seed : std::random_device{}();
   options.stop = p.stop;
+  options.constraint = seq.job->constraint;
+  // OpenAI's penalties, as llama.cpp's server applies them (over the last 64 tokens).
+  if (p.frequency_penalty) options.sampling.frequency_penalty = static_cast<float>(*p.frequency_penalty);
+  if (p.presence_penalty) options.sampling.presence_penalty = static_cast<float>(*p.presence_penalty);
 
   if (!request.cache_key.empty()) seq.cache = caches_.take(request.cache_key);
   if (!seq.cache || seq.cache->max_tokens() < context_) seq.cache = model_->new_cache(context_);

@@ -93,6 +93,7 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "model/backend.h"
 #include "model/kv_cache_store.h"
+#include "model/output_constraints.h"
 #include "model/prompt_token_cache.h"
 #include "model/think_filter.h"
 
@@ -119,6 +120,9 @@ class LocalBackend : public ModelBackend {
   StatusOr<int64_t> count_text_tokens(std::string_view text) override;
   bool continues_text() const override { return true; }
   StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
+  // json_object and json_schema formats are enforced by a grammar; a schema
+  // it cannot enforce is kInvalidArgument naming the keyword.
+  Status check_format(const OutputFormat& format) override;
 
   // Plain text's token ids (BOS when the tokenizer adds one; special-token
   // text is not parsed), as generate() feeds GenerationRequest::prompt.
@@ -148,6 +152,7 @@ class LocalBackend : public ModelBackend {
   struct Job {
     const GenerationRequest* request = nullptr;
     std::vector<int32_t> prompt;
+    std::shared_ptr<engine::grammar::TokenConstraint> constraint;  // the output format's, if any
     bool stream = false;          // the caller has an on_chunk
     std::condition_variable cv;
     std::string text;             // produced, not yet handed out; guarded by mu_
@@ -207,7 +212,8 @@ class LocalBackend : public ModelBackend {
   std::unique_ptr<engine::ThreadPool> pool_;
   std::unique_ptr<engine::Generator> generator_;
   KvCacheStore caches_;
-  PromptTokenCache counted_;  // prompts count_prompt_tokens() tokenized
+  PromptTokenCache counted_;
+  std::unique_ptr<OutputConstraints> constraints_;  // prompts count_prompt_tokens() tokenized
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the engine thread waits for jobs

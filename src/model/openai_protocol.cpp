@@ -24,10 +24,27 @@ std::string request_body(const std::string& model, const GenerationRequest& requ
   body["temperature"] = p.temperature;
   if (p.top_p) body["top_p"] = *p.top_p;
   if (p.seed) body["seed"] = *p.seed;
+  if (p.frequency_penalty) body["frequency_penalty"] = *p.frequency_penalty;
+  if (p.presence_penalty) body["presence_penalty"] = *p.presence_penalty;
   if (!p.stop.empty()) {
     json::array stop;
     for (const auto& s : p.stop) stop.push_back(json::string(s));
     body["stop"] = std::move(stop);
+  }
+  switch (p.format.kind) {
+    case OutputFormat::Kind::kText:
+      break;
+    case OutputFormat::Kind::kJsonObject:
+      body["response_format"] = json::object{{"type", "json_object"}};
+      break;
+    case OutputFormat::Kind::kJsonSchema: {
+      boost::system::error_code ec_unused;  // the API checked the schema is JSON
+      json::object schema{{"name", p.format.name.empty() ? std::string("answer") : p.format.name},
+                          {"schema", json::parse(p.format.schema, ec_unused)}};
+      if (p.format.strict) schema["strict"] = true;
+      body["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
+      break;
+    }
   }
   return json::serialize(body);
 }

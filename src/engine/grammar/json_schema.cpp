@@ -378,7 +378,52 @@ class Compiler {
     json::object rest = o;
     rest.erase("allOf");
     rest.erase("$ref");
+    // additionalProperties only sees the properties declared beside it: a
+    // part with additionalProperties false allows no other names, in the
+    // merged schema as in its own (apply_closed_names). A schema there is
+    // kept as is.
+    if (const json::value* ap = rest.if_contains("additionalProperties"); ap != nullptr && ap->is_bool()) {
+      if (!ap->get_bool()) {
+        std::set<std::string> own;
+        if (const json::value* p = rest.if_contains("properties"); p != nullptr && p->is_object()) {
+          for (const auto& kv : p->get_object()) own.emplace(kv.key());
+        }
+        closed_names_.push_back(std::move(own));
+      }
+      rest.erase("additionalProperties");
+    }
     return merge_into(into, rest, path);
+  }
+
+  // After merging allOf: the names every closed part allows, or an error
+  // when a required name is not among them.
+  Status apply_closed_names(json::object& merged, const std::string& path) {
+    if (closed_names_.empty()) return Status::ok();
+    auto allowed = [&](const std::string& name) {
+      for (const auto& names : closed_names_) {
+        if (names.count(name) == 0) return false;
+      }
+      return true;
+    };
+    if (json::value* r = merged.if_contains("required"); r != nullptr && r->is_array()) {
+      for (const auto& name : r->get_array()) {
+        if (name.is_string() && !allowed(std::string(name.get_string()))) {
+          return error(path, "property '" + std::string(name.get_string()) +
+                                 "' is required but an allOf part with additionalProperties false does not declare "
+                                 "it, so no value is valid");
+        }
+      }
+    }
+    if (json::value* p = merged.if_contains("properties"); p != nullptr && p->is_object()) {
+      json::object kept;
+      for (const auto& kv : p->get_object()) {
+        if (allowed(std::string(kv.key()))) kept[kv.key()] = kv.value();
+      }
+      *p = std::move(kept);
+    }
+    merged["additionalProperties"] = false;
+    closed_names_.clear();
+    return Status::ok();
   }
 
   // ---- the compiler proper
@@ -408,16 +453,22 @@ class Compiler {
       }
       if (!siblings) return compile_ref(std::string(r->get_string()), path);
       json::object merged;
-      AGENTD_RETURN_IF_ERROR(merge_all(s, merged, path, 0));
+      closed_names_.clear();
+      json::object beside = o;
+      beside.erase("$ref");
+      AGENTD_RETURN_IF_ERROR(merge_all(json::value(std::move(beside)), merged, path, 0));
       AGENTD_ASSIGN_OR_RETURN(const json::value* target, resolve(std::string(r->get_string()), path));
       json::object with_target;
       AGENTD_RETURN_IF_ERROR(merge_all(*target, with_target, path, 0));
       AGENTD_RETURN_IF_ERROR(merge_into(with_target, merged, path));
+      AGENTD_RETURN_IF_ERROR(apply_closed_names(with_target, path));
       return compile(json::value(std::move(with_target)), path);
     }
     if (o.contains("allOf")) {
       json::object merged;
+      closed_names_.clear();
       AGENTD_RETURN_IF_ERROR(merge_all(s, merged, path, 0));
+      AGENTD_RETURN_IF_ERROR(apply_closed_names(merged, path));
       return compile(json::value(std::move(merged)), path);
     }
     if (o.contains("anyOf") && o.contains("oneOf")) return error(path, "anyOf beside oneOf is not supported");
@@ -433,25 +484,42 @@ class Compiler {
       for (const auto& [k, v] : siblings) {
         if (kSupported.count(std::string_view(k)) > 0) has_siblings = true;
       }
-      // oneOf: a number branch must not write what an integer branch accepts.
-      bool integer_branch = false;
+      // oneOf: every integer is a number too. Beside a number branch without
+      // bounds, an integer branch's values match two branches (so they are
+      // never written) and the number branch writes fractions only.
+      auto branch_type = [&](const json::value& item) -> std::string {
+        auto t = deref(&item, path);
+        if (!t.is_ok() || !(*t)->is_object()) return "";
+        const json::object& bo = (*t)->get_object();
+        const json::value* ty = bo.if_contains("type");
+        if (ty == nullptr || !ty->is_string()) return "";
+        for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "const"}) {
+          if (bo.contains(k)) return "bounded " + std::string(ty->get_string());
+        }
+        return std::string(ty->get_string());
+      };
+      bool integer_branch = false, free_number_branch = false;
       if (std::string_view(key) == "oneOf") {
         for (const auto& item : branches->get_array()) {
-          AGENTD_ASSIGN_OR_RETURN(const json::value* t, deref(&item, path));
-          if (t->is_object()) {
-            const json::value* ty = t->get_object().if_contains("type");
-            if (ty != nullptr && ty->is_string() && ty->get_string() == "integer") integer_branch = true;
-          }
+          const std::string t = branch_type(item);
+          if (t == "integer" || t == "bounded integer") integer_branch = true;
+          if (t == "number") free_number_branch = true;
         }
       }
       std::vector<Expr> alts;
       size_t i = 0;
       for (const auto& item : branches->get_array()) {
         const std::string branch_path = path + "/" + key + "/" + std::to_string(i++);
+        if (integer_branch && free_number_branch) {
+          const std::string t = branch_type(item);
+          if (t == "integer" || t == "bounded integer") continue;
+        }
         json::object merged;
+        closed_names_.clear();
         if (has_siblings) AGENTD_RETURN_IF_ERROR(merge_all(json::value(siblings), merged, branch_path, 0));
         AGENTD_RETURN_IF_ERROR(merge_all(item, merged, branch_path, 0));
-        if (integer_branch) {
+        AGENTD_RETURN_IF_ERROR(apply_closed_names(merged, branch_path));
+        if (integer_branch && free_number_branch) {
           const json::value* ty = merged.if_contains("type");
           if (ty != nullptr && ty->is_string() && ty->get_string() == "number") merged["x-agentd-fraction"] = true;
         }
@@ -646,7 +714,6 @@ class Compiler {
     }
     auto e = number_in_range(lower, upper, integer);
     if (!e.is_ok()) return error(path, e.status().message());
-    if (fraction) return error(path, "oneOf with an integer branch and a bounded number branch is not supported");
     return std::move(*e);
   }
 
@@ -904,6 +971,7 @@ class Compiler {
   const json::value& root_;
   GrammarBuilder b_;
   std::map<std::string, int32_t> refs_;
+  std::vector<std::set<std::string>> closed_names_;  // merge_all(): names each closed allOf part allows
   int32_t ws_ = -1, char_ = -1, value_ = -1;
   int depth_ = 0;
 };

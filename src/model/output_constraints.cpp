@@ -1,0 +1,45 @@
+#include "model/output_constraints.h"
+
+#include <boost/json.hpp>
+
+#include "engine/grammar/json_schema.h"
+
+namespace agentd::model {
+
+namespace grammar = engine::grammar;
+
+OutputConstraints::OutputConstraints(std::shared_ptr<const grammar::TokenVocabulary> vocabulary)
+    : vocabulary_(std::move(vocabulary)) {}
+
+StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const OutputFormat& format) {
+  if (format.kind == OutputFormat::Kind::kText) return std::shared_ptr<grammar::TokenConstraint>();
+  const std::string key = format.kind == OutputFormat::Kind::kJsonObject ? std::string("object") : "schema:" + format.schema;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = kept_.find(key); it != kept_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.second);
+      return it->second.first;
+    }
+  }
+  std::shared_ptr<const grammar::Grammar> g;
+  if (format.kind == OutputFormat::Kind::kJsonObject) {
+    g = grammar::json_object_grammar();
+  } else {
+    boost::system::error_code ec;
+    const boost::json::value schema = boost::json::parse(format.schema, ec);
+    if (ec) return Status::invalid_argument("the JSON schema is not valid JSON: " + ec.message());
+    AGENTD_ASSIGN_OR_RETURN(g, grammar::compile_json_schema(schema));
+  }
+  auto constraint = std::make_shared<grammar::TokenConstraint>(g, vocabulary_);
+  std::lock_guard lock(mu_);
+  if (auto it = kept_.find(key); it != kept_.end()) return it->second.first;  // compiled meanwhile
+  while (kept_.size() >= kKept) {
+    kept_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  lru_.push_front(key);
+  kept_.emplace(key, std::make_pair(constraint, lru_.begin()));
+  return constraint;
+}
+
+}  // namespace agentd::model

@@ -1,0 +1,242 @@
+"""Structured output: answers that keep their promise.
+
+A random-weight model (made here by `agentd make-model` with the
+tiny-random-Q8_0 vocabulary and a 4096-token context) sampled at
+temperature 1 writes noise, so every answer that is valid JSON matching its schema is the
+grammar's doing. Each answer is checked by a reference validator, ajv with
+ajv-formats (tests/e2e/node/validate_json.mjs), never by agentd's own code:
+
+- `agentd generate --json-schema` over the real-world schemas of
+  schemas_for_tests.py, with room to finish and within a tight max_tokens;
+- POST /v1/chat/completions with response_format json_schema and
+  json_object (raw HTTP and the official openai npm package's
+  chat.completions.parse with a zod schema, streamed too);
+- a Roe agent whose engine_config.output_schema the local model must meet;
+- refusals: a schema keyword that cannot be enforced, tools, unknown fields.
+"""
+
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import AGENTD_BIN, TINY_Q8, ServerTestCase
+from schemas_for_tests import SCHEMAS
+
+NODE_DIR = os.path.join(os.environ.get("AGENTD_SOURCE_DIR", ""), "tests", "e2e", "node")
+_MODEL_DIR = tempfile.mkdtemp(prefix="agentd-structured-")
+atexit.register(shutil.rmtree, _MODEL_DIR, True)
+RANDOM_MODEL = os.path.join(_MODEL_DIR, "random.gguf")
+
+
+def random_model():
+    """A random-weight model with room for long prompts and answers."""
+    if not os.path.exists(RANDOM_MODEL):
+        subprocess.run([AGENTD_BIN, "make-model", "-o", RANDOM_MODEL, "--dim", "64", "--layers", "2", "--heads", "4",
+                        "--kv-heads", "2", "--ffn", "128", "--vocab-from", TINY_Q8, "--type", "Q8_0",
+                        "--context-length", "4096", "--seed", "5"], check=True, capture_output=True, timeout=120)
+    return RANDOM_MODEL
+
+
+def validate(schema, texts):
+    """ajv's verdict on each text: [(valid, error)]."""
+    p = subprocess.run(["node", os.path.join(NODE_DIR, "validate_json.mjs")],
+                       input=json.dumps({"schema": schema, "texts": texts}), capture_output=True, text=True,
+                       timeout=120, cwd=NODE_DIR)
+    if p.returncode != 0:
+        raise AssertionError("validate_json.mjs failed: " + p.stderr)
+    return [(v["valid"], v["error"]) for v in json.loads(p.stdout)]
+
+
+def generate(schema, runs, max_tokens, seed):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(schema, f)
+        path = f.name
+    try:
+        p = subprocess.run([AGENTD_BIN, "generate", "-m", random_model(), "-p", "Write the JSON answer.",
+                            "--json-schema", path, "--temperature", "1", "--seed", str(seed), "--runs", str(runs),
+                            "-n", str(max_tokens), "--json"], capture_output=True, text=True, timeout=300)
+    finally:
+        os.unlink(path)
+    if p.returncode != 0:
+        raise AssertionError(f"agentd generate failed ({p.returncode}): {p.stderr}")
+    # split("\n"), not splitlines(): a text may hold U+2028 and its kin.
+    return [json.loads(line) for line in p.stdout.split("\n") if line.strip()]
+
+
+class GenerateCliTest(unittest.TestCase):
+    def test_node_modules_present(self):
+        self.assertTrue(os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ajv")),
+                        "ajv is missing: scripts/test.sh runs `npm ci` in tests/e2e/node")
+
+    def test_every_answer_validates_at_temperature_one(self):
+        for name, schema in SCHEMAS.items():
+            with self.subTest(schema=name):
+                out = generate(schema, runs=12, max_tokens=600, seed=100)
+                self.assertEqual(len(out), 12)
+                verdicts = validate(schema, [o["text"] for o in out])
+                for o, (ok, err) in zip(out, verdicts):
+                    self.assertTrue(ok, f"{name}: {err}: {o['text']!r}")
+                    self.assertIn(o["finish"], ("stop", "eog", "length"))
+                # With room to spare the grammar, not the budget, ends the answer.
+                self.assertTrue(any(o["finish"] == "stop" for o in out), name)
+
+    def test_tight_budget_still_ends_valid(self):
+        # Budgets a little above the fewest tokens the shortest answer takes:
+        # the engine must steer to a complete answer in the tokens left.
+        budgets = {"person": 24, "classification": 24, "tree": 12, "event_union": 48, "tags_unique": 20,
+                   "tuple_2020": 28, "draft07_tuple": 16, "open_map": 12, "all_of": 28, "one_of_numbers": 12,
+                   "invoice": 110, "anything": 4}
+        for name, budget in budgets.items():
+            with self.subTest(schema=name, max_tokens=budget):
+                out = generate(SCHEMAS[name], runs=10, max_tokens=budget, seed=7)
+                verdicts = validate(SCHEMAS[name], [o["text"] for o in out])
+                for o, (ok, err) in zip(out, verdicts):
+                    self.assertLessEqual(len(o["steps"]), budget)
+                    self.assertTrue(ok, f"{name} within {budget} tokens: {err}: {o['text']!r}")
+
+    def test_refused_schema_names_the_keyword(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"type": "object", "properties": {"n": {"type": "integer", "multipleOf": 5}}}, f)
+            path = f.name
+        try:
+            p = subprocess.run([AGENTD_BIN, "generate", "-m", random_model(), "-p", "x", "--json-schema", path],
+                               capture_output=True, text=True, timeout=60)
+        finally:
+            os.unlink(path)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("multipleOf", p.stderr)
+        self.assertIn("#/properties/n", p.stderr)
+
+
+class StructuredServerTest(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server_kwargs = {"models": [
+            {"id": "tiny-q8", "name": "Random 4k", "backend": "local", "path": random_model(),
+             "context": 4096, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20}]}
+
+    def tenant(self):
+        self.srv.create_org("acme", credits=50)
+        return self.srv.create_key("acme")
+
+    def chat(self, key, **body):
+        body.setdefault("model", "tiny-q8")
+        body.setdefault("messages", [{"role": "user", "content": "Give me the data."}])
+        return self.srv.post("/v1/chat/completions", body, key=key)
+
+    def check_response_format_json_schema(self):
+        key = self.tenant()
+        for name in ("person", "invoice", "tags_unique", "event_union"):
+            schema = SCHEMAS[name]
+            texts = []
+            for seed in range(4):
+                r = self.chat(key, temperature=1, seed=seed, max_tokens=400,
+                              response_format={"type": "json_schema",
+                                               "json_schema": {"name": name, "schema": schema, "strict": True}})
+                self.assertEqual(r.status, 200, r)
+                choice = r.json()["choices"][0]
+                self.assertEqual(choice["finish_reason"], "stop", choice)
+                texts.append(choice["message"]["content"])
+                self.assertGreater(r.json()["usage"]["completion_tokens"], 0)
+            for text, (ok, err) in zip(texts, validate(schema, texts)):
+                self.assertTrue(ok, f"{name}: {err}: {text!r}")
+
+    def check_response_format_json_object_and_stream(self):
+        key = self.tenant()
+        r = self.chat(key, temperature=1, seed=3, max_tokens=120, response_format={"type": "json_object"})
+        self.assertEqual(r.status, 200, r)
+        text = r.json()["choices"][0]["message"]["content"]
+        self.assertIsInstance(json.loads(text), dict, text)
+        # Streamed: the pieces put together are the same valid answer.
+        schema = SCHEMAS["classification"]
+        raw = self.srv.request("POST", "/v1/chat/completions", {
+            "model": "tiny-q8", "messages": [{"role": "user", "content": "Classify."}], "stream": True,
+            "temperature": 1, "seed": 5, "max_tokens": 200,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}}}, key=key)
+        self.assertEqual(raw.status, 200, raw)
+        pieces = []
+        for line in raw.text.split("\n"):
+            if line.startswith("data: ") and line != "data: [DONE]":
+                for c in json.loads(line[6:])["choices"]:
+                    pieces.append(c["delta"].get("content") or "")
+        streamed = "".join(pieces)
+        self.assertTrue(validate(schema, [streamed])[0][0], streamed)
+
+    def check_refusals_name_the_field(self):
+        key = self.tenant()
+        bad = {"type": "object", "properties": {"a": {"not": {"type": "string"}}}}
+        r = self.chat(key, response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": bad}})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["type"], "invalid_request_error")
+        self.assertIn("'not'", r.json()["error"]["message"])
+        r = self.chat(key, response_format={"type": "xml"})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["param"], "response_format.type")
+        r = self.chat(key, response_format={"type": "json_schema", "json_schema": {"schema": {}}})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["param"], "response_format.json_schema.name")
+        r = self.chat(key, tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["param"], "tools")
+        r = self.chat(key, frobnicate=1)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["param"], "frobnicate")
+        r = self.chat(key, n=2)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["param"], "n")
+        # Informative fields are accepted, as OpenAI takes them.
+        r = self.chat(key, max_tokens=2, user="u-1", metadata={"k": "v"}, store=False, service_tier="auto",
+                      frequency_penalty=0.5, presence_penalty=0.2, parallel_tool_calls=True, n=1)
+        self.assertEqual(r.status, 200, r)
+        # Nothing was charged for the refused requests; the accepted one ran.
+        runs = self.srv.get("/api/v3/agents", key=key)
+        self.assertEqual(runs.status, 200)
+
+    def check_roe_output_schema_enforced_on_a_local_model(self):
+        key = self.tenant()
+        schema = {"type": "object", "properties": {
+            "title": {"type": "string", "maxLength": 20, "description": "The title"},
+            "year": {"type": "integer", "minimum": 1900, "maximum": 2100},
+            "genres": {"type": "array", "items": {"enum": ["drama", "comedy"]}, "maxItems": 2}}}
+        r = self.srv.post("/v1/agents/", {"name": "Extractor", "engine_class_id": "default", "version_name": "v1",
+                                          "input_definitions": [{"key": "text", "data_type": "text/plain"}],
+                                          "engine_config": {"model": "tiny-q8", "instructions": "Extract.",
+                                                            "temperature": 1.0, "max_tokens": 300,
+                                                            "output_schema": schema}}, key=key)
+        self.assertIn(r.status, (200, 201), r)
+        agent_id = r.json()["id"]
+        for _ in range(3):
+            r = self.srv.post(f"/v1/agents/run/{agent_id}/", {"text": "A film."}, key=key)
+            self.assertEqual(r.status, 200, r)
+            data = r.json()
+            outputs = data if isinstance(data, list) else (data.get("outputs") or data.get("data"))
+            by_key = {d["key"]: d for d in outputs}
+            self.assertEqual(set(by_key), set(schema["properties"]), outputs)
+            for prop, sub in schema["properties"].items():
+                value = by_key[prop]["value"]
+                text = value if isinstance(value, str) and sub.get("type") != "string" else json.dumps(value)
+                ok, err = validate(sub, [text])[0]
+                self.assertTrue(ok, f"{prop}: {err}: {text!r}")
+
+    def check_official_sdk_parse_with_zod(self):
+        key = self.tenant()
+        env = dict(os.environ, AGENTD_URL=f"http://127.0.0.1:{self.srv.port}/v1", AGENTD_KEY=key, MODEL_ID="tiny-q8")
+        p = subprocess.run(["node", os.path.join(NODE_DIR, "structured_client.mjs")], capture_output=True,
+                           text=True, env=env, timeout=180, cwd=NODE_DIR)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(len(out["parsed"]), 3)
+        for parsed in out["parsed"]:
+            self.assertIsNotNone(parsed, out)
+            self.assertIn(parsed["mood"], ("happy", "sad"))
+            self.assertTrue(1 <= parsed["rating"] <= 5)
+            self.assertLessEqual(len(parsed["tags"]), 3)
+        self.assertTrue(out["streamed_valid"], out)
+
+
+if __name__ == "__main__":
+    unittest.main()
