@@ -136,6 +136,17 @@ std::vector<Migration> build() {
           {Only::kBoth, "CREATE INDEX jobs_batch ON jobs(org_id, batch_id, created_ms)"},
       }});
 
+  list.push_back(Migration{
+      3,
+      "Roe agent settings (engine class, job cache switches) and job metadata",
+      {
+          {Only::kBoth, "ALTER TABLE agents ADD COLUMN engine_class_id TEXT NOT NULL DEFAULT ''"},
+          {Only::kBoth, "ALTER TABLE agents ADD COLUMN disable_cache BOOLEAN NOT NULL DEFAULT FALSE"},
+          {Only::kBoth, "ALTER TABLE agents ADD COLUMN cache_failed_jobs BOOLEAN NOT NULL DEFAULT FALSE"},
+          {Only::kBoth, "ALTER TABLE jobs ADD COLUMN metadata_json TEXT NOT NULL DEFAULT '{}'"},
+          {Only::kBoth, "CREATE INDEX jobs_org_agent ON jobs(org_id, agent_id, created_ms)"},
+      }});
+
   return list;
 }
 

@@ -16,7 +16,8 @@ namespace {
 constexpr char kOrgColumns[] = "id, name, credits, created_ms";
 constexpr char kKeyColumns[] = "id, org_id, prefix, hash, admin, rpm, tpm, concurrency, created_ms, revoked";
 constexpr char kAgentColumns[] =
-    "id, org_id, name, description, active, creator, created_ms, updated_ms, current_version_id";
+    "id, org_id, name, description, active, creator, created_ms, updated_ms, current_version_id, "
+    "engine_class_id, disable_cache, cache_failed_jobs";
 constexpr char kVersionColumns[] =
     "id, agent_id, number, version_name, description, created_ms, model, instructions, demonstrations_json, "
     "temperature, max_tokens, top_p, input_definitions_json, output_schema_json, engine_config_json, "
@@ -75,6 +76,9 @@ Agent read_agent(const PgResult& r, int i) {
   a.created_ms = r.int64(i, 6);
   a.updated_ms = r.int64(i, 7);
   a.current_version_id = r.text(i, 8);
+  a.engine_class_id = r.text(i, 9);
+  a.disable_cache = r.boolean(i, 10);
+  a.cache_failed_jobs = r.boolean(i, 11);
   return a;
 }
 
@@ -379,8 +383,11 @@ Status PostgresStore::create_agent(const Agent& agent, const AgentVersion& versi
     PgParams p;
     p.add(agent.id).add(agent.org_id).add(agent.name).add(agent.description).add(agent.active);
     p.add(agent.creator).add(agent.created_ms).add(agent.updated_ms).add(v.id);
-    Status s =
-        db.exec(sql("INSERT INTO agents (", kAgentColumns, ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"), p).status();
+    p.add(agent.engine_class_id).add(agent.disable_cache).add(agent.cache_failed_jobs);
+    Status s = db.exec(sql("INSERT INTO agents (", kAgentColumns,
+                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
+                       p)
+                   .status();
     s = renamed(std::move(s), StatusCode::kAlreadyExists, "agent '" + agent.name + "' already exists in this organization");
     AGENTD_RETURN_IF_ERROR(renamed(std::move(s), StatusCode::kNotFound, "organization " + agent.org_id + " not found"));
     return insert_version(db, v);
@@ -451,9 +458,11 @@ Status PostgresStore::update_agent(const Agent& agent) {
     }
     PgParams p;
     p.add(agent.name).add(agent.description).add(agent.active).add(agent.updated_ms);
-    p.add(agent.current_version_id).add(agent.id).add(agent.org_id);
+    p.add(agent.current_version_id).add(agent.engine_class_id).add(agent.disable_cache).add(agent.cache_failed_jobs);
+    p.add(agent.id).add(agent.org_id);
     Status s = db.exec("UPDATE agents SET name = $1, description = $2, active = $3, updated_ms = $4, "
-                       "current_version_id = $5 WHERE id = $6 AND org_id = $7",
+                       "current_version_id = $5, engine_class_id = $6, disable_cache = $7, "
+                       "cache_failed_jobs = $8 WHERE id = $9 AND org_id = $10",
                        p)
                    .status();
     return renamed(std::move(s), StatusCode::kAlreadyExists, "agent '" + agent.name + "' already exists in this organization");
@@ -528,6 +537,21 @@ StatusOr<std::vector<AgentVersion>> PostgresStore::list_versions(const std::stri
     return Status::ok();
   }));
   return out;
+}
+
+Status PostgresStore::delete_version(const std::string& agent_id, const std::string& version_id) {
+  return run(Mode::kWriteTx, [&](PgConnection& db) -> Status {
+    // Locks the agent row, so it cannot be pointed at this version meanwhile.
+    AGENTD_ASSIGN_OR_RETURN(PgResult a, db.exec("SELECT current_version_id FROM agents WHERE id = $1 FOR UPDATE",
+                                                PgParams().add(agent_id)));
+    if (a.rows() == 0) return Status::not_found("agent " + agent_id + " not found");
+    if (a.text(0, 0) == version_id)
+      return Status::failed_precondition("version " + version_id + " is the agent's current version");
+    AGENTD_ASSIGN_OR_RETURN(PgResult r, db.exec("DELETE FROM agent_versions WHERE id = $1 AND agent_id = $2",
+                                                PgParams().add(version_id).add(agent_id)));
+    if (r.affected() == 0) return Status::not_found("version " + version_id + " not found");
+    return Status::ok();
+  });
 }
 
 }  // namespace agentd::store

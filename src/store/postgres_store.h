@@ -70,6 +70,7 @@ class PostgresStore final : public Store {
   Status update_version(const AgentVersion& version) override;
   StatusOr<AgentVersion> get_version(const std::string& agent_id, const std::string& version_id) override;
   StatusOr<std::vector<AgentVersion>> list_versions(const std::string& agent_id) override;
+  Status delete_version(const std::string& agent_id, const std::string& version_id) override;
 
   Status append_turns(const std::string& org_id, const std::string& agent_id, const std::string& session_id,
                       const std::vector<SessionTurn>& turns, int64_t now_ms) override;
@@ -93,6 +94,10 @@ class PostgresStore final : public Store {
   StatusOr<Job> get_job(const std::string& org_id, const std::string& job_id) override;
   StatusOr<std::vector<Job>> list_batch(const std::string& org_id, const std::string& batch_id) override;
   StatusOr<std::vector<Job>> jobs_with_status(int status) override;
+  StatusOr<JobPage> list_agent_jobs(const std::string& org_id, const std::string& agent_id,
+                                    const JobQuery& query) override;
+  StatusOr<std::map<std::string, JobStats>> job_stats(const std::string& org_id) override;
+  StatusOr<bool> clear_job_data(const std::string& org_id, const std::string& job_id, int64_t now_ms) override;
   StatusOr<bool> transition_job(const std::string& job_id, int from, int to, int64_t add_attempts,
                                 int64_t now_ms) override;
   StatusOr<bool> finish_job(const std::string& job_id, int status, const std::string& result_json,

@@ -12,7 +12,7 @@ constexpr char kRunColumns[] =
     "cost, latency_ms, status, error, created_ms";
 constexpr char kJobColumns[] =
     "id, org_id, agent_id, version_id, batch_id, status, inputs_json, result_json, error, attempts, created_ms, "
-    "updated_ms";
+    "updated_ms, metadata_json";
 constexpr char kSessionSelect[] =
     "SELECT s.org_id, s.agent_id, s.session_id, s.created_ms, s.updated_ms,"
     " (SELECT count(*) FROM session_turns t WHERE t.org_id = s.org_id AND t.agent_id = s.agent_id"
@@ -61,6 +61,7 @@ Job read_job(const PgResult& r, int i) {
   j.attempts = r.int64(i, 9);
   j.created_ms = r.int64(i, 10);
   j.updated_ms = r.int64(i, 11);
+  j.metadata_json = r.text(i, 12);
   return j;
 }
 
@@ -263,10 +264,11 @@ Status PostgresStore::create_jobs(const std::vector<Job>& jobs) {
     for (const Job& j : jobs) {
       PgParams p;
       p.add(j.id).add(j.org_id).add(j.agent_id).add(j.version_id).add(j.batch_id).add(static_cast<int64_t>(j.status));
-      p.add(j.inputs_json).add(j.result_json).add(j.error).add(j.attempts).add(j.created_ms).add(j.updated_ms).add(seq++);
+      p.add(j.inputs_json).add(j.result_json).add(j.error).add(j.attempts).add(j.created_ms).add(j.updated_ms);
+      p.add(j.metadata_json).add(seq++);
       AGENTD_RETURN_IF_ERROR(
           db.exec(cat("INSERT INTO jobs (", kJobColumns,
-                      ", batch_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+                      ", batch_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
                   p)
               .status());
     }
@@ -347,6 +349,62 @@ StatusOr<bool> PostgresStore::finish_job(const std::string& job_id, int status, 
     return Status::ok();
   }));
   return moved;
+}
+
+StatusOr<JobPage> PostgresStore::list_agent_jobs(const std::string& org_id, const std::string& agent_id,
+                                                 const JobQuery& query) {
+  if (query.offset < 0 || query.limit < 0) return Status::invalid_argument("offset and limit must be >= 0");
+  const int64_t limit = std::clamp<int64_t>(query.limit, 0, 1000);
+  constexpr char kWhere[] = " FROM jobs WHERE org_id = $1 AND agent_id = $2 AND ($3 < 0 OR status = $3)";
+  JobPage page;
+  AGENTD_RETURN_IF_ERROR(run(Mode::kReadTx, [&](PgConnection& db) -> Status {
+    page = JobPage();
+    const auto status = static_cast<int64_t>(query.status);
+    AGENTD_ASSIGN_OR_RETURN(PgResult count, db.exec(cat("SELECT count(*)", kWhere, ""),
+                                                    PgParams().add(org_id).add(agent_id).add(status)));
+    page.total = count.int64(0, 0);
+    AGENTD_ASSIGN_OR_RETURN(
+        PgResult r, db.exec(cat("SELECT ", kJobColumns,
+                                cat(kWhere, " ORDER BY created_ms DESC, batch_seq DESC, id DESC", " LIMIT $4 OFFSET $5")),
+                            PgParams().add(org_id).add(agent_id).add(status).add(limit).add(query.offset)));
+    for (int i = 0; i < r.rows(); ++i) page.items.push_back(read_job(r, i));
+    return Status::ok();
+  }));
+  return page;
+}
+
+StatusOr<std::map<std::string, JobStats>> PostgresStore::job_stats(const std::string& org_id) {
+  std::map<std::string, JobStats> out;
+  AGENTD_RETURN_IF_ERROR(run(Mode::kRead, [&](PgConnection& db) -> Status {
+    out.clear();
+    AGENTD_ASSIGN_OR_RETURN(PgResult r, db.exec("SELECT agent_id, count(*), max(created_ms) FROM jobs"
+                                                " WHERE org_id = $1 GROUP BY agent_id",
+                                                PgParams().add(org_id)));
+    for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = JobStats{r.int64(i, 1), r.int64(i, 2)};
+    return Status::ok();
+  }));
+  return out;
+}
+
+StatusOr<bool> PostgresStore::clear_job_data(const std::string& org_id, const std::string& job_id, int64_t now_ms) {
+  bool cleared = false;
+  AGENTD_RETURN_IF_ERROR(run(Mode::kWriteTx, [&](PgConnection& db) -> Status {
+    AGENTD_ASSIGN_OR_RETURN(PgResult found, db.exec("SELECT 1 FROM jobs WHERE org_id = $1 AND id = $2",
+                                                    PgParams().add(org_id).add(job_id)));
+    if (found.rows() == 0) return Status::not_found("job " + job_id + " not found");
+    AGENTD_ASSIGN_OR_RETURN(PgResult r, db.exec("UPDATE jobs SET inputs_json = '{}', metadata_json = '{}',"
+                                                " result_json = '', updated_ms = GREATEST(updated_ms, $1)"
+                                                " WHERE org_id = $2 AND id = $3 AND status NOT IN ($4, $5)",
+                                                PgParams()
+                                                    .add(now_ms)
+                                                    .add(org_id)
+                                                    .add(job_id)
+                                                    .add(static_cast<int64_t>(kJobPending))
+                                                    .add(static_cast<int64_t>(kJobStarted))));
+    cleared = r.affected() > 0;
+    return Status::ok();
+  }));
+  return cleared;
 }
 
 }  // namespace agentd::store

@@ -78,6 +78,12 @@ struct Agent {
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
   std::string current_version_id;
+  // Roe's BaseAgent settings: the engine the agent runs (a name from the
+  // catalog of engine classes the API offers) and the job-result cache
+  // switches (stored as given; the cache itself is not built yet).
+  std::string engine_class_id;
+  bool disable_cache = false;
+  bool cache_failed_jobs = false;
 };
 
 struct AgentQuery {
@@ -162,12 +168,15 @@ struct OrgUsage {
   std::vector<ModelUsage> by_model;  // sorted by model id
 };
 
-// Roe job status codes.
+// Roe job status codes (2 retry and 6 cached are Roe's too; agentd does
+// not produce them yet).
 inline constexpr int kJobPending = 0;
 inline constexpr int kJobStarted = 1;
+inline constexpr int kJobRetry = 2;
 inline constexpr int kJobSuccess = 3;
 inline constexpr int kJobFailure = 4;
 inline constexpr int kJobCancelled = 5;
+inline constexpr int kJobCached = 6;
 
 // An asynchronous run (Roe async). inputs_json/result_json are JSON text.
 struct Job {
@@ -178,11 +187,30 @@ struct Job {
   std::string batch_id;    // "" unless submitted by async/many: the batch it belongs to
   int status = kJobPending;
   std::string inputs_json = "{}";
+  std::string metadata_json = "{}";  // the client's metadata object, stored as given
   std::string result_json;  // "" until it succeeds
   std::string error;
   int64_t attempts = 0;     // times a worker started it
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+};
+
+// A page of one agent's jobs, newest first.
+struct JobQuery {
+  int status = -1;  // -1 = any
+  int64_t offset = 0;
+  int64_t limit = 100;  // cut to 1000
+};
+
+struct JobPage {
+  std::vector<Job> items;
+  int64_t total = 0;  // matching jobs before offset/limit
+};
+
+// An agent's jobs, counted from the stored jobs.
+struct JobStats {
+  int64_t count = 0;
+  int64_t last_created_ms = 0;  // 0 when it has none
 };
 
 }  // namespace agentd::store

@@ -18,7 +18,8 @@ namespace {
 constexpr char kOrgColumns[] = "id, name, credits, created_ms";
 constexpr char kKeyColumns[] = "id, org_id, prefix, hash, admin, rpm, tpm, concurrency, created_ms, revoked";
 constexpr char kAgentColumns[] =
-    "id, org_id, name, description, active, creator, created_ms, updated_ms, current_version_id";
+    "id, org_id, name, description, active, creator, created_ms, updated_ms, current_version_id, "
+    "engine_class_id, disable_cache, cache_failed_jobs";
 constexpr char kVersionColumns[] =
     "id, agent_id, number, version_name, description, created_ms, model, instructions, demonstrations_json, "
     "temperature, max_tokens, top_p, input_definitions_json, output_schema_json, engine_config_json, "
@@ -75,6 +76,9 @@ Agent read_agent(const SqliteStatement& st) {
   a.created_ms = st.column_int(6);
   a.updated_ms = st.column_int(7);
   a.current_version_id = st.column_text(8);
+  a.engine_class_id = st.column_text(9);
+  a.disable_cache = st.column_bool(10);
+  a.cache_failed_jobs = st.column_bool(11);
   return a;
 }
 
@@ -437,9 +441,10 @@ Status SqliteStore::create_agent(const Agent& agent, const AgentVersion& version
   v.agent_id = agent.id;
   return write_tx([&](SqliteConnection& db) -> Status {
     AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, db.prepare(sql("INSERT INTO agents (", kAgentColumns,
-                                                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+                                                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
     st.bind(agent.id).bind(agent.org_id).bind(agent.name).bind(agent.description).bind(agent.active);
     st.bind(agent.creator).bind(agent.created_ms).bind(agent.updated_ms).bind(v.id);
+    st.bind(agent.engine_class_id).bind(agent.disable_cache).bind(agent.cache_failed_jobs);
     Status s = renamed(st.run(), StatusCode::kAlreadyExists,
                        "agent '" + agent.name + "' already exists in this organization");
     AGENTD_RETURN_IF_ERROR(renamed(std::move(s), StatusCode::kNotFound, "organization " + agent.org_id + " not found"));
@@ -530,9 +535,11 @@ Status SqliteStore::update_agent(const Agent& agent) {
     }
     AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
                             db.prepare("UPDATE agents SET name = ?, description = ?, active = ?, updated_ms = ?, "
-                                       "current_version_id = ? WHERE id = ? AND org_id = ?"));
+                                       "current_version_id = ?, engine_class_id = ?, disable_cache = ?, "
+                                       "cache_failed_jobs = ? WHERE id = ? AND org_id = ?"));
     st.bind(agent.name).bind(agent.description).bind(agent.active).bind(agent.updated_ms);
-    st.bind(agent.current_version_id).bind(agent.id).bind(agent.org_id);
+    st.bind(agent.current_version_id).bind(agent.engine_class_id).bind(agent.disable_cache);
+    st.bind(agent.cache_failed_jobs).bind(agent.id).bind(agent.org_id);
     return renamed(st.run(), StatusCode::kAlreadyExists,
                    "agent '" + agent.name + "' already exists in this organization");
   });
@@ -611,6 +618,24 @@ StatusOr<std::vector<AgentVersion>> SqliteStore::list_versions(const std::string
     }
   }));
   return out;
+}
+
+Status SqliteStore::delete_version(const std::string& agent_id, const std::string& version_id) {
+  return write_tx([&](SqliteConnection& db) -> Status {
+    {
+      AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, db.prepare("SELECT current_version_id FROM agents WHERE id = ?"));
+      st.bind(agent_id);
+      AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) return Status::not_found("agent " + agent_id + " not found");
+      if (st.column_text(0) == version_id)
+        return Status::failed_precondition("version " + version_id + " is the agent's current version");
+    }
+    AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, db.prepare("DELETE FROM agent_versions WHERE id = ? AND agent_id = ?"));
+    st.bind(version_id).bind(agent_id);
+    AGENTD_RETURN_IF_ERROR(st.run());
+    if (db.changes() == 0) return Status::not_found("version " + version_id + " not found");
+    return Status::ok();
+  });
 }
 
 }  // namespace agentd::store

@@ -12,7 +12,7 @@ constexpr char kRunColumns[] =
     "cost, latency_ms, status, error, created_ms";
 constexpr char kJobColumns[] =
     "id, org_id, agent_id, version_id, batch_id, status, inputs_json, result_json, error, attempts, created_ms, "
-    "updated_ms";
+    "updated_ms, metadata_json";
 
 std::string cat(std::string_view a, std::string_view b, std::string_view c) {
   std::string s(a);
@@ -20,6 +20,8 @@ std::string cat(std::string_view a, std::string_view b, std::string_view c) {
   s += c;
   return s;
 }
+
+void ignore_status(const Status&) {}
 
 int64_t clamp_limit(int64_t limit) { return std::clamp<int64_t>(limit, 0, 1000); }
 
@@ -57,6 +59,7 @@ Job read_job(const SqliteStatement& st) {
   j.attempts = st.column_int(9);
   j.created_ms = st.column_int(10);
   j.updated_ms = st.column_int(11);
+  j.metadata_json = st.column_text(12);
   return j;
 }
 
@@ -292,10 +295,10 @@ Status SqliteStore::create_jobs(const std::vector<Job>& jobs) {
     for (const Job& j : jobs) {
       AGENTD_ASSIGN_OR_RETURN(
           SqliteStatement st,
-          db.prepare(cat("INSERT INTO jobs (", kJobColumns, ", batch_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+          db.prepare(cat("INSERT INTO jobs (", kJobColumns, ", batch_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
       st.bind(j.id).bind(j.org_id).bind(j.agent_id).bind(j.version_id).bind(j.batch_id);
       st.bind(static_cast<int64_t>(j.status)).bind(j.inputs_json).bind(j.result_json).bind(j.error);
-      st.bind(j.attempts).bind(j.created_ms).bind(j.updated_ms).bind(seq++);
+      st.bind(j.attempts).bind(j.created_ms).bind(j.updated_ms).bind(j.metadata_json).bind(seq++);
       AGENTD_RETURN_IF_ERROR(st.run());
     }
     return Status::ok();
@@ -369,6 +372,73 @@ StatusOr<bool> SqliteStore::finish_job(const std::string& job_id, int status, co
     return Status::ok();
   }));
   return moved;
+}
+
+StatusOr<JobPage> SqliteStore::list_agent_jobs(const std::string& org_id, const std::string& agent_id,
+                                               const JobQuery& query) {
+  if (query.offset < 0 || query.limit < 0) return Status::invalid_argument("offset and limit must be >= 0");
+  const int64_t limit = clamp_limit(query.limit);
+  constexpr char kWhere[] = " FROM jobs WHERE org_id = ?1 AND agent_id = ?2 AND (?3 < 0 OR status = ?3)";
+  JobPage page;
+  AGENTD_RETURN_IF_ERROR(read([&](SqliteConnection& db) -> Status {
+    // One read transaction, so the count and the page see the same snapshot.
+    AGENTD_RETURN_IF_ERROR(db.exec("BEGIN"));
+    Status s = [&]() -> Status {
+      {
+        AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, db.prepare(cat("SELECT count(*)", kWhere, "")));
+        st.bind(org_id).bind(agent_id).bind(static_cast<int64_t>(query.status));
+        AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
+        page.total = row ? st.column_int(0) : 0;
+      }
+      AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
+                              db.prepare(cat("SELECT ", kJobColumns,
+                                             cat(kWhere, " ORDER BY created_ms DESC, batch_seq DESC, id DESC", 
+                                                 " LIMIT ?4 OFFSET ?5"))));
+      st.bind(org_id).bind(agent_id).bind(static_cast<int64_t>(query.status)).bind(limit).bind(query.offset);
+      return collect(st, page.items, read_job);
+    }();
+    ignore_status(db.exec(s.is_ok() ? "COMMIT" : "ROLLBACK"));
+    return s;
+  }));
+  return page;
+}
+
+StatusOr<std::map<std::string, JobStats>> SqliteStore::job_stats(const std::string& org_id) {
+  std::map<std::string, JobStats> out;
+  AGENTD_RETURN_IF_ERROR(read([&](SqliteConnection& db) -> Status {
+    AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
+                            db.prepare("SELECT agent_id, count(*), max(created_ms) FROM jobs WHERE org_id = ?"
+                                       " GROUP BY agent_id"));
+    st.bind(org_id);
+    while (true) {
+      AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) return Status::ok();
+      out[st.column_text(0)] = JobStats{st.column_int(1), st.column_int(2)};
+    }
+  }));
+  return out;
+}
+
+StatusOr<bool> SqliteStore::clear_job_data(const std::string& org_id, const std::string& job_id, int64_t now_ms) {
+  bool cleared = false;
+  AGENTD_RETURN_IF_ERROR(write_tx([&](SqliteConnection& db) -> Status {
+    {
+      AGENTD_ASSIGN_OR_RETURN(SqliteStatement st, db.prepare("SELECT status FROM jobs WHERE org_id = ? AND id = ?"));
+      st.bind(org_id).bind(job_id);
+      AGENTD_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) return Status::not_found("job " + job_id + " not found");
+    }
+    AGENTD_ASSIGN_OR_RETURN(SqliteStatement st,
+                            db.prepare("UPDATE jobs SET inputs_json = '{}', metadata_json = '{}', result_json = '',"
+                                       " updated_ms = max(updated_ms, ?) WHERE org_id = ? AND id = ?"
+                                       " AND status NOT IN (?, ?)"));
+    st.bind(now_ms).bind(org_id).bind(job_id).bind(static_cast<int64_t>(kJobPending));
+    st.bind(static_cast<int64_t>(kJobStarted));
+    AGENTD_RETURN_IF_ERROR(st.run());
+    cleared = db.changes() > 0;
+    return Status::ok();
+  }));
+  return cleared;
 }
 
 }  // namespace agentd::store

@@ -59,7 +59,8 @@ class Store {
   // Oldest first (created_ms, then id). A limit above 1000 is cut to 1000;
   // a negative offset or limit is kInvalidArgument.
   virtual StatusOr<AgentPage> list_agents(const std::string& org_id, const AgentQuery& query) = 0;
-  // Writes name, description, active, updated_ms, current_version_id.
+  // Writes name, description, active, updated_ms, current_version_id,
+  // engine_class_id, disable_cache and cache_failed_jobs.
   // current_version_id must name one of this agent's versions
   // (kInvalidArgument otherwise); a name taken in the org is kAlreadyExists.
   virtual Status update_agent(const Agent& agent) = 0;
@@ -75,6 +76,9 @@ class Store {
   virtual Status update_version(const AgentVersion& version) = 0;
   virtual StatusOr<AgentVersion> get_version(const std::string& agent_id, const std::string& version_id) = 0;
   virtual StatusOr<std::vector<AgentVersion>> list_versions(const std::string& agent_id) = 0;  // oldest first
+  // Deletes a version that is not its agent's current one (kFailedPrecondition
+  // for the current version, kNotFound for an unknown one), atomically.
+  virtual Status delete_version(const std::string& agent_id, const std::string& version_id) = 0;
 
   // Sessions. append_turns creates the session when it is new, appends the
   // turns in order (numbering them after the last one) and moves updated_ms
@@ -117,6 +121,16 @@ class Store {
   // processes sharing the database.
   virtual StatusOr<bool> transition_job(const std::string& job_id, int from, int to, int64_t add_attempts,
                                         int64_t now_ms) = 0;
+  // One agent's jobs, newest first (created_ms, then id); an optional status
+  // filter. kInvalidArgument for a negative offset or limit.
+  virtual StatusOr<JobPage> list_agent_jobs(const std::string& org_id, const std::string& agent_id,
+                                            const JobQuery& query) = 0;
+  // Job count and newest job of every agent of the org that has jobs.
+  virtual StatusOr<std::map<std::string, JobStats>> job_stats(const std::string& org_id) = 0;
+  // Empties an ended job's inputs, metadata and result (its status and times
+  // stay); returns false, changing nothing, when the job has not ended.
+  // kNotFound for an unknown job or another organization's.
+  virtual StatusOr<bool> clear_job_data(const std::string& org_id, const std::string& job_id, int64_t now_ms) = 0;
   // Ends a started job: status (success/failure), result, error, updated_ms,
   // only if it is still started; returns whether it was.
   virtual StatusOr<bool> finish_job(const std::string& job_id, int status, const std::string& result_json,

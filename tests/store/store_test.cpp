@@ -1128,6 +1128,105 @@ TEST_P(StoreTest, JobsTransitionOnlyFromTheExpectedState) {
   EXPECT_TRUE(store_->list_batch(other.id, "batch-1")->empty());
 }
 
+TEST_P(StoreTest, AgentRoeSettingsRoundTrip) {
+  Organization o = add_org("acme");
+  Agent a = add_agent(o.id, "bot");
+  auto got = store_->get_agent(o.id, a.id);
+  ASSERT_OK(P(got));
+  EXPECT_EQ(got->engine_class_id, "");
+  EXPECT_FALSE(got->disable_cache);
+  got->engine_class_id = "MultimodalExtractionEngine";
+  got->disable_cache = true;
+  got->cache_failed_jobs = true;
+  ASSERT_OK(P(store_->update_agent(*got)));
+  auto again = store_->get_agent_by_name(o.id, "bot");
+  ASSERT_OK(P(again));
+  EXPECT_EQ(again->engine_class_id, "MultimodalExtractionEngine");
+  EXPECT_TRUE(again->disable_cache);
+  EXPECT_TRUE(again->cache_failed_jobs);
+}
+
+TEST_P(StoreTest, DeleteVersionSparesTheCurrentOne) {
+  Organization o = add_org("acme");
+  Agent a = add_agent(o.id, "bot");
+  AgentVersion v2 = make_version(a.id, 2);
+  ASSERT_OK(P(store_->create_version(v2, false)));
+  EXPECT_EQ(store_->delete_version(a.id, a.current_version_id).code(), StatusCode::kFailedPrecondition);
+  ASSERT_OK(P(store_->delete_version(a.id, v2.id)));
+  EXPECT_EQ(store_->delete_version(a.id, v2.id).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->delete_version(new_uuid(), v2.id).code(), StatusCode::kNotFound);
+  auto left = store_->list_versions(a.id);
+  ASSERT_OK(P(left));
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].id, a.current_version_id);
+}
+
+TEST_P(StoreTest, AgentJobsListStatsAndClearedData) {
+  Organization o = add_org("acme");
+  Agent a = add_agent(o.id, "bot");
+  Agent b = add_agent(o.id, "other_bot");
+  std::vector<Job> jobs;
+  for (int i = 0; i < 4; ++i) {
+    Job j;
+    j.id = new_uuid();
+    j.org_id = o.id;
+    j.agent_id = i < 3 ? a.id : b.id;
+    j.inputs_json = "{\"i\":" + std::to_string(i) + "}";
+    j.metadata_json = "{\"m\":" + std::to_string(i) + "}";
+    j.created_ms = j.updated_ms = 1000 + i;
+    jobs.push_back(j);
+  }
+  ASSERT_OK(P(store_->create_jobs(jobs)));
+  ASSERT_TRUE(*store_->transition_job(jobs[0].id, kJobPending, kJobStarted, 1, 2000));
+  ASSERT_TRUE(*store_->finish_job(jobs[0].id, kJobSuccess, "{\"outputs\":\"x\"}", "", 3000));
+
+  JobQuery q;
+  q.limit = 2;
+  auto page = store_->list_agent_jobs(o.id, a.id, q);
+  ASSERT_OK(P(page));
+  EXPECT_EQ(page->total, 3);
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].id, jobs[2].id);  // newest first
+  EXPECT_EQ(page->items[1].id, jobs[1].id);
+  EXPECT_EQ(page->items[0].metadata_json, "{\"m\":2}");
+  q.offset = 2;
+  EXPECT_EQ(store_->list_agent_jobs(o.id, a.id, q)->items.at(0).id, jobs[0].id);
+  JobQuery done;
+  done.status = kJobSuccess;
+  auto ok = store_->list_agent_jobs(o.id, a.id, done);
+  ASSERT_OK(P(ok));
+  EXPECT_EQ(ok->total, 1);
+  EXPECT_EQ(ok->items.at(0).id, jobs[0].id);
+  JobQuery bad;
+  bad.offset = -1;
+  EXPECT_EQ(store_->list_agent_jobs(o.id, a.id, bad).status().code(), StatusCode::kInvalidArgument);
+
+  auto stats = store_->job_stats(o.id);
+  ASSERT_OK(P(stats));
+  EXPECT_EQ(stats->size(), 2u);
+  EXPECT_EQ(stats->at(a.id).count, 3);
+  EXPECT_EQ(stats->at(a.id).last_created_ms, 1002);
+  EXPECT_EQ(stats->at(b.id).count, 1);
+
+  // Only an ended job's data is cleared; its status and times stay.
+  EXPECT_FALSE(*store_->clear_job_data(o.id, jobs[1].id, 4000));
+  EXPECT_EQ(store_->get_job(o.id, jobs[1].id)->inputs_json, "{\"i\":1}");
+  EXPECT_TRUE(*store_->clear_job_data(o.id, jobs[0].id, 4000));
+  auto cleared = store_->get_job(o.id, jobs[0].id);
+  ASSERT_OK(P(cleared));
+  EXPECT_EQ(cleared->status, kJobSuccess);
+  EXPECT_EQ(cleared->inputs_json, "{}");
+  EXPECT_EQ(cleared->metadata_json, "{}");
+  EXPECT_EQ(cleared->result_json, "");
+  EXPECT_EQ(cleared->created_ms, 1000);
+
+  // Another organization sees none of it.
+  Organization other = add_org("other");
+  EXPECT_EQ(store_->list_agent_jobs(other.id, a.id, JobQuery{})->total, 0);
+  EXPECT_TRUE(store_->job_stats(other.id)->empty());
+  EXPECT_EQ(store_->clear_job_data(other.id, jobs[0].id, 5000).status().code(), StatusCode::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param == Backend::kSqlite ? std::string("SQLite") : std::string("PostgreSQL");
