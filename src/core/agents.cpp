@@ -33,6 +33,36 @@ Status not_found(const std::string& agent_id) { return Status::not_found("agent 
 
 }  // namespace
 
+const std::vector<EngineClass>& engine_classes() {
+  static const std::vector<EngineClass> kList = {
+      {"MultimodalExtractionEngine", "Multimodal Extraction",
+       "Reads the declared inputs and answers per engine_config: model, instruction(s), output_schema."},
+      {"TextExtractionEngine", "Text Insights",
+       "Reads the declared text inputs and answers per engine_config: model, instruction(s), output_schema."},
+  };
+  return kList;
+}
+
+const EngineClass* find_engine_class(std::string_view id) {
+  for (const EngineClass& e : engine_classes())
+    if (e.id == id) return &e;
+  return nullptr;
+}
+
+namespace {
+
+Status check_engine_class(const std::string& id) {
+  if (find_engine_class(id)) return Status::ok();
+  std::string known;
+  for (const EngineClass& e : engine_classes()) {
+    if (!known.empty()) known += ", ";
+    known += e.id;
+  }
+  return field_error("engine_class_id", "unknown engine class '" + id + "'; agentd runs: " + known);
+}
+
+}  // namespace
+
 StatusOr<std::string> normalize_agent_name(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
@@ -179,6 +209,10 @@ StatusOr<AgentView> AgentService::create(const std::string& org_id, const std::s
     v.agent.description = *spec.description;
   }
   v.agent.active = spec.active.value_or(true);
+  v.agent.engine_class_id = spec.engine_class_id.value_or(std::string(engine_classes().front().id));
+  AGENTD_RETURN_IF_ERROR(check_engine_class(v.agent.engine_class_id));
+  v.agent.disable_cache = spec.disable_cache.value_or(false);
+  v.agent.cache_failed_jobs = spec.cache_failed_jobs.value_or(false);
   v.agent.creator = creator;
   v.agent.created_ms = now;
   v.agent.updated_ms = now;
@@ -269,6 +303,19 @@ StatusOr<AgentView> AgentService::update(const std::string& org_id, const std::s
     v.agent.active = *spec.active;
     agent_changed = true;
   }
+  if (spec.engine_class_id) {
+    AGENTD_RETURN_IF_ERROR(check_engine_class(*spec.engine_class_id));
+    v.agent.engine_class_id = *spec.engine_class_id;
+    agent_changed = true;
+  }
+  if (spec.disable_cache) {
+    v.agent.disable_cache = *spec.disable_cache;
+    agent_changed = true;
+  }
+  if (spec.cache_failed_jobs) {
+    v.agent.cache_failed_jobs = *spec.cache_failed_jobs;
+    agent_changed = true;
+  }
   bool version_changed = spec.touches_config() || spec.version_name || spec.version_description;
   if (version_changed) {
     AGENTD_RETURN_IF_ERROR(apply_config(spec, v.version.config));
@@ -335,6 +382,65 @@ StatusOr<store::AgentVersion> AgentService::get_version(const std::string& org_i
   if (!ver.is_ok() && ver.status().code() == StatusCode::kNotFound)
     return Status::not_found("version '" + version_id + "' not found");
   return ver;
+}
+
+StatusOr<store::AgentVersion> AgentService::rename_version(const std::string& org_id, const std::string& agent_id,
+                                                           const std::string& version_id,
+                                                           const std::optional<std::string>& version_name,
+                                                           const std::optional<std::string>& description) {
+  AGENTD_ASSIGN_OR_RETURN(store::AgentVersion ver, get_version(org_id, agent_id, version_id));
+  if (version_name) {
+    AGENTD_RETURN_IF_ERROR(check_text("version_name", *version_name, 100));
+    if (version_name->empty()) return field_error("version_name", "must not be empty");
+    ver.version_name = *version_name;
+  }
+  if (description) {
+    AGENTD_RETURN_IF_ERROR(check_description("description", *description));
+    ver.description = *description;
+  }
+  if (version_name || description) AGENTD_RETURN_IF_ERROR(store_.update_version(ver));
+  return ver;
+}
+
+Status AgentService::delete_version(const std::string& org_id, const std::string& agent_id,
+                                    const std::string& version_id) {
+  AGENTD_ASSIGN_OR_RETURN(store::AgentVersion ver, get_version(org_id, agent_id, version_id));
+  Status s = store_.delete_version(ver.agent_id, ver.id);
+  if (s.code() == StatusCode::kFailedPrecondition)
+    return Status::failed_precondition("version '" + version_id +
+                                       "' is the agent's current version; make another version current first");
+  return s;
+}
+
+StatusOr<AgentView> AgentService::duplicate(const std::string& org_id, const std::string& creator,
+                                            const std::string& agent_id) {
+  AGENTD_ASSIGN_OR_RETURN(AgentView src, get(org_id, agent_id));
+  const std::string base = src.agent.name.substr(0, kMaxAgentNameLength - 9) + "_copy";
+  for (int n = 1; n <= 100; ++n) {
+    std::string name = n == 1 ? base : base + "_" + std::to_string(n);
+    auto taken = store_.get_agent_by_name(org_id, name);
+    if (taken.is_ok()) continue;
+    if (taken.status().code() != StatusCode::kNotFound) return taken.status();
+    AgentView v;
+    const int64_t now = clock_.now_ms();
+    v.agent = src.agent;
+    v.agent.id = new_uuid();
+    v.agent.name = name;
+    v.agent.creator = creator;
+    v.agent.active = true;
+    v.agent.created_ms = v.agent.updated_ms = now;
+    v.version = src.version;
+    v.version.id = new_uuid();
+    v.version.agent_id = v.agent.id;
+    v.version.number = 1;
+    v.version.created_ms = now;
+    v.agent.current_version_id = v.version.id;
+    Status s = store_.create_agent(v.agent, v.version);
+    if (s.code() == StatusCode::kAlreadyExists) continue;  // lost a race for the name
+    AGENTD_RETURN_IF_ERROR(s);
+    return v;
+  }
+  return Status::already_exists("no free name for a copy of '" + src.agent.name + "'");
 }
 
 }  // namespace agentd::core

@@ -39,12 +39,28 @@ inline constexpr double kMaxTemperature = 2.0;
 // kMaxAgentNameLength.
 StatusOr<std::string> normalize_agent_name(std::string_view raw);
 
+// The engine classes an agent may name (Roe's engine_class_id). agentd runs
+// every one with its single engine: instructions, the declared inputs as the
+// message, an optional output schema. Roe's extraction engines are listed
+// because that is what its clients name; the first is the default.
+struct EngineClass {
+  std::string_view id;
+  std::string_view name;  // display name (Roe's engine_name)
+  std::string_view description;
+};
+const std::vector<EngineClass>& engine_classes();
+// nullptr for an unknown id.
+const EngineClass* find_engine_class(std::string_view id);
+
 // What a dialect asks for. Unset fields keep their current value on update
 // and take defaults on create (model: the catalog's first model).
 struct AgentSpec {
   std::optional<std::string> name;  // raw; normalized by the service
   std::optional<std::string> description;
   std::optional<bool> active;
+  std::optional<std::string> engine_class_id;  // one of engine_classes()
+  std::optional<bool> disable_cache;
+  std::optional<bool> cache_failed_jobs;
   // Version configuration.
   std::optional<std::string> model;
   std::optional<std::string> instructions;
@@ -101,6 +117,16 @@ class AgentService {
   StatusOr<std::vector<store::AgentVersion>> list_versions(const std::string& org_id, const std::string& agent_id);
   StatusOr<store::AgentVersion> get_version(const std::string& org_id, const std::string& agent_id,
                                             const std::string& version_id);
+  // Renames / re-describes a version (its configuration stays as it is).
+  StatusOr<store::AgentVersion> rename_version(const std::string& org_id, const std::string& agent_id,
+                                               const std::string& version_id,
+                                               const std::optional<std::string>& version_name,
+                                               const std::optional<std::string>& description);
+  // kFailedPrecondition for the agent's current version.
+  Status delete_version(const std::string& org_id, const std::string& agent_id, const std::string& version_id);
+  // A new agent with the agent's settings and its current version's
+  // configuration, named "<name>_copy" (then "_copy_2", ...).
+  StatusOr<AgentView> duplicate(const std::string& org_id, const std::string& creator, const std::string& agent_id);
 
   // The display name of a model id (the id itself when the catalog has none).
   std::string model_display_name(const std::string& model_id) const;

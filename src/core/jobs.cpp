@@ -27,11 +27,23 @@ std::string result_json(const store::Job& job, const RunResult& r) {
   o["inputs"] = inputs.is_ok() ? json::value(std::move(inputs).value()) : json::value(json::object());
   o["input_tokens"] = r.input_tokens;
   o["output_tokens"] = r.output_tokens;
+  o["cost"] = r.cost;
   o["outputs"] = r.text;
   return json::serialize(o);
 }
 
 }  // namespace
+
+std::string answer_object(const std::string& text) {
+  size_t open = text.find('{');
+  size_t close = text.rfind('}');
+  if (open == std::string::npos || close == std::string::npos || close < open) return "";
+  std::string_view candidate = std::string_view(text).substr(open, close - open + 1);
+  boost::system::error_code ec;
+  json::value v = json::parse(candidate, ec);
+  if (ec || !v.is_object()) return "";
+  return std::string(candidate);
+}
 
 StatusOr<std::string> job_message(const std::string& inputs_json) {
   AGENTD_ASSIGN_OR_RETURN(json::object o, parse_object(inputs_json));
@@ -108,12 +120,17 @@ size_t JobService::queued() const {
 
 StatusOr<std::vector<store::Job>> JobService::submit(const Principal& who, const std::string& agent_id,
                                                      const std::string& version_id,
-                                                     const std::vector<std::string>& inputs_json) {
+                                                     const std::vector<std::string>& inputs_json,
+                                                     const std::vector<std::string>& metadata_json) {
   if (inputs_json.empty()) return Status::invalid_argument("at least one input is required");
   if (inputs_json.size() > kMaxJobsPerSubmit) {
     return Status::invalid_argument("at most " + std::to_string(kMaxJobsPerSubmit) + " inputs per request");
   }
   for (const std::string& in : inputs_json) AGENTD_RETURN_IF_ERROR(parse_object(in).status());
+  if (!metadata_json.empty() && metadata_json.size() != inputs_json.size())
+    return Status::invalid_argument("one metadata object per input is required");
+  for (const std::string& m : metadata_json)
+    if (!parse_object(m).is_ok()) return Status::invalid_argument("job metadata must be a JSON object");
   if (!looks_like_uuid(agent_id)) return Status::not_found("agent " + agent_id + " not found");
   AGENTD_ASSIGN_OR_RETURN(store::Agent agent, store_.get_agent(who.org_id, agent_id));
   if (!agent.active) return Status::not_found("agent " + agent_id + " is not active");
@@ -124,7 +141,8 @@ StatusOr<std::vector<store::Job>> JobService::submit(const Principal& who, const
   const int64_t now = clock_.now_ms();
   const std::string batch = inputs_json.size() > 1 ? new_uuid() : "";
   std::vector<store::Job> jobs;
-  for (const std::string& in : inputs_json) {
+  for (size_t i = 0; i < inputs_json.size(); ++i) {
+    const std::string& in = inputs_json[i];
     store::Job j;
     j.id = new_uuid();
     j.org_id = who.org_id;
@@ -133,6 +151,7 @@ StatusOr<std::vector<store::Job>> JobService::submit(const Principal& who, const
     j.batch_id = batch;
     j.status = store::kJobPending;
     j.inputs_json = in;
+    j.metadata_json = metadata_json.empty() ? "{}" : metadata_json[i];
     j.created_ms = j.updated_ms = now;
     jobs.push_back(std::move(j));
   }
@@ -172,6 +191,47 @@ StatusOr<store::Job> JobService::cancel(const std::string& org_id, const std::st
     return store_.get_job(org_id, job_id);
   }
   return Status::failed_precondition("job " + job_id + " has already ended");
+}
+
+StatusOr<int64_t> JobService::cancel_all(const std::string& org_id, const std::string& agent_id) {
+  int64_t n = 0;
+  for (int status : {store::kJobPending, store::kJobStarted}) {
+    // Pages from the start each time: cancelled jobs leave the filter.
+    for (int round = 0; round < 1000; ++round) {
+      store::JobQuery q;
+      q.status = status;
+      q.limit = 1000;
+      AGENTD_ASSIGN_OR_RETURN(store::JobPage page, store_.list_agent_jobs(org_id, agent_id, q));
+      if (page.items.empty()) break;
+      int64_t moved_here = 0;
+      for (const store::Job& j : page.items) {
+        auto c = cancel(org_id, j.id);
+        if (c.is_ok()) {
+          ++n;
+          ++moved_here;
+        } else if (c.status().code() != StatusCode::kFailedPrecondition) {
+          return c.status();
+        }
+      }
+      if (moved_here == 0) break;
+    }
+  }
+  return n;
+}
+
+StatusOr<store::JobPage> JobService::list(const std::string& org_id, const std::string& agent_id,
+                                          const store::JobQuery& q) {
+  return store_.list_agent_jobs(org_id, agent_id, q);
+}
+
+StatusOr<std::map<std::string, store::JobStats>> JobService::stats(const std::string& org_id) {
+  return store_.job_stats(org_id);
+}
+
+Status JobService::clear_data(const std::string& org_id, const std::string& job_id) {
+  AGENTD_ASSIGN_OR_RETURN(bool cleared, store_.clear_job_data(org_id, job_id, clock_.now_ms()));
+  if (!cleared) return Status::failed_precondition("job " + job_id + " has not ended; its data cannot be deleted yet");
+  return Status::ok();
 }
 
 void JobService::worker() {
@@ -235,6 +295,8 @@ void JobService::run_job(const store::Job& job) {
   } else {
     result = message.status();
   }
+  if (result.is_ok() && !result->version.config.output_schema_json.empty() && answer_object(result->text).empty())
+    result = Status::internal("the model's answer is not a JSON object matching the agent's output_schema");
   const int64_t now = clock_.now_ms();
   // finish_job only moves a job that is still started: a cancelled one stays so.
   StatusOr<bool> finished = result.is_ok()

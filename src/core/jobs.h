@@ -13,7 +13,9 @@
 // "key:\nvalue" block per member in the object's order, blank-line separated
 // (non-string values as JSON text), as a synchronous Roe run writes it, so
 // a job answers as the same run would. Result JSON: {"agent_id", "agent_version_id", "inputs" (as
-// given), "input_tokens", "output_tokens", "outputs" (the reply text)}.
+// given), "input_tokens", "output_tokens", "cost" (nano-dollars), "outputs" (the reply text)}.
+// With an output schema, a reply that holds no JSON object (answer_object())
+// ends the job as a failure, as the synchronous run answers 500.
 //
 // Restart: start() first recovers. Started jobs were interrupted: one that
 // has been started only once goes back to pending (retried once), one
@@ -86,14 +88,26 @@ class JobService {
   // kMaxJobsPerSubmit of them; kInvalidArgument otherwise or for input that
   // is not a JSON object. The agent must exist and be active (kNotFound).
   // Returns the jobs as stored (pending).
+  // `metadata_json`: empty, or one JSON object text per input, stored on
+  // its job as given.
   StatusOr<std::vector<store::Job>> submit(const Principal& who, const std::string& agent_id,
-                                           const std::string& version_id, const std::vector<std::string>& inputs_json);
+                                           const std::string& version_id, const std::vector<std::string>& inputs_json,
+                                           const std::vector<std::string>& metadata_json = {});
   StatusOr<store::Job> get(const std::string& org_id, const std::string& job_id);
   StatusOr<std::vector<store::Job>> batch(const std::string& org_id, const std::string& batch_id);
   // Pending or started -> cancelled (see the header comment); returns the job
   // as stored. kNotFound for another organization's job, kFailedPrecondition
   // when it already ended.
   StatusOr<store::Job> cancel(const std::string& org_id, const std::string& job_id);
+  // Cancels every pending or started job of the agent; returns how many.
+  StatusOr<int64_t> cancel_all(const std::string& org_id, const std::string& agent_id);
+  // The agent's jobs, newest first.
+  StatusOr<store::JobPage> list(const std::string& org_id, const std::string& agent_id, const store::JobQuery& q);
+  // Per agent: how many jobs and the newest one's time.
+  StatusOr<std::map<std::string, store::JobStats>> stats(const std::string& org_id);
+  // Empties an ended job's inputs, metadata and result; kFailedPrecondition
+  // while it is pending or running.
+  Status clear_data(const std::string& org_id, const std::string& job_id);
 
   // Jobs queued in this process and not yet picked up.
   size_t queued() const;
@@ -123,5 +137,10 @@ class JobService {
 
 // The message a job's inputs stand for (see the header comment).
 StatusOr<std::string> job_message(const std::string& inputs_json);
+
+// The JSON object in a model's answer (models often wrap it in prose or a
+// code fence): the text from the first '{' to the last '}', when that parses
+// as an object; "" otherwise.
+std::string answer_object(const std::string& text);
 
 }  // namespace agentd::core
