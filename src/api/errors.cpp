@@ -181,7 +181,9 @@ http::Response error_response(Dialect dialect, const ApiError& e) {
       return make(status, json::object{{"detail", e.status.message()}});
     }
     case Dialect::kRoe: {
-      json::object o{{"message", message_with_field(e)}};
+      // Roe's ErrorDetailResponse is {detail}; `message` stays for clients
+      // written against agentd's earlier {message} body.
+      json::object o{{"detail", message_with_field(e)}, {"message", message_with_field(e)}};
       if (!e.field.empty()) o["field"] = e.field;
       return make(status, o);
     }
@@ -205,7 +207,7 @@ http::Response unrouted_response(Dialect dialect, int status, std::string_view m
   } else {
     std::string msg = status == 405 ? "method not allowed: " + what : "no route for " + what;
     if (dialect == Dialect::kRoe) {
-      r = make(status, json::object{{"message", msg}});
+      r = make(status, json::object{{"detail", msg}, {"message", msg}});
     } else {
       json::object err{{"code", status == 405 ? "METHOD_NOT_ALLOWED" : "NOT_FOUND"}, {"message", msg}, {"status", status}};
       r = make(status, json::object{{"error", err}});

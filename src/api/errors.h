@@ -4,7 +4,7 @@
 //   Nugen      {"detail": "message"}; validation 422
 //              {"detail": [{"loc": ["body", "agent_name"], "msg": ..., "type": ...}]}
 //   run-agent  {"error": {"code": "AGENT_NOT_FOUND", "message": ..., "status": 404}}
-//   Roe        {"message": ...}
+//   Roe        {"detail": ..., "message": ...} (Roe's ErrorDetailResponse, message kept)
 //   admin      as run-agent.
 // Pure functions; thread-safe.
 

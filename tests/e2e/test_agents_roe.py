@@ -49,7 +49,8 @@ class RoeTest(ServerTestCase):
         self.assertEqual(a["organization_id"], org_id)
         self.assertEqual(a["description"], "Reads invoices")
         self.assertEqual(a["version_name"], "1.0.0")
-        self.assertEqual(a["input_definitions"], agent_body(org_id)["input_definitions"])
+        self.assertEqual(a["input_definitions"],
+                         [dict(d, accepts_multiple_files=False) for d in agent_body(org_id)["input_definitions"]])
         ec = a["engine_config"]
         self.assertEqual((ec["model"], ec["instructions"], ec["temperature"], ec["max_tokens"]),
                          ("tiny-q8", "Extract the total.", 0.3, 64))
