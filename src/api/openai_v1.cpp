@@ -101,6 +101,42 @@ http::Response nugen_error_writer(const ApiError& e, const core::RateLimitInfo& 
   return r;
 }
 
+// A byte string as JSON text (invalid UTF-8 replaced) and as its bytes.
+json::object token_json(const std::string& token, double logprob) {
+  json::array bytes;
+  for (char c : token) bytes.push_back(static_cast<int64_t>(static_cast<unsigned char>(c)));
+  std::string text;
+  for (size_t i = 0; i < token.size();) {
+    const auto c = static_cast<unsigned char>(token[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = n > 0 && i + n <= token.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(token[i + k]) & 0xC0) == 0x80;
+    if (ok) {
+      text.append(token, i, n);
+      i += n;
+    } else {
+      text += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return json::object{{"token", text}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
+}
+
+// OpenAI's choices[].logprobs: {content: [{token, logprob, bytes,
+// top_logprobs}], refusal: null}, or null when not asked.
+json::value logprobs_json(const core::RunRequest& rr, const core::RunResult& r) {
+  if (!rr.overrides.logprobs) return nullptr;
+  json::array content;
+  for (const model::TokenLogprob& t : r.logprobs) {
+    json::object o = token_json(t.token, t.logprob);
+    json::array top;
+    for (const auto& [tok, lp] : t.top) top.push_back(token_json(tok, lp));
+    o["top_logprobs"] = std::move(top);
+    content.push_back(std::move(o));
+  }
+  return json::object{{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
 json::object usage_json(const core::RunResult& r) {
   return json::object{{"prompt_tokens", r.input_tokens},
                       {"completion_tokens", r.output_tokens},
@@ -140,7 +176,7 @@ class OpenAiApi {
       if (!result.is_ok()) return error_(from_status(result.status()), limits);
       json::object message{{"role", "assistant"}, {"content", result->text}};
       json::object choice{{"index", 0}, {"message", message}, {"finish_reason", result->finish_reason}};
-      choice["logprobs"] = nullptr;
+      choice["logprobs"] = logprobs_json(*rr, *result);
       resp = json_response(200, json::object{{"id", id},
                                              {"object", "chat.completion"},
                                              {"created", created},
@@ -152,11 +188,11 @@ class OpenAiApi {
       auto prepared = core_.runner().prepare(*rr, &limits);
       if (!prepared.is_ok()) return error_(from_status(prepared.status()), limits);
       core::AgentRunner& runner = core_.runner();
-      resp = sse_response(std::move(prepared).value(), [&runner, id, created, model, include_usage](
+      resp = sse_response(std::move(prepared).value(), [&runner, id, created, model, include_usage, rr](
                                                            std::unique_ptr<core::PreparedRun> run, http::ChunkWriter& w) {
-        auto chunk = [&](json::object delta, json::value finish) {
+        auto chunk = [&](json::object delta, json::value finish, json::value logprobs = nullptr) {
           json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}};
-          choice["logprobs"] = nullptr;
+          choice["logprobs"] = std::move(logprobs);
           json::object o{{"id", id},
                          {"object", "chat.completion.chunk"},
                          {"created", created},
@@ -177,7 +213,8 @@ class OpenAiApi {
           w.write("data: [DONE]\n\n");
           return;
         }
-        if (!w.write(chunk(json::object{}, json::value(result->finish_reason)))) return;
+        // Logprobs, when asked, come with the last chunk: every token's at once.
+        if (!w.write(chunk(json::object{}, json::value(result->finish_reason), logprobs_json(*rr, *result)))) return;
         if (include_usage) {
           w.write(sse_event("", json::object{{"id", id},
                                              {"object", "chat.completion.chunk"},
@@ -418,9 +455,11 @@ class OpenAiApi {
         (std::string_view(key) == "frequency_penalty" ? o.frequency_penalty : o.presence_penalty) = *v;
       }
     }
-    if (auto lp = r.boolean("logprobs"); lp && *lp) r.fail(invalid_value("logprobs", "logprobs are not returned by agentd yet"));
-    if (auto top = r.integer("top_logprobs"); top && *top != 0) {
-      r.fail(invalid_value("top_logprobs", "logprobs are not returned by agentd yet"));
+    o.logprobs = r.boolean("logprobs").value_or(false);
+    if (auto top = r.integer("top_logprobs")) {
+      if (*top < 0 || *top > 20) r.fail(invalid_value("top_logprobs", "must be between 0 and 20"));
+      else if (!o.logprobs) r.fail(invalid_value("top_logprobs", "logprobs must be true when top_logprobs is used"));
+      else o.top_logprobs = static_cast<int32_t>(*top);
     }
     if (const json::object* bias = r.object("logit_bias"); bias != nullptr && !bias->empty()) {
       r.fail(invalid_value("logit_bias", "logit_bias is not supported yet"));

@@ -103,6 +103,8 @@ Status check_overrides(const RunOverrides& o, const store::AgentConfig& c, model
   params.stop = o.stop;
   params.frequency_penalty = o.frequency_penalty;
   params.presence_penalty = o.presence_penalty;
+  params.logprobs = o.logprobs;
+  params.top_logprobs = o.top_logprobs;
   return Status::ok();
 }
 
@@ -412,6 +414,7 @@ StatusOr<RunResult> CoreAgentRunner::execute(std::unique_ptr<PreparedRun> prepar
   result.cost = cost;
   result.execution_s = seconds;
   if (g.mean_logprob) result.confidence = std::exp(*g.mean_logprob);
+  result.logprobs = std::move(g.logprobs);
   result.sources = run->sources;
   result.truncated_turns = run->truncated;
   result.finish_reason = g.finish_reason;

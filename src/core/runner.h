@@ -48,6 +48,8 @@ struct RunOverrides {
   std::vector<std::string> stop;
   std::optional<double> frequency_penalty;  // -2..2 (OpenAI)
   std::optional<double> presence_penalty;   // -2..2 (OpenAI)
+  bool logprobs = false;                    // OpenAI: return per-token logprobs
+  int32_t top_logprobs = 0;                 // 0..20
   // OpenAI's response_format. kText (the default) leaves the version's own:
   // its output schema when it has one, enforced with every property
   // required (so a Roe run has one datum per property).
@@ -109,6 +111,7 @@ struct RunResult {
   std::vector<std::string> sources;  // names of named_context that went into the prompt
   int64_t truncated_turns = 0;       // session turns dropped to fit the context
   std::string finish_reason;         // "stop" | "length"
+  std::vector<model::TokenLogprob> logprobs;  // when RunOverrides::logprobs
   std::string session_id;
 };
 

@@ -172,6 +172,7 @@ void Decoding::accept(std::span<const float> row, const StepCallback& on_step) {
     step.id = sampler_.sample(row);
   }
   step.logprob = token_logprob(row, step.id);
+  step.log_z = row[static_cast<size_t>(step.id)] - step.logprob;
   sampler_.accept(step.id);
   result_.steps.push_back(step);
 

@@ -64,6 +64,7 @@ struct GenerateOptions {
 struct GeneratedStep {
   int32_t id = 0;
   float logprob = 0.0f;  // log softmax of the raw logits at this step
+  float log_z = 0.0f;    // the step's log partition: a raw logit minus log_z is its log-probability
   std::vector<std::pair<int32_t, float>> top;  // highest raw logits, when asked
 };
 

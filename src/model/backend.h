@@ -39,6 +39,14 @@ struct OutputFormat {
   bool operator==(const OutputFormat&) const = default;
 };
 
+// One generated token's log-probability (OpenAI's logprobs.content[]).
+struct TokenLogprob {
+  std::string token;  // its bytes (a piece of a UTF-8 character, possibly)
+  double logprob = 0.0;
+  std::vector<std::pair<std::string, double>> top;  // most likely tokens at that step, best first
+  bool operator==(const TokenLogprob&) const = default;
+};
+
 struct GenerationParams {
   int64_t max_tokens = 256;
   double temperature = 0.7;
@@ -47,6 +55,8 @@ struct GenerationParams {
   std::vector<std::string> stop;  // never part of the text returned
   std::optional<double> frequency_penalty;  // OpenAI's, -2..2
   std::optional<double> presence_penalty;
+  bool logprobs = false;     // fill Generation::logprobs
+  int32_t top_logprobs = 0;  // and this many alternatives per token (0..20)
   OutputFormat format;
 };
 
@@ -76,6 +86,8 @@ struct Generation {
   // (local engine always; upstream when it returns logprobs). exp() of it is
   // the geometric-mean probability run-agent.ai reports as `confidence`.
   std::optional<double> mean_logprob;
+  // Per generated token, when GenerationParams::logprobs asked for them.
+  std::vector<TokenLogprob> logprobs;
 };
 
 struct EmbeddingRequest {

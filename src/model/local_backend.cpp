@@ -373,6 +373,7 @@ bool LocalBackend::start(Sequence& seq, const std::vector<Sequence>& running, St
   options.sampling.seed = p.seed ? *p.seed : std::random_device{}();
   options.stop = p.stop;
   options.constraint = seq.job->constraint;
+  if (p.logprobs) options.top_logits = p.top_logprobs;
   // OpenAI's penalties, as llama.cpp's server applies them (over the last 64 tokens).
   if (p.frequency_penalty) options.sampling.frequency_penalty = static_cast<float>(*p.frequency_penalty);
   if (p.presence_penalty) options.sampling.presence_penalty = static_cast<float>(*p.presence_penalty);
@@ -478,6 +479,10 @@ StatusOr<Generation> LocalBackend::finish(Sequence& seq) {
     if (tokenizer_->is_end_of_generation(step.id)) continue;
     sum += step.logprob;
     ++n;
+    if (!request.params.logprobs) continue;
+    TokenLogprob t{tokenizer_->token_to_piece(step.id), step.logprob, {}};
+    for (const auto& [id, logit] : step.top) t.top.emplace_back(tokenizer_->token_to_piece(id), logit - step.log_z);
+    g.logprobs.push_back(std::move(t));
   }
   g.completion_tokens = n;
   if (n > 0) g.mean_logprob = sum / static_cast<double>(n);

@@ -61,6 +61,7 @@ struct OpenAiBackend::Attempt {
   Generation out;
   double logprob_sum = 0.0;
   int64_t logprob_count = 0;
+  bool want_logprobs = false;  // the request asked for per-token logprobs
   bool retryable = false;
   CURL* curl = nullptr;
 
@@ -102,8 +103,9 @@ struct OpenAiBackend::Attempt {
     if (d.completion_tokens) out.completion_tokens = *d.completion_tokens;
     if (d.cached_tokens) out.cached_prompt_tokens = *d.cached_tokens;
     if (d.finish_reason) out.finish_reason = *d.finish_reason;
-    for (double lp : d.logprobs) logprob_sum += lp;
+    for (const TokenLogprob& lp : d.logprobs) logprob_sum += lp.logprob;
     logprob_count += static_cast<int64_t>(d.logprobs.size());
+    if (want_logprobs) out.logprobs.insert(out.logprobs.end(), d.logprobs.begin(), d.logprobs.end());
     if (!d.content.empty()) {
       out.text += d.content;
       emitted = true;
@@ -230,6 +232,7 @@ StatusOr<Embeddings> OpenAiBackend::embed(const EmbeddingRequest& request) {
 StatusOr<Generation> OpenAiBackend::attempt_once(const GenerationRequest& request, const ChunkCallback& on_chunk,
                                                  const std::string& body, Attempt& a) const {
   a.on_chunk = &on_chunk;
+  a.want_logprobs = request.params.logprobs;
   Status transport = perform(url_, body, "text/event-stream", request.request_id, a);
   if (a.cancelled) return settle(request, a);
   if (a.stream_error) return *a.stream_error;

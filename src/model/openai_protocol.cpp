@@ -20,6 +20,7 @@ std::string request_body(const std::string& model, const GenerationRequest& requ
   body["stream"] = true;
   body["stream_options"] = json::object{{"include_usage", true}};
   body["logprobs"] = true;
+  if (p.logprobs && p.top_logprobs > 0) body["top_logprobs"] = p.top_logprobs;
   body["max_tokens"] = p.max_tokens;
   body["temperature"] = p.temperature;
   if (p.top_p) body["top_p"] = *p.top_p;
@@ -85,7 +86,21 @@ Status read_common(const json::object& root, const json::object* choice, std::st
       for (const auto& item : content->get_array()) {
         const json::value* v = item.is_object() ? item.get_object().if_contains("logprob") : nullptr;
         if (!v || !v->is_number()) return malformed("logprobs.content[].logprob is not a number", data);
-        d.logprobs.push_back(v->to_number<double>());
+        TokenLogprob t;
+        t.logprob = v->to_number<double>();
+        const json::object& io = item.get_object();
+        if (auto* tok = io.if_contains("token"); tok && tok->is_string()) t.token = std::string(tok->get_string());
+        if (auto* top = io.if_contains("top_logprobs"); top && top->is_array()) {
+          for (const auto& alt : top->get_array()) {
+            if (!alt.is_object()) continue;
+            const json::value* at = alt.get_object().if_contains("token");
+            const json::value* al = alt.get_object().if_contains("logprob");
+            if (at && at->is_string() && al && al->is_number()) {
+              t.top.emplace_back(std::string(at->get_string()), al->to_number<double>());
+            }
+          }
+        }
+        d.logprobs.push_back(std::move(t));
       }
     }
   }

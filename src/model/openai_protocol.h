@@ -24,7 +24,7 @@ std::string request_body(const std::string& model, const GenerationRequest& requ
 // What one chunk (or a whole completion) contributes.
 struct ChunkDelta {
   std::string content;                 // choices[0].delta.content (message.content when whole)
-  std::vector<double> logprobs;        // choices[0].logprobs.content[].logprob
+  std::vector<TokenLogprob> logprobs;  // choices[0].logprobs.content[]
   std::optional<std::string> finish_reason;
   std::optional<int64_t> prompt_tokens;      // usage, usually only in the last chunk
   std::optional<int64_t> completion_tokens;

@@ -28,7 +28,8 @@ class GenerateCliTest(unittest.TestCase):
                          "--threads", "2", "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
             out = json.loads(r.stdout)
-            self.assertEqual(set(out), {"prompt_ids", "steps", "text"})
+            self.assertEqual(set(out), {"prompt_ids", "steps", "text", "finish"})
+            self.assertIn(out["finish"], ("length", "eog"))
             self.assertEqual(out["prompt_ids"], g["prompt_ids"])
             self.assertEqual([s["id"] for s in out["steps"]], [s["id"] for s in g["steps"]])
             for mine, ref in zip(out["steps"], g["steps"]):

@@ -123,16 +123,21 @@ class RoeRunTest(ServerTestCase):
                           key=key)
         self.assertEqual(r.status, 200, r)
 
-    def check_output_schema_unparsable(self):
+    def check_output_schema_enforced_in_few_tokens(self):
+        # A random-weight model left to itself does not write a JSON object
+        # in 6 tokens; the local engine's grammar makes it (an upstream's
+        # answer that is no JSON object is the 500 of RoeUpstreamTest).
         schema = {"type": "object", "properties": {"total": {"type": "number", "description": "Total"}}}
         key, agent = self.setup_agent(engine_config={"model": "tiny-q8", "instructions": "JSON.",
                                                      "temperature": 0.0, "max_tokens": 6,
                                                      "output_schema": schema})
         r = self.srv.post(f"/v1/agents/run/{agent['id']}/", {"title": "Tom", "story": "Once"}, key=key)
-        # A random-weight model does not write a JSON object in 6 tokens.
-        self.assertEqual(r.status, 500, r)
-        self.assertIn("output_schema", r.json()["message"])
-        # The failed parse still ran: usage shows it.
+        self.assertEqual(r.status, 200, r)
+        [datum] = r.json()
+        self.assertEqual((datum["key"], datum["description"], datum["data_type"]),
+                         ("total", "Total", "application/json"))
+        self.assertIsInstance(json.loads(datum["value"]), (int, float))
+        self.assertLessEqual(int(r.headers["x-agentd-output-tokens"]), 6)
         self.assertEqual(self.srv.get("/api/v3/agents/usage/", key=key).json()["data"]["totalUsage"], 1)
 
     def check_credits_and_rate_limits_in_roe_shape(self):

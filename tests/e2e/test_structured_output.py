@@ -17,6 +17,7 @@ ajv-formats (tests/e2e/node/validate_json.mjs), never by agentd's own code:
 
 import atexit
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -202,7 +203,7 @@ class StructuredServerTest(ServerTestCase):
             "title": {"type": "string", "maxLength": 20, "description": "The title"},
             "year": {"type": "integer", "minimum": 1900, "maximum": 2100},
             "genres": {"type": "array", "items": {"enum": ["drama", "comedy"]}, "maxItems": 2}}}
-        r = self.srv.post("/v1/agents/", {"name": "Extractor", "engine_class_id": "default", "version_name": "v1",
+        r = self.srv.post("/v1/agents/", {"name": "Extractor", "engine_class_id": "TextExtractionEngine", "version_name": "v1",
                                           "input_definitions": [{"key": "text", "data_type": "text/plain"}],
                                           "engine_config": {"model": "tiny-q8", "instructions": "Extract.",
                                                             "temperature": 1.0, "max_tokens": 300,
@@ -221,6 +222,43 @@ class StructuredServerTest(ServerTestCase):
                 text = value if isinstance(value, str) and sub.get("type") != "string" else json.dumps(value)
                 ok, err = validate(sub, [text])[0]
                 self.assertTrue(ok, f"{prop}: {err}: {text!r}")
+
+    def check_logprobs_of_a_local_model(self):
+        key = self.tenant()
+        r = self.chat(key, temperature=0, max_tokens=8, logprobs=True, top_logprobs=3)
+        self.assertEqual(r.status, 200, r)
+        out = r.json()
+        content = out["choices"][0]["logprobs"]["content"]
+        self.assertEqual(len(content), out["usage"]["completion_tokens"])
+        # The tokens' bytes put together are the answer.
+        self.assertEqual(bytes(b for t in content for b in t["bytes"]).decode("utf-8", "replace"),
+                         out["choices"][0]["message"]["content"])
+        for t in content:
+            self.assertLessEqual(t["logprob"], 0)
+            top = [x["logprob"] for x in t["top_logprobs"]]
+            self.assertEqual(len(top), 3)
+            self.assertEqual(top, sorted(top, reverse=True))
+            self.assertLessEqual(sum(math.exp(x) for x in top), 1.0 + 1e-6)
+            # Greedy: the chosen token is the most likely one.
+            self.assertAlmostEqual(t["logprob"], top[0], places=4)
+        # Without top_logprobs: no alternatives; streamed: the last chunk carries them all.
+        r = self.chat(key, temperature=0, max_tokens=8, logprobs=True)
+        self.assertEqual([t["top_logprobs"] for t in r.json()["choices"][0]["logprobs"]["content"]],
+                         [[] for _ in content])
+        raw = self.srv.request("POST", "/v1/chat/completions", {
+            "model": "tiny-q8", "messages": [{"role": "user", "content": "Give me the data."}], "stream": True,
+            "temperature": 0, "max_tokens": 8, "logprobs": True, "top_logprobs": 3}, key=key)
+        streamed = []
+        for line in raw.text.split("\n"):
+            if line.startswith("data: ") and line != "data: [DONE]":
+                for c in json.loads(line[6:])["choices"]:
+                    if c.get("logprobs"):
+                        streamed += c["logprobs"]["content"]
+        self.assertEqual(streamed, content)
+        r = self.chat(key, top_logprobs=2)
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "top_logprobs"))
+        r = self.chat(key, logprobs=True, top_logprobs=21)
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "top_logprobs"))
 
     def check_official_sdk_parse_with_zod(self):
         key = self.tenant()

@@ -51,7 +51,7 @@ TEST(OpenAiProtocol, ParsesContentLogprobsAndFinish) {
   ASSERT_TRUE(d.is_ok()) << d.status().to_string();
   EXPECT_EQ(d->content, "Hi");
   ASSERT_EQ(d->logprobs.size(), 1u);
-  EXPECT_DOUBLE_EQ(d->logprobs[0], -0.25);
+  EXPECT_DOUBLE_EQ(d->logprobs[0].logprob, -0.25);
   EXPECT_FALSE(d->finish_reason);
 
   auto fin = openai::parse_chunk(R"({"choices":[{"index":0,"delta":{},"finish_reason":"length"}]})");
