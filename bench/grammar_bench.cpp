@@ -2,7 +2,9 @@
 // the token mask (a trie walk the first time a grammar state is seen, a copy
 // after), advancing the grammar by the chosen token, and sampling with the
 // mask. On a 32000-token SentencePiece vocabulary (tiny-random-Q8_0) and a
-// 151936-token byte-level BPE one (Qwen3's, from tiny-random-qwen3-Q8_0).
+// 151936-token byte-level BPE one the size of Qwen2/Qwen3's: GPT-2's 50257
+// tokens (testdata/vocab) and, to fill it, pairs of them (no Qwen vocabulary
+// file is at hand; the pairs keep a BPE vocabulary's spread of lengths).
 //
 //   grammar_bench --benchmark_filter=decode
 //
@@ -44,13 +46,23 @@ std::shared_ptr<const grammar::TokenVocabulary> vocabulary(int64_t size) {
   static std::map<int64_t, std::shared_ptr<const grammar::TokenVocabulary>> cache;
   if (auto it = cache.find(size); it != cache.end()) return it->second;
   const std::string dir = AGENTD_TESTDATA_DIR;
-  const std::string file = size == 32000 ? dir + "/models/tiny-random-Q8_0.gguf"
-                                         : dir + "/models/arch/tiny-random-qwen3-Q8_0.gguf";
+  const std::string file = size == 32000 ? dir + "/models/tiny-random-Q8_0.gguf" : dir + "/vocab/ggml-vocab-gpt-2.gguf";
   auto gguf = GgufFile::open(file);
   if (!gguf.is_ok()) return nullptr;
   auto tok = Tokenizer::from_gguf(**gguf);
   if (!tok.is_ok()) return nullptr;
-  auto v = grammar::TokenVocabulary::from_tokenizer(**tok);
+  std::shared_ptr<const grammar::TokenVocabulary> v;
+  if (size == 32000) {
+    v = grammar::TokenVocabulary::from_tokenizer(**tok);
+  } else {
+    std::vector<std::string> pieces;
+    for (int32_t id = 0; id < (*tok)->n_vocab(); ++id) pieces.push_back((*tok)->token_to_piece(id));
+    const size_t base = pieces.size();
+    std::mt19937 rng(17);
+    while (pieces.size() < static_cast<size_t>(size)) pieces.push_back(pieces[rng() % base] + pieces[rng() % base]);
+    const auto& eog = (*tok)->end_of_generation_ids();
+    v = std::make_shared<grammar::TokenVocabulary>(std::move(pieces), std::vector<int32_t>(eog.begin(), eog.end()));
+  }
   cache[size] = v;
   return v;
 }

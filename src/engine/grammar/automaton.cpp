@@ -120,13 +120,20 @@ void Automaton::expand(int32_t state) {
     transitions.push_back(Interval{static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), target});
   }
   State& s = states_[static_cast<size_t>(state)];
+  if (static_cast<size_t>(state) < kDenseStates) {
+    s.dense = std::make_unique<int32_t[]>(256);
+    std::fill(s.dense.get(), s.dense.get() + 256, kDead);
+    for (const Interval& t : transitions) std::fill(s.dense.get() + t.lo, s.dense.get() + t.hi + 1, t.target);
+  }
   s.transitions = std::move(transitions);
   s.expanded = true;
 }
 
 int32_t Automaton::next(int32_t state, uint8_t byte) {
   if (!states_[static_cast<size_t>(state)].expanded) expand(state);
-  for (const Interval& t : states_[static_cast<size_t>(state)].transitions) {
+  const State& s = states_[static_cast<size_t>(state)];
+  if (s.dense) return s.dense[byte];
+  for (const Interval& t : s.transitions) {
     if (byte < t.lo) break;
     if (byte <= t.hi) return t.target;
   }

@@ -62,7 +62,11 @@ class Automaton {
     int32_t min_bytes = 0;
     bool expanded = false;
     std::vector<Interval> transitions;  // sorted, when expanded
+    // The same as one target per byte, for the first kDenseStates states
+    // (the token-mask walk looks a byte up per trie node).
+    std::unique_ptr<int32_t[]> dense;
   };
+  static constexpr size_t kDenseStates = 1u << 15;  // 1 KiB each
   struct NodesHash {
     size_t operator()(const std::vector<int32_t>& v) const;
   };
