@@ -251,6 +251,7 @@ class OpenAiApi {
     const bool stream = r.boolean("stream").value_or(false);
     read_sampling(*body, r, rr.overrides);
     refuse_unsupported(*body, r);
+    read_grammar(r, rr.overrides);
     if (!r.ok()) return error_(r.error(), {});
     rr.principal = *p;
     rr.agent_name = *model;
@@ -437,7 +438,7 @@ class OpenAiApi {
         "max_completion_tokens", "seed", "stop", "response_format", "n", "user", "metadata", "store",
         "service_tier", "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "logit_bias", "tools",
         "tool_choice", "parallel_tool_calls", "functions", "function_call", "modalities", "audio", "prediction",
-        "reasoning_effort", "web_search_options"};
+        "reasoning_effort", "web_search_options", "grammar"};
     for (const auto& kv : body) {
       if (kKnown.count(std::string_view(kv.key())) == 0) {
         r.fail(invalid_value(std::string(kv.key()), "unrecognized request argument"));
@@ -520,6 +521,19 @@ class OpenAiApi {
       }
       if (!fr.ok()) r.fail(fr.error());
     }
+    read_grammar(r, o);
+  }
+
+  // llama-server's `grammar` (GBNF text), on chat and text completions.
+  static void read_grammar(FieldReader& r, core::RunOverrides& o) {
+    auto grammar = r.string("grammar");
+    if (!grammar || grammar->empty()) return;
+    if (o.format.kind != model::OutputFormat::Kind::kText) {
+      r.fail(invalid_value("grammar", "grammar and response_format cannot be combined"));
+      return;
+    }
+    o.format.kind = model::OutputFormat::Kind::kGrammar;
+    o.format.schema = *grammar;
   }
 
   // OpenAI fields agentd cannot honour: present with anything but their

@@ -1,14 +1,15 @@
 // `agentd generate --model PATH (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]
 //   [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]
 //   [--seed S] [--threads N] [--ctx-size N] [--stop S]... [--json-schema FILE]
-//   [--runs N] [--json]`
+//   [--grammar FILE] [--runs N] [--json]`
 // Runs the local engine on one prompt. With --json it prints one object
 //   {"prompt_ids": [...], "steps": [{"id": N, "top5": [[id, logit], ...]}, ...],
 //    "text": "...", "finish": "length" | "stop" | "eog"}
 // (the shape of testdata's golden lines; top5 are raw logits); otherwise it
 // streams the generated text. Greedy unless a temperature is given.
 // --json-schema constrains the text to the schema's JSON (engine/grammar;
-// a schema it cannot enforce is an error naming the keyword). --runs N
+// a schema it cannot enforce is an error naming the keyword); --grammar
+// does the same with a GBNF grammar file (llama.cpp's format). --runs N
 // generates N times with seeds S, S+1, ... (one line each).
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,7 @@
 
 #include "app/commands.h"
 #include "engine/generator.h"
+#include "engine/grammar/gbnf.h"
 #include "engine/grammar/json_schema.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
@@ -54,6 +56,7 @@ struct GenerateCliOptions {
   bool json = false;
   bool ignore_eos = false;
   std::string json_schema;  // a file
+  std::string grammar;      // a GBNF file
   int runs = 1;
 };
 
@@ -139,17 +142,23 @@ int run_generate(const GenerateCliOptions& opt) {
   go.stop = opt.stop;
   go.ignore_eos = opt.ignore_eos;
   go.top_logits = opt.json ? 5 : 0;
-  if (!opt.json_schema.empty()) {
-    std::FILE* f = std::fopen(opt.json_schema.c_str(), "rb");
-    if (f == nullptr) return fail(Status::not_found("cannot read " + opt.json_schema));
+  if (!opt.json_schema.empty() || !opt.grammar.empty()) {
+    const std::string& path = opt.json_schema.empty() ? opt.grammar : opt.json_schema;
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return fail(Status::not_found("cannot read " + path));
     std::string text;
     char buf[4096];
     for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
     std::fclose(f);
-    boost::system::error_code ec;
-    const boost::json::value schema = boost::json::parse(text, ec);
-    if (ec) return fail(Status::invalid_argument(opt.json_schema + " is not JSON: " + ec.message()));
-    auto grammar = engine::grammar::compile_json_schema(schema);
+    StatusOr<std::shared_ptr<const engine::grammar::Grammar>> grammar = Status::internal("unset");
+    if (!opt.grammar.empty()) {
+      grammar = engine::grammar::compile_gbnf(text);
+    } else {
+      boost::system::error_code ec;
+      const boost::json::value schema = boost::json::parse(text, ec);
+      if (ec) return fail(Status::invalid_argument(path + " is not JSON: " + ec.message()));
+      grammar = engine::grammar::compile_json_schema(schema);
+    }
     if (!grammar.is_ok()) return fail(grammar.status());
     go.constraint = std::make_shared<engine::grammar::TokenConstraint>(
         *grammar, engine::grammar::TokenVocabulary::from_tokenizer(**tok));
@@ -225,7 +234,8 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--ctx-size,-c", opt->ctx_size, "Context length (default: the model's)");
   cmd->add_option("--stop", opt->stop, "Stop string (repeatable); never printed");
   cmd->add_flag("--ignore-eos", opt->ignore_eos, "Keep generating past end-of-generation tokens");
-  cmd->add_option("--json-schema", opt->json_schema, "Constrain the text to this JSON Schema (a file)");
+  auto* schema_opt = cmd->add_option("--json-schema", opt->json_schema, "Constrain the text to this JSON Schema (a file)");
+  cmd->add_option("--grammar", opt->grammar, "Constrain the text to this GBNF grammar (a file)")->excludes(schema_opt);
   cmd->add_option("--runs", opt->runs, "Generate this many times, seeds S, S+1, ...")->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", opt->json, "Print {prompt_ids, steps[{id, top5}], text} as one JSON object");
   cmd->callback([opt] {

@@ -27,13 +27,14 @@ struct Message {
   bool operator==(const Message&) const = default;
 };
 
-// What the answer must be (OpenAI's response_format; Roe's output_schema).
-// A local model enforces it token by token with a grammar (engine/grammar);
-// an upstream provider is asked for it.
+// What the answer must be (OpenAI's response_format; Roe's output_schema;
+// llama-server's GBNF `grammar`). A local model enforces it token by token
+// with a grammar (engine/grammar); an upstream provider is asked for JSON
+// (a GBNF grammar only runs locally).
 struct OutputFormat {
-  enum class Kind { kText, kJsonObject, kJsonSchema };
+  enum class Kind { kText, kJsonObject, kJsonSchema, kGrammar };
   Kind kind = Kind::kText;
-  std::string schema;  // kJsonSchema: the JSON Schema, as JSON text
+  std::string schema;  // kJsonSchema: the JSON Schema, as JSON text; kGrammar: the GBNF text
   std::string name;    // OpenAI's json_schema.name (for upstreams)
   bool strict = false;  // OpenAI's json_schema.strict (for upstreams)
   bool operator==(const OutputFormat&) const = default;

@@ -52,6 +52,13 @@ class OpenAiBackend : public ModelBackend {
   const ModelSpec& spec() const override { return spec_; }
   StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) override;
   StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
+  // JSON formats go to the provider as response_format; a GBNF grammar
+  // cannot (kInvalidArgument).
+  Status check_format(const OutputFormat& format) override {
+    if (format.kind != OutputFormat::Kind::kGrammar) return Status::ok();
+    return Status::invalid_argument("a GBNF grammar runs only on local models; '" + spec_.id +
+                                    "' is an upstream provider");
+  }
   // POST {base_url}/embeddings, retried as generations are.
   bool embeds() const override { return true; }
   StatusOr<Embeddings> embed(const EmbeddingRequest& request) override;

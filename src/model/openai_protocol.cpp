@@ -34,6 +34,7 @@ std::string request_body(const std::string& model, const GenerationRequest& requ
   }
   switch (p.format.kind) {
     case OutputFormat::Kind::kText:
+    case OutputFormat::Kind::kGrammar:  // refused by OpenAiBackend::check_format
       break;
     case OutputFormat::Kind::kJsonObject:
       body["response_format"] = json::object{{"type", "json_object"}};

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "engine/grammar/gbnf.h"
 #include "engine/grammar/json_schema.h"
 
 namespace agentd::model {
@@ -13,7 +14,9 @@ OutputConstraints::OutputConstraints(std::shared_ptr<const grammar::TokenVocabul
 
 StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const OutputFormat& format) {
   if (format.kind == OutputFormat::Kind::kText) return std::shared_ptr<grammar::TokenConstraint>();
-  const std::string key = format.kind == OutputFormat::Kind::kJsonObject ? std::string("object") : "schema:" + format.schema;
+  const std::string key = format.kind == OutputFormat::Kind::kJsonObject ? std::string("object")
+                          : format.kind == OutputFormat::Kind::kGrammar ? "gbnf:" + format.schema
+                                                                        : "schema:" + format.schema;
   {
     std::lock_guard lock(mu_);
     if (auto it = kept_.find(key); it != kept_.end()) {
@@ -24,6 +27,8 @@ StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const
   std::shared_ptr<const grammar::Grammar> g;
   if (format.kind == OutputFormat::Kind::kJsonObject) {
     g = grammar::json_object_grammar();
+  } else if (format.kind == OutputFormat::Kind::kGrammar) {
+    AGENTD_ASSIGN_OR_RETURN(g, grammar::compile_gbnf(format.schema));
   } else {
     boost::system::error_code ec;
     const boost::json::value schema = boost::json::parse(format.schema, ec);

@@ -19,6 +19,7 @@ import atexit
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -118,7 +119,11 @@ class StructuredServerTest(ServerTestCase):
     def setUpClass(cls):
         cls.server_kwargs = {"models": [
             {"id": "tiny-q8", "name": "Random 4k", "backend": "local", "path": random_model(),
-             "context": 4096, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20}]}
+             "context": 4096, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20},
+            # Never reached: the refusal comes before any request.
+            {"id": "up", "name": "Upstream", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
+             "upstream_model": "m", "context": 2048, "price_input_per_mtok": 1.0, "price_output_per_mtok": 1.0,
+             "max_retries": 0}]}
 
     def tenant(self):
         self.srv.create_org("acme", credits=50)
@@ -222,6 +227,30 @@ class StructuredServerTest(ServerTestCase):
                 text = value if isinstance(value, str) and sub.get("type") != "string" else json.dumps(value)
                 ok, err = validate(sub, [text])[0]
                 self.assertTrue(ok, f"{prop}: {err}: {text!r}")
+
+    def check_gbnf_grammar(self):
+        key = self.tenant()
+        gbnf = 'root ::= answer " " pct\nanswer ::= "yes" | "no" | "maybe"\npct ::= [0-9]{1,3} "%"\n'
+        reference = re.compile(r"(yes|no|maybe) [0-9]{1,3}%")  # the same language, as Python's re reads it
+        for seed in range(4):
+            r = self.chat(key, temperature=1, seed=seed, max_tokens=30, grammar=gbnf)
+            self.assertEqual(r.status, 200, r)
+            text = r.json()["choices"][0]["message"]["content"]
+            self.assertRegex(text, reference)
+            self.assertIsNotNone(reference.fullmatch(text), text)
+        # Text completions take it too, as llama-server does.
+        r = self.srv.post("/v1/completions", {"model": "tiny-q8", "prompt": "Answer:", "temperature": 1, "seed": 9,
+                                              "max_tokens": 30, "grammar": gbnf}, key=key)
+        self.assertEqual(r.status, 200, r)
+        self.assertIsNotNone(reference.fullmatch(r.json()["choices"][0]["text"]), r.json())
+        r = self.chat(key, grammar="root ::= missing\n")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("'missing'", r.json()["error"]["message"])
+        r = self.chat(key, grammar=gbnf, response_format={"type": "json_object"})
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "grammar"))
+        r = self.chat(key, model="up", grammar=gbnf)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("only on local models", r.json()["error"]["message"])
 
     def check_logprobs_of_a_local_model(self):
         key = self.tenant()
