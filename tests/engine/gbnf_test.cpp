@@ -92,6 +92,10 @@ TEST(Gbnf, ErrorsNameTheProblem) {
     ASSERT_FALSE(g.is_ok()) << text;
     EXPECT_NE(g.status().message().find(needle), std::string::npos) << text << ": " << g.status().message();
   }
+  const std::string deep = "root ::= " + std::string(5000, '(') + "\"a\"" + std::string(5000, ')') + "\n";
+  auto d = compile_gbnf(deep);
+  ASSERT_FALSE(d.is_ok());
+  EXPECT_NE(d.status().message().find("nested too deeply"), std::string::npos) << d.status().message();
   auto g = compile_gbnf("root ::= \"a\"\nother ::= \"b\" ?? %\n");
   ASSERT_FALSE(g.is_ok());
   EXPECT_NE(g.status().message().find("line 2"), std::string::npos) << g.status().message();

@@ -121,6 +121,16 @@ TEST(Grammar, RefusesWhatCannotRun) {
   }
 }
 
+// Hostile inputs end in errors or a bounded automaton, never a stack overflow.
+TEST(Grammar, DeepAndEmptyChainsDoNotOverflowTheStack) {
+  // 100000 links of a repetition whose unit can be empty.
+  auto g = grammar_of(seq({repeat(opt(lit("a")), 0, 100000), lit("!")}));
+  ASSERT_NE(g, nullptr);
+  Automaton a(g);
+  const int32_t s = a.next(a.start(), "aaa!");
+  EXPECT_TRUE(s == Automaton::kDead ? a.overflowed() : a.accepting(s));
+}
+
 TEST(Grammar, FewestBytesToCompleteFollowsTheStack) {
   auto g = grammar_of(seq({lit("{\"a\":"), alt({lit("true"), lit("false"), lit("null")}), lit("}")}));
   Automaton a(g);

@@ -114,6 +114,14 @@ TEST(JsonSchema, RefusesWhatItCannotEnforceNamingIt) {
   }
 }
 
+TEST(JsonSchema, DeeplyNestedPatternIsRefusedNotACrash) {
+  const std::string pattern = std::string(5000, '(') + "a" + std::string(5000, ')');
+  boost::json::object schema{{"type", "string"}, {"pattern", pattern}};
+  auto g = compile_json_schema(schema);
+  ASSERT_FALSE(g.is_ok());
+  EXPECT_NE(g.status().message().find("nested too deeply"), std::string::npos) << g.status().message();
+}
+
 TEST(JsonSchema, ObjectGrammarAcceptsAnyObjectOnly) {
   Automaton a(json_object_grammar());
   EXPECT_TRUE(accepts(a, R"({"a": [1, {"b": null}], "c": "d"})"));

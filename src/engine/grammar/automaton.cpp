@@ -43,6 +43,18 @@ int32_t Automaton::node(int32_t pos, int32_t parent) {
 // Adds to `out` the stacks `id` stands for once every reference on top is
 // expanded and every finished alternative popped.
 void Automaton::closure(int32_t id, std::vector<int32_t>& out) {
+  // Chains of empty alternatives (a repeated group that can match nothing)
+  // recurse once per link: past kMaxClosureDepth the grammar counts as too
+  // large rather than overflowing the stack.
+  if (closure_depth_ >= kMaxClosureDepth) {
+    overflowed_ = true;
+    return;
+  }
+  ++closure_depth_;
+  struct Leave {
+    int& d;
+    ~Leave() { --d; }
+  } leave{closure_depth_};
   if (seen_.size() < nodes_.size()) seen_.resize(nodes_.size() * 2, 0);
   if (seen_[static_cast<size_t>(id)] == stamp_ + 1) return;
   seen_[static_cast<size_t>(id)] = stamp_ + 1;

@@ -86,6 +86,8 @@ class Automaton {
   std::unordered_map<std::vector<int32_t>, int32_t, NodesHash> state_ids_;
   std::vector<uint32_t> seen_;  // closure() visit stamps, by node
   uint32_t stamp_ = 0;
+  static constexpr int kMaxClosureDepth = 4000;
+  int closure_depth_ = 0;
   int32_t start_ = kDead;
 };
 

@@ -159,6 +159,11 @@ class GbnfParser {
       return not_chars({});
     }
     if (c == '(') {
+      if (++depth_ > 200) return error("groups nested too deeply");
+      struct Leave {
+        int& d;
+        ~Leave() { --d; }
+      } leave{depth_};
       ++pos_;
       skip_space(true);
       AGENTD_ASSIGN_OR_RETURN(Expr inner, alternatives(/*nested=*/true));
@@ -300,6 +305,7 @@ class GbnfParser {
 
   std::string_view s_;
   size_t pos_ = 0;
+  int depth_ = 0;
   GrammarBuilder b_;
   std::map<std::string, int32_t> ids_;
 };

@@ -1,7 +1,6 @@
 #include "engine/grammar/grammar.h"
 
 #include <algorithm>
-#include <functional>
 #include <limits>
 #include <queue>
 
@@ -354,28 +353,39 @@ StatusOr<std::shared_ptr<const Grammar>> GrammarBuilder::build(int32_t root, siz
   }
 
   // Left recursion: a rule reaching itself through leftmost references whose
-  // prefixes can be empty.
-  std::vector<uint8_t> mark(n_rules, 0);  // 0 new, 1 on the path, 2 done
-  std::function<int32_t(int32_t)> visit = [&](int32_t r) -> int32_t {
-    mark[static_cast<size_t>(r)] = 1;
-    for (int32_t start : g->rules_[static_cast<size_t>(r)]) {
+  // prefixes can be empty. Depth-first with an explicit stack (chains of
+  // helper rules can be 100000 long).
+  std::vector<std::vector<int32_t>> leftmost(n_rules);  // rules each rule may start with
+  for (size_t r = 0; r < n_rules; ++r) {
+    for (int32_t start : g->rules_[r]) {
       for (int32_t p = start; el[static_cast<size_t>(p)].kind == Element::kRule; ++p) {
         const int32_t next = el[static_cast<size_t>(p)].rule;
-        if (mark[static_cast<size_t>(next)] == 1) return next;
-        if (mark[static_cast<size_t>(next)] == 0) {
-          if (int32_t bad = visit(next); bad >= 0) return bad;
-        }
+        leftmost[r].push_back(next);
         if (g->rule_min_[static_cast<size_t>(next)] != 0) break;
       }
     }
-    mark[static_cast<size_t>(r)] = 2;
-    return -1;
-  };
-  for (size_t r = 0; r < n_rules; ++r) {
-    if (!reached[r] || mark[r] != 0) continue;
-    if (int32_t bad = visit(static_cast<int32_t>(r)); bad >= 0) {
-      return Status::invalid_argument("grammar rule '" + g->names_[static_cast<size_t>(bad)] +
-                                      "' is left-recursive (it can refer to itself before matching any byte)");
+  }
+  std::vector<uint8_t> mark(n_rules, 0);  // 0 new, 1 on the path, 2 done
+  for (size_t r0 = 0; r0 < n_rules; ++r0) {
+    if (!reached[r0] || mark[r0] != 0) continue;
+    std::vector<std::pair<int32_t, size_t>> path = {{static_cast<int32_t>(r0), 0}};
+    mark[r0] = 1;
+    while (!path.empty()) {
+      auto& [r, i] = path.back();
+      if (i == leftmost[static_cast<size_t>(r)].size()) {
+        mark[static_cast<size_t>(r)] = 2;
+        path.pop_back();
+        continue;
+      }
+      const int32_t next = leftmost[static_cast<size_t>(r)][i++];
+      if (mark[static_cast<size_t>(next)] == 1) {
+        return Status::invalid_argument("grammar rule '" + g->names_[static_cast<size_t>(next)] +
+                                        "' is left-recursive (it can refer to itself before matching any byte)");
+      }
+      if (mark[static_cast<size_t>(next)] == 0) {
+        mark[static_cast<size_t>(next)] = 1;
+        path.emplace_back(next, 0);
+      }
     }
   }
   return std::shared_ptr<const Grammar>(std::move(g));

@@ -755,7 +755,9 @@ class Compiler {
         const std::string name(k);
         AGENTD_ASSIGN_OR_RETURN(Expr value, compile(v, path + "/properties/" + name));
         const bool req = std::find(required.begin(), required.end(), name) != required.end();
-        members.push_back(Member{name, std::move(value), req});
+        // A rule of its own: the member is written from two places below,
+        // and copying nested objects' expressions would grow exponentially.
+        members.push_back(Member{name, ref(b_.add("property " + name, std::move(value))), req});
         declared.insert(name);
       }
     }
@@ -779,7 +781,7 @@ class Compiler {
       if (extra_schema->is_object()) {
         AGENTD_ASSIGN_OR_RETURN(value, compile(*extra_schema, path + "/additionalProperties"));
       }
-      extra_member = seq({key_not_in(declared), ref(ws()), lit(":"), ref(ws()), std::move(value)});
+      extra_member = ref(b_.add("extra" + path, seq({key_not_in(declared), ref(ws()), lit(":"), ref(ws()), std::move(value)})));
     }
 
     // rest[i][c]: members i.. given c (a member was written before: a comma first).

@@ -102,6 +102,11 @@ class Parser {
     const uint32_t c = cps_[pos_++];
     switch (c) {
       case '(': {
+        if (++depth_ > kMaxDepth) return error("groups nested too deeply");
+        struct Leave {
+          int& d;
+          ~Leave() { --d; }
+        } leave{depth_};
         if (more() && peek() == '?') {
           ++pos_;
           if (more() && peek() == ':') {
@@ -326,8 +331,10 @@ class Parser {
     return Status::ok();
   }
 
+  static constexpr int kMaxDepth = 200;
   std::vector<uint32_t> cps_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace
