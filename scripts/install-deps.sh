@@ -11,6 +11,7 @@ PACKAGES=(
   libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl python3 qemu-user
+  python3-jinja2  # the reference renderer of chat templates with tools (tests/e2e/render_reference.py)
 )
 
 missing=()

@@ -35,6 +35,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -175,6 +177,15 @@ class OpenAiApi {
       auto result = core_.runner().run(*rr, &limits);
       if (!result.is_ok()) return error_(from_status(result.status()), limits);
       json::object message{{"role", "assistant"}, {"content", result->text}};
+      if (!result->tool_calls.empty()) {
+        if (result->text.empty()) message["content"] = nullptr;
+        json::array calls;
+        for (const model::ToolCall& c : result->tool_calls) {
+          calls.push_back(json::object{{"id", c.id}, {"type", "function"},
+                                       {"function", json::object{{"name", c.name}, {"arguments", c.arguments}}}});
+        }
+        message["tool_calls"] = std::move(calls);
+      }
       json::object choice{{"index", 0}, {"message", message}, {"finish_reason", result->finish_reason}};
       choice["logprobs"] = logprobs_json(*rr, *result);
       resp = json_response(200, json::object{{"id", id},
@@ -212,6 +223,17 @@ class OpenAiApi {
           w.write(sse_event("", json::object{{"error", err}}));
           w.write("data: [DONE]\n\n");
           return;
+        }
+        // Tool calls as OpenAI streams them: per call, a delta with its
+        // index, id, type and name, then one with the arguments.
+        for (size_t i = 0; i < result->tool_calls.size(); ++i) {
+          const model::ToolCall& c = result->tool_calls[i];
+          const auto index = static_cast<int64_t>(i);
+          json::object head{{"index", index}, {"id", c.id}, {"type", "function"},
+                            {"function", json::object{{"name", c.name}, {"arguments", ""}}}};
+          if (!w.write(chunk(json::object{{"tool_calls", json::array{std::move(head)}}}, nullptr))) return;
+          json::object args{{"index", index}, {"function", json::object{{"arguments", c.arguments}}}};
+          if (!w.write(chunk(json::object{{"tool_calls", json::array{std::move(args)}}}, nullptr))) return;
         }
         // Logprobs, when asked, come with the last chunk: every token's at once.
         if (!w.write(chunk(json::object{}, json::value(result->finish_reason), logprobs_json(*rr, *result)))) return;
@@ -465,18 +487,11 @@ class OpenAiApi {
     if (const json::object* bias = r.object("logit_bias"); bias != nullptr && !bias->empty()) {
       r.fail(invalid_value("logit_bias", "logit_bias is not supported yet"));
     }
-    if (const json::array* tools = r.array("tools"); tools != nullptr && !tools->empty()) {
-      r.fail(invalid_value("tools", "tool calls are not supported yet"));
-    }
+    read_tools(body, r, o);
     if (const json::array* functions = r.array("functions"); functions != nullptr && !functions->empty()) {
-      r.fail(invalid_value("functions", "function calls are not supported yet"));
+      r.fail(invalid_value("functions", "the deprecated functions are not supported; send tools"));
     }
-    for (const char* key : {"tool_choice", "function_call"}) {
-      if (present(key) && !(body.at(key).is_string() && body.at(key).get_string() == "none")) {
-        r.fail(invalid_value(key, std::string(key) + " is only allowed when tools are specified"));
-      }
-    }
-    r.boolean("parallel_tool_calls");
+    if (present("function_call")) r.fail(invalid_value("function_call", "the deprecated function_call is not supported; send tool_choice"));
     if (const json::array* modalities = r.array("modalities")) {
       for (const auto& m : *modalities) {
         if (!(m.is_string() && m.get_string() == "text")) r.fail(invalid_value("modalities", "only \"text\" is supported"));
@@ -522,6 +537,84 @@ class OpenAiApi {
       if (!fr.ok()) r.fail(fr.error());
     }
     read_grammar(r, o);
+  }
+
+  // OpenAI function tools: tools [{type: "function", function: {name,
+  // description, parameters, strict}}], tool_choice and parallel_tool_calls.
+  static void read_tools(const json::object& body, FieldReader& r, core::RunOverrides& o) {
+    if (const json::array* tools = r.array("tools")) {
+      for (size_t i = 0; r.ok() && i < tools->size(); ++i) {
+        const std::string field = "tools[" + std::to_string(i) + "]";
+        if (!(*tools)[i].is_object()) {
+          r.fail(wrong_type(field, "object"));
+          break;
+        }
+        FieldReader tr((*tools)[i].as_object(), field + ".");
+        auto type = tr.string("type", true);
+        if (tr.ok() && *type != "function") tr.fail(invalid_value(field + ".type", "only function tools are supported"));
+        const json::object* fn = tr.object("function", true);
+        model::ToolSpec spec;
+        if (tr.ok()) {
+          FieldReader fr(*fn, field + ".function.");
+          auto name = fr.string("name", true);
+          auto description = fr.string("description");
+          const json::object* parameters = fr.object("parameters");
+          fr.boolean("strict");
+          if (fr.ok()) {
+            const bool valid_name = !name->empty() && name->size() <= 64 &&
+                                    std::all_of(name->begin(), name->end(), [](char c) {
+                                      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                                    });
+            if (!valid_name) {
+              fr.fail(invalid_value(field + ".function.name", "must be 1 to 64 letters, digits, '_' or '-'"));
+            }
+            for (const model::ToolSpec& t : o.tools) {
+              if (t.name == *name) fr.fail(invalid_value(field + ".function.name", "two tools are named '" + *name + "'"));
+            }
+            spec.name = *name;
+            spec.description = description.value_or("");
+            spec.parameters = parameters != nullptr ? json::serialize(*parameters) : "{}";
+          }
+          if (!fr.ok()) tr.fail(fr.error());
+        }
+        if (!tr.ok()) {
+          r.fail(tr.error());
+          break;
+        }
+        o.tools.push_back(std::move(spec));
+      }
+    }
+    if (const json::value* choice = body.if_contains("tool_choice"); choice != nullptr && !choice->is_null()) {
+      using Kind = model::ToolChoice::Kind;
+      if (choice->is_string() && choice->get_string() == "auto") {
+        o.tool_choice.kind = Kind::kAuto;
+      } else if (choice->is_string() && choice->get_string() == "none") {
+        o.tool_choice.kind = Kind::kNone;
+      } else if (choice->is_string() && choice->get_string() == "required") {
+        o.tool_choice.kind = Kind::kRequired;
+      } else if (choice->is_object() && choice->get_object().contains("function")) {
+        FieldReader cr(choice->get_object(), "tool_choice.");
+        const json::object* fn = cr.object("function", true);
+        if (cr.ok()) {
+          FieldReader fr(*fn, "tool_choice.function.");
+          auto name = fr.string("name", true);
+          if (fr.ok()) {
+            o.tool_choice = {Kind::kNamed, *name};
+            if (std::none_of(o.tools.begin(), o.tools.end(), [&](const model::ToolSpec& t) { return t.name == *name; })) {
+              fr.fail(invalid_value("tool_choice.function.name", "no tool is named '" + *name + "'"));
+            }
+          }
+          if (!fr.ok()) cr.fail(fr.error());
+        }
+        if (!cr.ok()) r.fail(cr.error());
+      } else {
+        r.fail(invalid_value("tool_choice", "must be \"auto\", \"none\", \"required\" or {type: \"function\", function: {name}}"));
+      }
+      if (o.tools.empty() && o.tool_choice.kind != Kind::kNone && o.tool_choice.kind != Kind::kAuto) {
+        r.fail(invalid_value("tool_choice", "tool_choice is only allowed when tools are specified"));
+      }
+    }
+    if (auto parallel = r.boolean("parallel_tool_calls")) o.parallel_tool_calls = *parallel;
   }
 
   // llama-server's `grammar` (GBNF text), on chat and text completions.
@@ -588,13 +681,41 @@ class OpenAiApi {
         }
         model::Message m;
         m.role = *role == "developer" ? "system" : *role;
-        if (m.role != "system" && m.role != "user" && m.role != "assistant") {
-          r.fail(invalid_value(field + ".role", "must be system, developer, user or assistant"));
+        if (m.role != "system" && m.role != "user" && m.role != "assistant" && m.role != "tool") {
+          r.fail(invalid_value(field + ".role", "must be system, developer, user, assistant or tool"));
           break;
         }
         const json::value* content = (*messages)[i].as_object().if_contains("content");
         if (content && !read_content(*content, m.content)) {
           r.fail(wrong_type(field + ".content", "string"));
+          break;
+        }
+        if (m.role == "tool") {
+          auto id = mr.string("tool_call_id", true);
+          if (mr.ok()) m.tool_call_id = *id;
+        }
+        if (const json::array* calls = m.role == "assistant" ? mr.array("tool_calls") : nullptr) {
+          for (size_t k = 0; mr.ok() && k < calls->size(); ++k) {
+            const std::string cf = field + ".tool_calls[" + std::to_string(k) + "]";
+            if (!(*calls)[k].is_object()) {
+              mr.fail(wrong_type(cf, "object"));
+              break;
+            }
+            FieldReader cr((*calls)[k].as_object(), cf + ".");
+            auto id = cr.string("id", true);
+            const json::object* fn = cr.object("function", true);
+            if (cr.ok()) {
+              FieldReader fr(*fn, cf + ".function.");
+              auto name = fr.string("name", true);
+              auto arguments = fr.string("arguments", true);
+              if (fr.ok()) m.tool_calls.push_back({*id, *name, *arguments});
+              else cr.fail(fr.error());
+            }
+            if (!cr.ok()) mr.fail(cr.error());
+          }
+        }
+        if (!mr.ok()) {
+          r.fail(mr.error());
           break;
         }
         rr.messages.push_back(std::move(m));

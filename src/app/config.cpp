@@ -187,6 +187,9 @@ Status parse_model(const toml::table& t, const std::string& prefix, const std::s
       AGENTD_RETURN_IF_ERROR(read_int(v, key, 0, int64_t{1} << 50, m.cache_bytes));
     } else if (name == "share_prefixes") {
       AGENTD_RETURN_IF_ERROR(read_bool(v, key, m.share_prefixes));
+    } else if (name == "chat_template_file") {
+      AGENTD_RETURN_IF_ERROR(read_string(v, key, m.chat_template_file));
+      m.chat_template_file = resolve_path(m.chat_template_file, base_dir);
     } else if (name == "connect_timeout_s") {
       AGENTD_RETURN_IF_ERROR(read_timeout(v, key, m.connect_timeout_s));
     } else if (name == "timeout_s") {

@@ -104,6 +104,9 @@ Status check_overrides(const RunOverrides& o, const store::AgentConfig& c, model
   params.frequency_penalty = o.frequency_penalty;
   params.presence_penalty = o.presence_penalty;
   params.logprobs = o.logprobs;
+  params.tools = o.tools;
+  params.tool_choice = o.tool_choice;
+  params.parallel_tool_calls = o.parallel_tool_calls;
   params.top_logprobs = o.top_logprobs;
   return Status::ok();
 }
@@ -164,7 +167,7 @@ Status fit_chat_prompt(CorePreparedRun& run, const RunRequest& request, store::S
   int64_t tokens_at_hi = -1;
   {
     auto [msgs, d] = assemble(0);
-    AGENTD_ASSIGN_OR_RETURN(int64_t n, run.backend->count_prompt_tokens(msgs));
+    AGENTD_ASSIGN_OR_RETURN(int64_t n, run.backend->count_prompt_tokens(msgs, run.params.tools));
     if (n + run.params.max_tokens <= context || history.empty()) {
       hi = 0;
       tokens_at_hi = n;
@@ -172,13 +175,13 @@ Status fit_chat_prompt(CorePreparedRun& run, const RunRequest& request, store::S
   }
   if (hi > 0) {
     auto [msgs, d] = assemble(history.size());
-    AGENTD_ASSIGN_OR_RETURN(tokens_at_hi, run.backend->count_prompt_tokens(msgs));
+    AGENTD_ASSIGN_OR_RETURN(tokens_at_hi, run.backend->count_prompt_tokens(msgs, run.params.tools));
     lo = 1;
     if (tokens_at_hi + run.params.max_tokens <= context) {
       while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         auto [m, dd] = assemble(mid);
-        AGENTD_ASSIGN_OR_RETURN(int64_t n, run.backend->count_prompt_tokens(m));
+        AGENTD_ASSIGN_OR_RETURN(int64_t n, run.backend->count_prompt_tokens(m, run.params.tools));
         if (n + run.params.max_tokens <= context) {
           hi = mid;
           tokens_at_hi = n;
@@ -276,8 +279,8 @@ StatusOr<std::unique_ptr<PreparedRun>> CoreAgentRunner::prepare(const RunRequest
   }
 
   AGENTD_RETURN_IF_ERROR(check_overrides(request.overrides, config, run->params));
-  if (Status s = run->backend->check_format(run->params.format); !s.is_ok()) {
-    return Status::invalid_argument("output format: " + s.message());
+  if (Status s = run->backend->check_output(run->params); !s.is_ok()) {
+    return Status::invalid_argument(run->params.tools.empty() ? "output format: " + s.message() : s.message());
   }
 
   const int64_t context = run->backend->context_tokens();
@@ -415,6 +418,7 @@ StatusOr<RunResult> CoreAgentRunner::execute(std::unique_ptr<PreparedRun> prepar
   result.execution_s = seconds;
   if (g.mean_logprob) result.confidence = std::exp(*g.mean_logprob);
   result.logprobs = std::move(g.logprobs);
+  result.tool_calls = std::move(g.tool_calls);
   result.sources = run->sources;
   result.truncated_turns = run->truncated;
   result.finish_reason = g.finish_reason;

@@ -48,6 +48,10 @@ struct RunOverrides {
   std::vector<std::string> stop;
   std::optional<double> frequency_penalty;  // -2..2 (OpenAI)
   std::optional<double> presence_penalty;   // -2..2 (OpenAI)
+  // OpenAI function tools (the calls come back in RunResult::tool_calls).
+  std::vector<model::ToolSpec> tools;
+  model::ToolChoice tool_choice;
+  bool parallel_tool_calls = true;
   bool logprobs = false;                    // OpenAI: return per-token logprobs
   int32_t top_logprobs = 0;                 // 0..20
   // OpenAI's response_format. kText (the default) leaves the version's own:
@@ -112,6 +116,7 @@ struct RunResult {
   int64_t truncated_turns = 0;       // session turns dropped to fit the context
   std::string finish_reason;         // "stop" | "length"
   std::vector<model::TokenLogprob> logprobs;  // when RunOverrides::logprobs
+  std::vector<model::ToolCall> tool_calls;    // finish_reason "tool_calls"
   std::string session_id;
 };
 

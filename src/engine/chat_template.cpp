@@ -39,15 +39,18 @@ StatusOr<std::string> ChatTemplate::render(const boost::json::object& context,
 }
 
 StatusOr<std::string> ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                                          std::string_view bos_token, std::string_view eos_token) const {
+                                          std::string_view bos_token, std::string_view eos_token,
+                                          const boost::json::array* tools) const {
   boost::json::object context;
   boost::json::array list;
   for (const ChatMessage& m : messages) {
     boost::json::object message;
     message["role"] = m.role;
     message["content"] = m.content;
+    for (const auto& kv : m.extra) message[kv.key()] = kv.value();
     list.push_back(std::move(message));
   }
+  if (tools != nullptr) context["tools"] = *tools;
   context["messages"] = std::move(list);
   context["add_generation_prompt"] = add_generation_prompt;
   context["bos_token"] = bos_token;
@@ -57,8 +60,9 @@ StatusOr<std::string> ChatTemplate::apply(const std::vector<ChatMessage>& messag
 
 StatusOr<std::string> ChatTemplate::apply_with_system(const std::vector<ChatMessage>& messages,
                                                       bool add_generation_prompt, std::string_view bos_token,
-                                                      std::string_view eos_token) const {
-  auto text = apply(messages, add_generation_prompt, bos_token, eos_token);
+                                                      std::string_view eos_token,
+                                                      const boost::json::array* tools) const {
+  auto text = apply(messages, add_generation_prompt, bos_token, eos_token, tools);
   const auto is_system = [](const ChatMessage& m) { return m.role == "system"; };
   if (text.is_ok() || std::none_of(messages.begin(), messages.end(), is_system)) return text;
   std::string system;
@@ -76,7 +80,7 @@ StatusOr<std::string> ChatTemplate::apply_with_system(const std::vector<ChatMess
   } else {
     first_user->content = system + "\n\n" + first_user->content;
   }
-  auto retried = apply(merged, add_generation_prompt, bos_token, eos_token);
+  auto retried = apply(merged, add_generation_prompt, bos_token, eos_token, tools);
   return retried.is_ok() ? retried : text;
 }
 

@@ -28,6 +28,7 @@ namespace agentd::engine {
 struct ChatMessage {
   std::string role;
   std::string content;
+  boost::json::object extra{};  // more fields for the template: tool_calls, tool_call_id, ...
 };
 
 class ChatTemplate {
@@ -46,9 +47,12 @@ class ChatTemplate {
   // As render(), with explicit limits and a fixed time for strftime_now().
   StatusOr<std::string> render(const boost::json::object& context, const jinja::RenderOptions& options) const;
 
-  // Convenience for the server: messages + flags.
+  // Convenience for the server: messages + flags (+ `tools`, as Hugging
+  // Face passes them: [{type: "function", function: {name, description,
+  // parameters}}], when not null).
   StatusOr<std::string> apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                              std::string_view bos_token, std::string_view eos_token) const;
+                              std::string_view bos_token, std::string_view eos_token,
+                              const boost::json::array* tools = nullptr) const;
 
   // apply() for a server's conversations, which always may hold a system
   // message (an agent's instructions): a template that rejects the system
@@ -56,7 +60,8 @@ class ChatTemplate {
   // system messages merged into the first user message ("SYSTEM\n\nUSER"), as
   // llama.cpp and Ollama do; any other failure is returned as it is.
   StatusOr<std::string> apply_with_system(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                                          std::string_view bos_token, std::string_view eos_token) const;
+                                          std::string_view bos_token, std::string_view eos_token,
+                                          const boost::json::array* tools = nullptr) const;
 
   const std::string& source() const { return *source_; }
 

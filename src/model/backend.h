@@ -21,10 +21,37 @@
 
 namespace agentd::model {
 
+// A call of a function tool, as the model asked for it.
+struct ToolCall {
+  std::string id;         // "call_..." (unique within the run)
+  std::string name;
+  std::string arguments;  // a JSON object, as text
+  bool operator==(const ToolCall&) const = default;
+};
+
 struct Message {
-  std::string role;  // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant", "tool"
   std::string content;
+  std::vector<ToolCall> tool_calls{};  // an assistant's calls (content may be empty)
+  std::string tool_call_id{};          // a "tool" message: the call it answers
   bool operator==(const Message&) const = default;
+};
+
+// A function the model may call (OpenAI `tools`, type function).
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  std::string parameters;  // a JSON Schema object, as text ("{}" when none was given)
+  bool operator==(const ToolSpec&) const = default;
+};
+
+// OpenAI `tool_choice`: the model decides (auto), may not call (none), must
+// call some tool (required) or the named one.
+struct ToolChoice {
+  enum class Kind { kAuto, kNone, kRequired, kNamed };
+  Kind kind = Kind::kAuto;
+  std::string name;  // kNamed
+  bool operator==(const ToolChoice&) const = default;
 };
 
 // What the answer must be (OpenAI's response_format; Roe's output_schema;
@@ -56,6 +83,10 @@ struct GenerationParams {
   std::vector<std::string> stop;  // never part of the text returned
   std::optional<double> frequency_penalty;  // OpenAI's, -2..2
   std::optional<double> presence_penalty;
+  // Tools the model may call; the calls come back in Generation::tool_calls.
+  std::vector<ToolSpec> tools;
+  ToolChoice tool_choice;
+  bool parallel_tool_calls = true;  // false: at most one call
   bool logprobs = false;     // fill Generation::logprobs
   int32_t top_logprobs = 0;  // and this many alternatives per token (0..20)
   OutputFormat format;
@@ -89,6 +120,9 @@ struct Generation {
   std::optional<double> mean_logprob;
   // Per generated token, when GenerationParams::logprobs asked for them.
   std::vector<TokenLogprob> logprobs;
+  // The tools the model called (finish_reason "tool_calls"); `text` is then
+  // what it wrote besides the calls.
+  std::vector<ToolCall> tool_calls;
 };
 
 struct EmbeddingRequest {
@@ -117,10 +151,15 @@ class ModelBackend {
   // max_tokens into this.
   virtual int64_t context_tokens() const { return spec().context; }
 
-  // How many tokens `messages` take as a prompt (with the chat template and
-  // the generation prompt), for context truncation and credit reservation.
-  // Upstream backends estimate; the real count comes back in Generation.
-  virtual StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) = 0;
+  // How many tokens `messages` take as a prompt (with the chat template, the
+  // tools the model is offered and the generation prompt), for context
+  // truncation and credit reservation. Upstream backends estimate; the real
+  // count comes back in Generation.
+  virtual StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages,
+                                                const std::vector<ToolSpec>& tools) = 0;
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) {
+    return count_prompt_tokens(messages, {});
+  }
 
   // Tokens of plain text as a prompt-completion run or an embedding feeds it
   // (a local model adds BOS when it wants one). This default estimates, as
@@ -141,10 +180,11 @@ class ModelBackend {
     return Status::invalid_argument("model '" + spec().id + "' cannot embed text");
   }
 
-  // Checks an output format before anything is spent on it: a schema the
-  // backend cannot enforce is kInvalidArgument naming the keyword.
-  virtual Status check_format(const OutputFormat& format) {
-    (void)format;
+  // Checks what the answer must be (format, tools) before anything is
+  // spent on it: a schema the backend cannot enforce is kInvalidArgument
+  // naming the keyword.
+  virtual Status check_output(const GenerationParams& params) {
+    (void)params;
     return Status::ok();
   }
 

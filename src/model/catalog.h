@@ -27,6 +27,7 @@ struct ModelSpec {
   int parallel = 1;                         // sequences decoded at once
   int64_t cache_bytes = int64_t{256} << 20; // KV caches kept between turns (LRU by cache_key)
   bool share_prefixes = true;               // copy a prompt prefix from other requests' caches
+  std::string chat_template_file;           // a Jinja chat template used instead of the GGUF's
 
   // openai upstream
   double connect_timeout_s = 5.0;

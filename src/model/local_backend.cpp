@@ -1,12 +1,15 @@
 #include "model/local_backend.h"
 
 #include <algorithm>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <span>
+#include <sstream>
 #include <utility>
 
 #include "engine/generator.h"
+#include "model/tool_calls.h"
 
 namespace agentd::model {
 
@@ -28,7 +31,20 @@ StatusOr<std::unique_ptr<LocalBackend>> LocalBackend::create(const ModelSpec& sp
   bool own = false;
   std::vector<std::string> warnings;
   std::optional<engine::ChatTemplate> tmpl;
-  if (auto source = (*model)->gguf().get_string("tokenizer.chat_template")) {
+  if (!spec.chat_template_file.empty()) {
+    // The operator's template wins over the file's (llama-server's --chat-template-file).
+    std::ifstream in(spec.chat_template_file, std::ios::binary);
+    if (!in) return Status::not_found("model '" + spec.id + "': cannot read chat_template_file " + spec.chat_template_file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto parsed = engine::ChatTemplate::parse(text.str());
+    if (!parsed.is_ok()) {
+      return Status::invalid_argument("model '" + spec.id + "': chat_template_file " + spec.chat_template_file + ": " +
+                                      parsed.status().message());
+    }
+    tmpl = std::move(parsed).value();
+    own = true;
+  } else if (auto source = (*model)->gguf().get_string("tokenizer.chat_template")) {
     auto parsed = engine::ChatTemplate::parse(*source);
     if (parsed.is_ok()) {
       tmpl = std::move(parsed).value();
@@ -61,7 +77,8 @@ LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
       template_(std::move(chat_template)),
       own_template_(own_template),
       reasoning_(template_.source().find("<think>") != std::string::npos),
-      caches_(spec_.cache_bytes) {
+      caches_(spec_.cache_bytes),
+      template_tools_(template_writes_tool_calls(template_.source())) {
   // The engine's caches stop at the trained context: the smaller one rules.
   context_ = spec_.context;
   const int64_t trained = model_->config().n_ctx_train;
@@ -133,11 +150,50 @@ int64_t LocalBackend::running() const {
   return in_flight_;
 }
 
-StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<Message>& messages) const {
+StatusOr<std::vector<int32_t>> LocalBackend::tokenize_prompt(const std::vector<Message>& messages,
+                                                             const std::vector<ToolSpec>& tools) const {
+  namespace json = boost::json;
+  auto parsed = [](const std::string& text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    return ec ? json::value(json::object{}) : v;
+  };
+  const bool has_tool_turns = std::any_of(messages.begin(), messages.end(), [](const Message& m) {
+    return m.role == "tool" || !m.tool_calls.empty();
+  });
   std::vector<engine::ChatMessage> chat;
-  chat.reserve(messages.size());
-  for (const auto& m : messages) chat.push_back({m.role, m.content});
-  auto text = template_.apply_with_system(chat, /*add_generation_prompt=*/true, bos_text_, eos_text_);
+  std::optional<json::array> tool_list;
+  if (template_tools_ || (tools.empty() && !has_tool_turns)) {
+    // The template's own way, with the fields Hugging Face passes.
+    for (const auto& m : messages) {
+      engine::ChatMessage c{m.role, m.content, {}};
+      if (!m.tool_calls.empty()) {
+        json::array calls;
+        for (const ToolCall& call : m.tool_calls) {
+          calls.push_back(json::object{{"id", call.id}, {"type", "function"},
+                                       {"function", json::object{{"name", call.name},
+                                                                 {"arguments", parsed(call.arguments)}}}});
+        }
+        c.extra["tool_calls"] = std::move(calls);
+      }
+      if (!m.tool_call_id.empty()) c.extra["tool_call_id"] = m.tool_call_id;
+      chat.push_back(std::move(c));
+    }
+    if (!tools.empty()) {
+      tool_list.emplace();
+      for (const ToolSpec& t : tools) {
+        tool_list->push_back(json::object{{"type", "function"},
+                                          {"function", json::object{{"name", t.name}, {"description", t.description},
+                                                                    {"parameters", parsed(t.parameters)}}}});
+      }
+    }
+  } else {
+    for (const Message& m : as_plain_messages(messages, tools.empty() ? std::string() : describe_tools(tools, true))) {
+      chat.push_back({m.role, m.content, {}});
+    }
+  }
+  auto text = template_.apply_with_system(chat, /*add_generation_prompt=*/true, bos_text_, eos_text_,
+                                          tool_list ? &*tool_list : nullptr);
   if (!text.is_ok())
     return Status(text.status().code(), "model '" + spec_.id + "': chat template: " + text.status().message());
   std::vector<int32_t> ids = tokenizer_->encode(*text, /*add_special=*/false, /*parse_special=*/true);
@@ -159,9 +215,10 @@ StatusOr<int64_t> LocalBackend::count_text_tokens(std::string_view text) {
   return static_cast<int64_t>(tokenize_text(text).size());
 }
 
-StatusOr<int64_t> LocalBackend::count_prompt_tokens(const std::vector<Message>& messages) {
-  AGENTD_ASSIGN_OR_RETURN(auto ids, tokenize_prompt(messages));
-  counted_.put(messages, ids);
+StatusOr<int64_t> LocalBackend::count_prompt_tokens(const std::vector<Message>& messages,
+                                                  const std::vector<ToolSpec>& tools) {
+  AGENTD_ASSIGN_OR_RETURN(auto ids, tokenize_prompt(messages, tools));
+  if (tools.empty()) counted_.put(messages, ids);
   return static_cast<int64_t>(ids.size());
 }
 
@@ -195,19 +252,20 @@ static std::string valid_utf8(std::string_view s) {
   return out;
 }
 
-Status LocalBackend::check_format(const OutputFormat& format) { return constraints_->get(format).status(); }
+Status LocalBackend::check_output(const GenerationParams& params) { return constraints_->get(params).status(); }
 
 StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
   const GenerationParams& p = request.params;
   if (p.max_tokens < 1) return Status::invalid_argument("max_tokens must be at least 1");
-  AGENTD_ASSIGN_OR_RETURN(std::shared_ptr<engine::grammar::TokenConstraint> constraint, constraints_->get(p.format));
+  AGENTD_ASSIGN_OR_RETURN(std::shared_ptr<engine::grammar::TokenConstraint> constraint, constraints_->get(p));
+  const bool calls = !p.tools.empty() && p.tool_choice.kind != ToolChoice::Kind::kNone;
   std::vector<int32_t> prompt;
   if (!request.prompt.empty()) {
     prompt = tokenize_text(request.prompt);
-  } else if (auto counted = counted_.take(request.messages)) {
+  } else if (auto counted = p.tools.empty() ? counted_.take(request.messages) : std::nullopt) {
     prompt = std::move(*counted);
   } else {
-    AGENTD_ASSIGN_OR_RETURN(prompt, tokenize_prompt(request.messages));
+    AGENTD_ASSIGN_OR_RETURN(prompt, tokenize_prompt(request.messages, p.tools));
   }
   const auto n_prompt = static_cast<int64_t>(prompt.size());
   // (max_tokens is compared alone first: the sum cannot overflow)
@@ -231,6 +289,7 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   work_cv_.notify_one();
   bool cancelled = false;
   ThinkFilter think;  // reasoning models: the client sees the answer without <think>...</think>
+  ToolCallStream tool_stream;  // with tools: the client sees the text before the calls
   for (;;) {
     job.cv.wait(lock, [&] { return job.finished || !job.text.empty(); });
     if (job.text.empty()) break;  // finished, everything handed out
@@ -238,6 +297,7 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
     job.text.clear();
     if (cancelled) continue;
     if (reasoning_) piece = think.feed(piece);
+    if (calls) piece = tool_stream.push(piece);
     if (piece.empty()) continue;
     lock.unlock();
     const bool go_on = on_chunk(piece);
@@ -252,9 +312,21 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
     work_cv_.notify_one();  // a slot is free
     if (in_flight_ == 0) idle_cv_.notify_all();
   }
-  if (reasoning_ && job.result.is_ok()) {
-    job.result->text = ThinkFilter::strip(job.result->text);
-    const std::string held = think.finish();
+  if (job.result.is_ok() && (reasoning_ || calls)) {
+    std::string held;
+    if (reasoning_) {
+      job.result->text = ThinkFilter::strip(job.result->text);
+      held = think.finish();
+    }
+    if (calls) {
+      held = tool_stream.push(held) + tool_stream.finish();
+      SplitAnswer split = split_tool_calls(job.result->text);
+      job.result->text = std::move(split.content);
+      job.result->tool_calls = std::move(split.calls);
+      if (!job.result->tool_calls.empty() && job.result->finish_reason != "cancelled") {
+        job.result->finish_reason = "tool_calls";
+      }
+    }
     if (!held.empty() && job.stream && !cancelled) {
       lock.unlock();
       on_chunk(held);

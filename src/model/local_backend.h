@@ -116,19 +116,25 @@ class LocalBackend : public ModelBackend {
   LocalBackend& operator=(const LocalBackend&) = delete;
 
   const ModelSpec& spec() const override { return spec_; }
-  StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) override;
+  using ModelBackend::count_prompt_tokens;
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages,
+                                        const std::vector<ToolSpec>& tools) override;
   StatusOr<int64_t> count_text_tokens(std::string_view text) override;
   bool continues_text() const override { return true; }
   StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
-  // json_object and json_schema formats are enforced by a grammar; a schema
-  // it cannot enforce is kInvalidArgument naming the keyword.
-  Status check_format(const OutputFormat& format) override;
+  // json_object and json_schema formats, GBNF grammars and tool calls are
+  // enforced by a grammar; what it cannot enforce is kInvalidArgument naming it.
+  Status check_output(const GenerationParams& params) override;
 
   // Plain text's token ids (BOS when the tokenizer adds one; special-token
   // text is not parsed), as generate() feeds GenerationRequest::prompt.
   std::vector<int32_t> tokenize_text(std::string_view text) const;
   // The rendered prompt's token ids (BOS included), as generate() feeds them.
-  StatusOr<std::vector<int32_t>> tokenize_prompt(const std::vector<Message>& messages) const;
+  // Tools (and calls and results in `messages`) go through the model's own
+  // template when it writes <tool_call> blocks, else as agentd's text
+  // (tool_calls.h).
+  StatusOr<std::vector<int32_t>> tokenize_prompt(const std::vector<Message>& messages,
+                                                 const std::vector<ToolSpec>& tools = {}) const;
   // Tokens a prompt plus max_tokens may take: ModelSpec::context, or the
   // model's trained context when that is smaller.
   int64_t context() const { return context_; }
@@ -212,8 +218,9 @@ class LocalBackend : public ModelBackend {
   std::unique_ptr<engine::ThreadPool> pool_;
   std::unique_ptr<engine::Generator> generator_;
   KvCacheStore caches_;
-  PromptTokenCache counted_;
-  std::unique_ptr<OutputConstraints> constraints_;  // prompts count_prompt_tokens() tokenized
+  PromptTokenCache counted_;  // prompts count_prompt_tokens() tokenized (no tools)
+  std::unique_ptr<OutputConstraints> constraints_;
+  bool template_tools_ = false;  // the template writes <tool_call> blocks itself
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the engine thread waits for jobs

@@ -179,7 +179,9 @@ OpenAiBackend::OpenAiBackend(ModelSpec spec, RetryPolicy retry)
       url_(without_trailing_slashes(spec_.base_url) + "/chat/completions"),
       embeddings_url_(without_trailing_slashes(spec_.base_url) + "/embeddings") {}
 
-StatusOr<int64_t> OpenAiBackend::count_prompt_tokens(const std::vector<Message>& messages) {
+StatusOr<int64_t> OpenAiBackend::count_prompt_tokens(const std::vector<Message>& messages,
+                                                     const std::vector<ToolSpec>& tools) {
+  (void)tools;  // refused by check_output()
   return openai::estimate_prompt_tokens(messages);
 }
 

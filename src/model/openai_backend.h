@@ -50,14 +50,22 @@ class OpenAiBackend : public ModelBackend {
   static StatusOr<std::unique_ptr<OpenAiBackend>> create(const ModelSpec& spec, RetryPolicy retry = {});
 
   const ModelSpec& spec() const override { return spec_; }
-  StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages) override;
+  using ModelBackend::count_prompt_tokens;
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages,
+                                        const std::vector<ToolSpec>& tools) override;
   StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
   // JSON formats go to the provider as response_format; a GBNF grammar
   // cannot (kInvalidArgument).
-  Status check_format(const OutputFormat& format) override {
-    if (format.kind != OutputFormat::Kind::kGrammar) return Status::ok();
-    return Status::invalid_argument("a GBNF grammar runs only on local models; '" + spec_.id +
-                                    "' is an upstream provider");
+  Status check_output(const GenerationParams& params) override {
+    if (params.format.kind == OutputFormat::Kind::kGrammar) {
+      return Status::invalid_argument("a GBNF grammar runs only on local models; '" + spec_.id +
+                                      "' is an upstream provider");
+    }
+    if (!params.tools.empty()) {
+      return Status::invalid_argument("tools on upstream models are not supported yet; '" + spec_.id +
+                                      "' is an upstream provider");
+    }
+    return Status::ok();
   }
   // POST {base_url}/embeddings, retried as generations are.
   bool embeds() const override { return true; }

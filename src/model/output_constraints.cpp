@@ -4,6 +4,7 @@
 
 #include "engine/grammar/gbnf.h"
 #include "engine/grammar/json_schema.h"
+#include "model/tool_calls.h"
 
 namespace agentd::model {
 
@@ -12,11 +13,20 @@ namespace grammar = engine::grammar;
 OutputConstraints::OutputConstraints(std::shared_ptr<const grammar::TokenVocabulary> vocabulary)
     : vocabulary_(std::move(vocabulary)) {}
 
-StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const OutputFormat& format) {
-  if (format.kind == OutputFormat::Kind::kText) return std::shared_ptr<grammar::TokenConstraint>();
-  const std::string key = format.kind == OutputFormat::Kind::kJsonObject ? std::string("object")
-                          : format.kind == OutputFormat::Kind::kGrammar ? "gbnf:" + format.schema
-                                                                        : "schema:" + format.schema;
+StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const GenerationParams& params) {
+  const OutputFormat& format = params.format;
+  const bool tools = !params.tools.empty();
+  if (format.kind == OutputFormat::Kind::kText && !tools) return std::shared_ptr<grammar::TokenConstraint>();
+  std::string key = format.kind == OutputFormat::Kind::kJsonObject ? std::string("object")
+                    : format.kind == OutputFormat::Kind::kGrammar  ? "gbnf:" + format.schema
+                    : format.kind == OutputFormat::Kind::kJsonSchema ? "schema:" + format.schema
+                                                                     : std::string("text");
+  if (tools) {
+    boost::json::array list;
+    for (const ToolSpec& t : params.tools) list.push_back(boost::json::array{t.name, t.parameters});
+    key = "tools:" + std::to_string(static_cast<int>(params.tool_choice.kind)) + ":" + params.tool_choice.name + ":" +
+          (params.parallel_tool_calls ? "1" : "0") + ":" + boost::json::serialize(list) + ":" + key;
+  }
   {
     std::lock_guard lock(mu_);
     if (auto it = kept_.find(key); it != kept_.end()) {
@@ -25,7 +35,9 @@ StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const
     }
   }
   std::shared_ptr<const grammar::Grammar> g;
-  if (format.kind == OutputFormat::Kind::kJsonObject) {
+  if (tools) {
+    AGENTD_ASSIGN_OR_RETURN(g, tool_grammar(params.tools, params.tool_choice, params.parallel_tool_calls, format));
+  } else if (format.kind == OutputFormat::Kind::kJsonObject) {
     g = grammar::json_object_grammar();
   } else if (format.kind == OutputFormat::Kind::kGrammar) {
     AGENTD_ASSIGN_OR_RETURN(g, grammar::compile_gbnf(format.schema));

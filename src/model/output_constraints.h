@@ -29,9 +29,10 @@ class OutputConstraints {
 
   explicit OutputConstraints(std::shared_ptr<const engine::grammar::TokenVocabulary> vocabulary);
 
-  // nullptr for text; kInvalidArgument when the schema is not JSON or holds
-  // what the grammar cannot enforce (the message names it).
-  StatusOr<std::shared_ptr<engine::grammar::TokenConstraint>> get(const OutputFormat& format);
+  // nullptr for text without tools; kInvalidArgument when the schema is not
+  // JSON or holds what the grammar cannot enforce (the message names it).
+  // With tools, the grammar of tool_calls.h (the format is the text's).
+  StatusOr<std::shared_ptr<engine::grammar::TokenConstraint>> get(const GenerationParams& params);
 
  private:
   std::shared_ptr<const engine::grammar::TokenVocabulary> vocabulary_;

@@ -36,7 +36,9 @@ class FakeBackend final : public model::ModelBackend {
     while (in >> w) ++n;
     return n;
   }
-  StatusOr<int64_t> count_prompt_tokens(const std::vector<model::Message>& messages) override {
+  using ModelBackend::count_prompt_tokens;
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<model::Message>& messages,
+                                        const std::vector<model::ToolSpec>&) override {
     int64_t n = 1;
     for (const auto& m : messages) n += 3 + words(m.content);
     return n;

@@ -23,7 +23,9 @@ class EchoBackend final : public model::ModelBackend {
  public:
   explicit EchoBackend(model::ModelSpec spec) : spec_(std::move(spec)) {}
   const model::ModelSpec& spec() const override { return spec_; }
-  StatusOr<int64_t> count_prompt_tokens(const std::vector<model::Message>& m) override {
+  using ModelBackend::count_prompt_tokens;
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<model::Message>& m,
+                                        const std::vector<model::ToolSpec>&) override {
     return static_cast<int64_t>(2 * m.size() + 1);
   }
   StatusOr<model::Generation> generate(const model::GenerationRequest& r, const model::ChunkCallback&) override {
@@ -47,7 +49,11 @@ class DripBackend final : public model::ModelBackend {
  public:
   explicit DripBackend(model::ModelSpec spec) : spec_(std::move(spec)) {}
   const model::ModelSpec& spec() const override { return spec_; }
-  StatusOr<int64_t> count_prompt_tokens(const std::vector<model::Message>&) override { return 3; }
+  using ModelBackend::count_prompt_tokens;
+  StatusOr<int64_t> count_prompt_tokens(const std::vector<model::Message>&,
+                                        const std::vector<model::ToolSpec>&) override {
+    return 3;
+  }
   StatusOr<model::Generation> generate(const model::GenerationRequest&, const model::ChunkCallback& on_chunk) override {
     for (int i = 0; i < 5000; ++i) {
       ++chunks;

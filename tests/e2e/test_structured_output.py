@@ -53,6 +53,29 @@ def validate(schema, texts):
     return [(v["valid"], v["error"]) for v in json.loads(p.stdout)]
 
 
+QWEN_TEMPLATE = os.path.join(os.environ.get("AGENTD_TESTDATA_DIR", ""), "templates", "Qwen-Qwen2.5-7B-Instruct.jinja")
+
+
+def render_reference(template_path, messages, tools):
+    """The prompt as Jinja2 renders it (render_reference.py under Debian's python3)."""
+    with open(template_path) as f:
+        template = f.read()
+    request = {"template": template, "messages": messages, "tools": tools, "add_generation_prompt": True,
+               "bos_token": "<s>", "eos_token": "</s>"}
+    p = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "render_reference.py")],
+                       input=json.dumps(request), capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("render_reference.py failed (python3-jinja2 is installed by scripts/install-deps.sh): "
+                             + p.stderr)
+    return p.stdout
+
+
+def tokenize(text):
+    p = subprocess.run([AGENTD_BIN, "tokenize", "-m", random_model(), "--add-special", "--parse-special", text],
+                       capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(p.stdout)
+
+
 def generate(schema, runs, max_tokens, seed):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(schema, f)
@@ -120,6 +143,9 @@ class StructuredServerTest(ServerTestCase):
         cls.server_kwargs = {"models": [
             {"id": "tiny-q8", "name": "Random 4k", "backend": "local", "path": random_model(),
              "context": 4096, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20},
+            {"id": "qwen-t", "name": "Random 4k, Qwen2.5's template", "backend": "local", "path": random_model(),
+             "context": 4096, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20,
+             "chat_template_file": QWEN_TEMPLATE},
             # Never reached: the refusal comes before any request.
             {"id": "up", "name": "Upstream", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
              "upstream_model": "m", "context": 2048, "price_input_per_mtok": 1.0, "price_output_per_mtok": 1.0,
@@ -185,9 +211,9 @@ class StructuredServerTest(ServerTestCase):
         r = self.chat(key, response_format={"type": "json_schema", "json_schema": {"schema": {}}})
         self.assertEqual(r.status, 400, r)
         self.assertEqual(r.json()["error"]["param"], "response_format.json_schema.name")
-        r = self.chat(key, tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+        r = self.chat(key, functions=[{"name": "f", "parameters": {}}])
         self.assertEqual(r.status, 400, r)
-        self.assertEqual(r.json()["error"]["param"], "tools")
+        self.assertEqual(r.json()["error"]["param"], "functions")
         r = self.chat(key, frobnicate=1)
         self.assertEqual(r.status, 400, r)
         self.assertEqual(r.json()["error"]["param"], "frobnicate")
@@ -252,6 +278,138 @@ class StructuredServerTest(ServerTestCase):
         self.assertEqual(r.status, 400, r)
         self.assertIn("only on local models", r.json()["error"]["message"])
 
+    TOOLS = [
+        {"type": "function", "function": {
+            "name": "get_weather", "description": "Weather for a city",
+            "parameters": {"type": "object", "properties": {
+                "city": {"type": "string", "maxLength": 20},
+                "unit": {"enum": ["celsius", "fahrenheit"]}},
+                "required": ["city", "unit"], "additionalProperties": False}}},
+        {"type": "function", "function": {
+            "name": "add", "description": "Adds two integers",
+            "parameters": {"type": "object", "properties": {
+                "a": {"type": "integer", "minimum": -1000, "maximum": 1000},
+                "b": {"type": "integer", "minimum": -1000, "maximum": 1000}},
+                "required": ["a", "b"], "additionalProperties": False}}},
+    ]
+
+    def assert_valid_calls(self, calls, allowed):
+        schemas = {t["function"]["name"]: t["function"]["parameters"] for t in self.TOOLS}
+        for c in calls:
+            self.assertTrue(c["id"].startswith("call_"), c)
+            self.assertEqual(c["type"], "function")
+            self.assertIn(c["function"]["name"], allowed)
+            ok, err = validate(schemas[c["function"]["name"]], [c["function"]["arguments"]])[0]
+            self.assertTrue(ok, f"{err}: {c}")
+        self.assertEqual(len({c["id"] for c in calls}), len(calls))
+
+    def check_tool_calls(self):
+        key = self.tenant()
+        names = ["get_weather", "add"]
+        # required: calls from the first token, each valid against its tool's parameters.
+        for seed in range(4):
+            r = self.chat(key, temperature=1, seed=seed, max_tokens=200, tools=self.TOOLS, tool_choice="required")
+            self.assertEqual(r.status, 200, r)
+            choice = r.json()["choices"][0]
+            self.assertEqual(choice["finish_reason"], "tool_calls", choice)
+            self.assertIsNone(choice["message"]["content"], choice)
+            self.assertGreaterEqual(len(choice["message"]["tool_calls"]), 1)
+            self.assert_valid_calls(choice["message"]["tool_calls"], names)
+        # A named tool, one call only.
+        r = self.chat(key, temperature=1, seed=1, max_tokens=200, tools=self.TOOLS, parallel_tool_calls=False,
+                      tool_choice={"type": "function", "function": {"name": "add"}})
+        self.assertEqual(r.status, 200, r)
+        calls = r.json()["choices"][0]["message"]["tool_calls"]
+        self.assertEqual(len(calls), 1)
+        self.assert_valid_calls(calls, ["add"])
+        # auto: free text, calls after it or not; none: never a call.
+        for seed in range(6):
+            r = self.chat(key, temperature=1, seed=seed, max_tokens=60, tools=self.TOOLS)
+            self.assertEqual(r.status, 200, r)
+            message = r.json()["choices"][0]["message"]
+            self.assertNotIn("<tool_call>", message["content"] or "")
+            self.assert_valid_calls(message.get("tool_calls", []), names)
+            r = self.chat(key, temperature=1, seed=seed, max_tokens=60, tools=self.TOOLS, tool_choice="none")
+            self.assertEqual(r.status, 200, r)
+            message = r.json()["choices"][0]["message"]
+            self.assertNotIn("tool_calls", message)
+            self.assertNotIn("<tool_call>", message["content"])
+        # Streamed as OpenAI streams calls; the same calls as unstreamed with the same seed.
+        body = {"model": "tiny-q8", "messages": [{"role": "user", "content": "Weather?"}], "temperature": 1,
+                "seed": 3, "max_tokens": 200, "tools": self.TOOLS, "tool_choice": "required"}
+        whole = self.srv.post("/v1/chat/completions", body, key=key).json()["choices"][0]["message"]["tool_calls"]
+        raw = self.srv.request("POST", "/v1/chat/completions", dict(body, stream=True), key=key)
+        self.assertEqual(raw.status, 200, raw)
+        streamed, finish = {}, None
+        for line in raw.text.split("\n"):
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            for c in json.loads(line[6:])["choices"]:
+                finish = c["finish_reason"] or finish
+                for d in c["delta"].get("tool_calls", []):
+                    if "id" in d:
+                        self.assertNotIn(d["index"], streamed)
+                        streamed[d["index"]] = {"id": d["id"], "type": d["type"],
+                                                "function": {"name": d["function"]["name"], "arguments": ""}}
+                    streamed[d["index"]]["function"]["arguments"] += d["function"].get("arguments", "")
+        self.assertEqual(finish, "tool_calls")
+        self.assertEqual([(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in streamed.values()],
+                         [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in whole])
+        # The conversation goes on with the calls and their results.
+        r = self.chat(key, max_tokens=5, tools=self.TOOLS, messages=[
+            {"role": "user", "content": "Weather in Oslo?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\", \"unit\": \"celsius\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "-3 C, snow"}])
+        self.assertEqual(r.status, 200, r)
+        self.assertGreater(r.json()["usage"]["prompt_tokens"], 40)
+
+    def check_tool_refusals(self):
+        key = self.tenant()
+        r = self.chat(key, tools=self.TOOLS, tool_choice={"type": "function", "function": {"name": "nope"}})
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "tool_choice.function.name"))
+        r = self.chat(key, tool_choice="required")
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "tool_choice"))
+        r = self.chat(key, tools=[{"type": "code_interpreter"}])
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "tools[0].type"))
+        bad = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "not": {}}}}]
+        r = self.chat(key, tools=bad, tool_choice="required")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("'not'", r.json()["error"]["message"])
+        r = self.chat(key, messages=[{"role": "tool", "content": "x"}])
+        self.assertEqual((r.status, r.json()["error"]["param"]), (400, "messages[0].tool_call_id"))
+        r = self.chat(key, model="up", tools=self.TOOLS)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("upstream", r.json()["error"]["message"])
+
+    def check_tools_through_the_models_own_template(self):
+        # Qwen2.5's template (chat_template_file) renders the tools and the
+        # calls itself: the prompt is the one Jinja2 renders, token for token.
+        key = self.tenant()
+        user = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Oslo?"}]
+        turn = user + [
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\", \"unit\": \"celsius\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "-3 C, snow"}]
+        for messages in (user, turn):
+            r = self.chat(key, model="qwen-t", max_tokens=4, tools=self.TOOLS, messages=messages)
+            self.assertEqual(r.status, 200, r)
+            # What Hugging Face passes: arguments as an object, content as given.
+            hf = json.loads(json.dumps(messages))
+            for m in hf:
+                for c in m.get("tool_calls", []):
+                    c["function"]["arguments"] = json.loads(c["function"]["arguments"])
+            text = render_reference(QWEN_TEMPLATE, hf, self.TOOLS)
+            self.assertIn("<tools>", text)
+            self.assertEqual(r.json()["usage"]["prompt_tokens"], len(tokenize(text)), text)
+        for seed in range(3):
+            r = self.chat(key, model="qwen-t", temperature=1, seed=seed, max_tokens=200, tools=self.TOOLS,
+                          tool_choice="required")
+            self.assertEqual(r.status, 200, r)
+            self.assert_valid_calls(r.json()["choices"][0]["message"]["tool_calls"], ["get_weather", "add"])
+
     def check_logprobs_of_a_local_model(self):
         key = self.tenant()
         r = self.chat(key, temperature=0, max_tokens=8, logprobs=True, top_logprobs=3)
@@ -289,7 +447,7 @@ class StructuredServerTest(ServerTestCase):
         r = self.chat(key, logprobs=True, top_logprobs=21)
         self.assertEqual((r.status, r.json()["error"]["param"]), (400, "top_logprobs"))
 
-    def check_official_sdk_parse_with_zod(self):
+    def check_official_sdk_parse_tools_and_streams(self):
         key = self.tenant()
         env = dict(os.environ, AGENTD_URL=f"http://127.0.0.1:{self.srv.port}/v1", AGENTD_KEY=key, MODEL_ID="tiny-q8")
         p = subprocess.run(["node", os.path.join(NODE_DIR, "structured_client.mjs")], capture_output=True,
@@ -303,6 +461,16 @@ class StructuredServerTest(ServerTestCase):
             self.assertTrue(1 <= parsed["rating"] <= 5)
             self.assertLessEqual(len(parsed["tags"]), 3)
         self.assertTrue(out["streamed_valid"], out)
+        # runTools ran the function once with integers the schema allows, and sent the result back.
+        self.assertEqual(len(out["add_calls"]), 1, out)
+        for v in out["add_calls"][0]:
+            self.assertIsInstance(v, int)
+            self.assertTrue(-50 <= v <= 50, out)
+        self.assertEqual(out["run_messages"], ["user", "assistant", "tool"])
+        [call] = out["streamed_call"]
+        self.assertEqual((call["type"], call["function"]["name"], out["streamed_finish"]), ("function", "add", "tool_calls"))
+        args = json.loads(call["function"]["arguments"])
+        self.assertEqual(set(args), {"a", "b"})
 
 
 if __name__ == "__main__":

@@ -176,19 +176,15 @@ std::string quote(std::string_view s) { return json::serialize(json::value(s)); 
 
 class Compiler {
  public:
-  explicit Compiler(const json::value& root) : root_(root) {}
+  Compiler(const json::value& root, GrammarBuilder& builder) : root_(root), b_(builder) {}
 
-  StatusOr<std::shared_ptr<const Grammar>> run() {
+  // A rule of b_ for the schema's JSON texts.
+  StatusOr<int32_t> rule(const std::string& name) {
     AGENTD_ASSIGN_OR_RETURN(Expr body, compile(root_, "#"));
-    const int32_t root = b_.add("root", std::move(body));
-    return b_.build(root);
+    return b_.add(name, std::move(body));
   }
 
-  StatusOr<std::shared_ptr<const Grammar>> any_object() {
-    Expr obj = object_of_any();
-    const int32_t root = b_.add("root", std::move(obj));
-    return b_.build(root);
-  }
+  int32_t any_object_rule(const std::string& name) { return b_.add(name, object_of_any()); }
 
  private:
   Status error(const std::string& path, const std::string& what) const {
@@ -971,7 +967,7 @@ class Compiler {
   }
 
   const json::value& root_;
-  GrammarBuilder b_;
+  GrammarBuilder& b_;
   std::map<std::string, int32_t> refs_;
   std::vector<std::set<std::string>> closed_names_;  // merge_all(): names each closed allOf part allows
   int32_t ws_ = -1, char_ = -1, value_ = -1;
@@ -981,13 +977,25 @@ class Compiler {
 }  // namespace
 
 StatusOr<std::shared_ptr<const Grammar>> compile_json_schema(const json::value& schema) {
-  return Compiler(schema).run();
+  GrammarBuilder b;
+  AGENTD_ASSIGN_OR_RETURN(int32_t root, Compiler(schema, b).rule("root"));
+  return b.build(root);
+}
+
+StatusOr<int32_t> add_json_schema(GrammarBuilder& builder, const json::value& schema, const std::string& name) {
+  return Compiler(schema, builder).rule(name);
+}
+
+int32_t add_json_object(GrammarBuilder& builder, const std::string& name) {
+  const json::value none;
+  return Compiler(none, builder).any_object_rule(name);
 }
 
 std::shared_ptr<const Grammar> json_object_grammar() {
   static const std::shared_ptr<const Grammar> g = [] {
-    const json::value none;
-    auto built = Compiler(none).any_object();
+    GrammarBuilder b;
+    const int32_t root = add_json_object(b, "root");
+    auto built = b.build(root);
     return built.is_ok() ? *built : nullptr;
   }();
   return g;

@@ -27,6 +27,7 @@
 // Thread-safety: pure functions.
 
 #include <memory>
+#include <string>
 
 #include <boost/json/fwd.hpp>
 
@@ -36,6 +37,12 @@
 namespace agentd::engine::grammar {
 
 StatusOr<std::shared_ptr<const Grammar>> compile_json_schema(const boost::json::value& schema);
+
+// The same as a rule of a larger grammar (a tool's arguments inside a tool
+// call): returns the rule's id in `builder`.
+StatusOr<int32_t> add_json_schema(GrammarBuilder& builder, const boost::json::value& schema, const std::string& name);
+// A rule for any JSON object.
+int32_t add_json_object(GrammarBuilder& builder, const std::string& name);
 
 // Any JSON object (OpenAI's response_format json_object).
 std::shared_ptr<const Grammar> json_object_grammar();
