@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/ids.h"
 #include "model/openai_protocol.h"
 #include "model/sse_parser.h"
 
@@ -106,6 +107,14 @@ struct OpenAiBackend::Attempt {
     for (const TokenLogprob& lp : d.logprobs) logprob_sum += lp.logprob;
     logprob_count += static_cast<int64_t>(d.logprobs.size());
     if (want_logprobs) out.logprobs.insert(out.logprobs.end(), d.logprobs.begin(), d.logprobs.end());
+    for (const openai::ToolCallDelta& t : d.tool_calls) {
+      if (static_cast<size_t>(t.index) >= out.tool_calls.size()) out.tool_calls.resize(static_cast<size_t>(t.index) + 1);
+      ToolCall& call = out.tool_calls[static_cast<size_t>(t.index)];
+      if (!t.id.empty()) call.id = t.id;
+      if (!t.name.empty()) call.name = t.name;
+      call.arguments += t.arguments;
+      emitted = true;  // a call went to the caller's answer: no retry from here on
+    }
     if (!d.content.empty()) {
       out.text += d.content;
       emitted = true;
@@ -336,7 +345,11 @@ Status OpenAiBackend::perform(const std::string& url, const std::string& body, c
 
 Generation OpenAiBackend::settle(const GenerationRequest& request, Attempt& a) {
   Generation g = std::move(a.out);
+  for (ToolCall& c : g.tool_calls) {
+    if (c.id.empty()) c.id = "call_" + random_hex(12);  // a provider that numbers none
+  }
   if (a.cancelled) g.finish_reason = "cancelled";
+  else if (!g.tool_calls.empty()) g.finish_reason = "tool_calls";
   else if (g.finish_reason != "length") g.finish_reason = "stop";
   // The provider's usage comes last, so a cancelled stream rarely has it:
   // then what it streamed is estimated as for a provider that sends none.

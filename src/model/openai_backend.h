@@ -61,10 +61,6 @@ class OpenAiBackend : public ModelBackend {
       return Status::invalid_argument("a GBNF grammar runs only on local models; '" + spec_.id +
                                       "' is an upstream provider");
     }
-    if (!params.tools.empty()) {
-      return Status::invalid_argument("tools on upstream models are not supported yet; '" + spec_.id +
-                                      "' is an upstream provider");
-    }
     return Status::ok();
   }
   // POST {base_url}/embeddings, retried as generations are.

@@ -15,8 +15,42 @@ std::string request_body(const std::string& model, const GenerationRequest& requ
   json::object body;
   body["model"] = model;
   json::array messages;
-  for (const auto& m : request.messages) messages.push_back(json::object{{"role", m.role}, {"content", m.content}});
+  for (const auto& m : request.messages) {
+    json::object o{{"role", m.role}, {"content", m.content}};
+    if (!m.tool_calls.empty()) {
+      json::array calls;
+      for (const ToolCall& c : m.tool_calls) {
+        calls.push_back(json::object{{"id", c.id}, {"type", "function"},
+                                     {"function", json::object{{"name", c.name}, {"arguments", c.arguments}}}});
+      }
+      o["tool_calls"] = std::move(calls);
+      if (m.content.empty()) o["content"] = nullptr;
+    }
+    if (!m.tool_call_id.empty()) o["tool_call_id"] = m.tool_call_id;
+    messages.push_back(std::move(o));
+  }
   body["messages"] = std::move(messages);
+  if (!p.tools.empty()) {
+    json::array tools;
+    for (const ToolSpec& t : p.tools) {
+      boost::system::error_code ec;
+      json::value parameters = json::parse(t.parameters, ec);
+      if (ec) parameters = json::object{};
+      tools.push_back(json::object{{"type", "function"},
+                                   {"function", json::object{{"name", t.name}, {"description", t.description},
+                                                             {"parameters", std::move(parameters)}}}});
+    }
+    body["tools"] = std::move(tools);
+    switch (p.tool_choice.kind) {
+      case ToolChoice::Kind::kAuto: body["tool_choice"] = "auto"; break;
+      case ToolChoice::Kind::kNone: body["tool_choice"] = "none"; break;
+      case ToolChoice::Kind::kRequired: body["tool_choice"] = "required"; break;
+      case ToolChoice::Kind::kNamed:
+        body["tool_choice"] = json::object{{"type", "function"}, {"function", json::object{{"name", p.tool_choice.name}}}};
+        break;
+    }
+    if (!p.parallel_tool_calls) body["parallel_tool_calls"] = false;
+  }
   body["stream"] = true;
   body["stream_options"] = json::object{{"include_usage", true}};
   body["logprobs"] = true;
@@ -138,6 +172,38 @@ Status read_content(const json::object& holder, std::string_view data, std::stri
   return Status::ok();
 }
 
+// holder.tool_calls: pieces of calls (a delta) or whole calls (a message).
+Status read_tool_calls(const json::object& holder, std::string_view data, std::vector<ToolCallDelta>& out) {
+  auto* calls = holder.if_contains("tool_calls");
+  if (!calls || calls->is_null()) return Status::ok();
+  if (!calls->is_array()) return malformed("tool_calls is not an array", data);
+  int64_t position = 0;
+  for (const json::value& item : calls->get_array()) {
+    if (!item.is_object()) return malformed("tool_calls[] is not an object", data);
+    const json::object& c = item.get_object();
+    ToolCallDelta d;
+    d.index = position++;
+    if (auto* index = c.if_contains("index"); index && !index->is_null()) {
+      if (!index->is_int64() || index->get_int64() < 0 || index->get_int64() > 1024) {
+        return malformed("tool_calls[].index is not an index", data);
+      }
+      d.index = index->get_int64();
+    }
+    if (auto* id = c.if_contains("id"); id && id->is_string()) d.id = std::string(id->get_string());
+    if (auto* fn = c.if_contains("function"); fn && fn->is_object()) {
+      if (auto* name = fn->get_object().if_contains("name"); name && name->is_string()) {
+        d.name = std::string(name->get_string());
+      }
+      if (auto* args = fn->get_object().if_contains("arguments"); args && !args->is_null()) {
+        if (!args->is_string()) return malformed("tool_calls[].function.arguments is not a string", data);
+        d.arguments = std::string(args->get_string());
+      }
+    }
+    out.push_back(std::move(d));
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 StatusOr<ChunkDelta> parse_chunk(std::string_view data) {
@@ -148,6 +214,7 @@ StatusOr<ChunkDelta> parse_chunk(std::string_view data) {
     if (auto* delta = choice->if_contains("delta"); delta && !delta->is_null()) {
       if (!delta->is_object()) return malformed("delta is not an object", data);
       AGENTD_RETURN_IF_ERROR(read_content(delta->get_object(), data, d.content));
+      AGENTD_RETURN_IF_ERROR(read_tool_calls(delta->get_object(), data, d.tool_calls));
     }
   }
   AGENTD_RETURN_IF_ERROR(read_common(o, choice, data, d));
@@ -162,6 +229,7 @@ StatusOr<ChunkDelta> parse_completion(std::string_view body) {
   auto* message = choice->if_contains("message");
   if (!message || !message->is_object()) return malformed("choices[0].message is missing", body);
   AGENTD_RETURN_IF_ERROR(read_content(message->get_object(), body, d.content));
+  AGENTD_RETURN_IF_ERROR(read_tool_calls(message->get_object(), body, d.tool_calls));
   AGENTD_RETURN_IF_ERROR(read_common(o, choice, body, d));
   return d;
 }

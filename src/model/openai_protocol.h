@@ -17,13 +17,25 @@
 
 namespace agentd::model::openai {
 
-// POST body: model, messages, stream=true with stream_options.include_usage,
-// logprobs=true, max_tokens, temperature, and top_p/seed/stop when given.
+// POST body: model, messages (with tool_calls and tool_call_id), stream=true
+// with stream_options.include_usage, logprobs=true, max_tokens, temperature,
+// and top_p/seed/stop/penalties/response_format/tools/tool_choice/
+// parallel_tool_calls when given.
 std::string request_body(const std::string& model, const GenerationRequest& request);
+
+// A piece of a streamed tool call (choices[0].delta.tool_calls[]): the
+// first piece of a call has its id and name, the rest add to its arguments.
+struct ToolCallDelta {
+  int64_t index = 0;
+  std::string id;
+  std::string name;
+  std::string arguments;
+};
 
 // What one chunk (or a whole completion) contributes.
 struct ChunkDelta {
   std::string content;                 // choices[0].delta.content (message.content when whole)
+  std::vector<ToolCallDelta> tool_calls;  // delta.tool_calls (message.tool_calls when whole)
   std::vector<TokenLogprob> logprobs;  // choices[0].logprobs.content[]
   std::optional<std::string> finish_reason;
   std::optional<int64_t> prompt_tokens;      // usage, usually only in the last chunk

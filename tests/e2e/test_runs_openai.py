@@ -49,7 +49,8 @@ class OpenAiTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.upstream = Upstream()
-        cls.server_kwargs = {"models": MODELS + [cls.upstream.model("echo_up", "echo")]}
+        cls.server_kwargs = {"models": MODELS + [cls.upstream.model("echo_up", "echo"),
+                                                 cls.upstream.model("tools_up", "tools")]}
 
     @classmethod
     def tearDownClass(cls):
@@ -171,7 +172,7 @@ class OpenAiTest(ServerTestCase):
         # This organization's active agents, then the configuration's models.
         self.assertEqual([(m["id"], m["owned_by"]) for m in out["data"]],
                          [(agent["name"], "agentd"), ("stories", "system"), ("tiny-q8", "system"),
-                          ("echo_up", "system")])
+                          ("echo_up", "system"), ("tools_up", "system")])
         for m in out["data"]:
             self.assertEqual(m["object"], "model")
             self.assertIsInstance(m["created"], int)
@@ -184,7 +185,38 @@ class OpenAiTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         out = self.srv.get("/v1/models", key=key).json()
         self.assertEqual([(m["id"], m["owned_by"]) for m in out["data"]],
-                         [("echo_up", "agentd"), ("stories", "system"), ("tiny-q8", "system")])
+                         [("echo_up", "agentd"), ("stories", "system"), ("tiny-q8", "system"), ("tools_up", "system")])
+
+    def check_upstream_tools(self):
+        key = self.tenant()
+        tools = [{"type": "function", "function": {"name": n, "description": "d", "parameters": {"type": "object"}}}
+                 for n in ("get_weather", "add")]
+        # The provider's calls, put together from its streamed pieces.
+        r = self.chat(key, model="tools_up", tools=tools, tool_choice="required", max_tokens=50)
+        self.assertEqual(r.status, 200, r)
+        choice = r.json()["choices"][0]
+        self.assertEqual(choice["finish_reason"], "tool_calls")
+        self.assertIsNone(choice["message"]["content"])
+        self.assertEqual([(c["id"], c["type"], c["function"]["name"], c["function"]["arguments"])
+                          for c in choice["message"]["tool_calls"]],
+                         [("call_up1", "function", "get_weather", '{"city": "Oslo", "unit": "celsius"}'),
+                          ("call_up2", "function", "add", '{"a": 2, "b": 3}')])
+        self.assertEqual(r.json()["usage"]["completion_tokens"], 25)
+        # What the provider was sent: the tools, tool_choice, and a conversation with calls and results.
+        messages = [{"role": "user", "content": "Weather?"},
+                    {"role": "assistant", "content": None, "tool_calls": [
+                        {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+                    {"role": "tool", "tool_call_id": "call_9", "content": "sunny"}]
+        r = self.chat(key, model="echo_up", messages=messages, tools=tools, parallel_tool_calls=False,
+                      tool_choice={"type": "function", "function": {"name": "add"}}, max_tokens=50)
+        self.assertEqual(r.status, 200, r)
+        sent = json.loads(r.json()["choices"][0]["message"]["content"])["body"]
+        self.assertEqual(sent["tools"], [{"type": "function", "function": dict(t["function"])} for t in tools])
+        self.assertEqual(sent["tool_choice"], {"type": "function", "function": {"name": "add"}})
+        self.assertIs(sent["parallel_tool_calls"], False)
+        self.assertEqual(sent["messages"][1]["tool_calls"], messages[1]["tool_calls"])
+        self.assertIsNone(sent["messages"][1]["content"])
+        self.assertEqual(sent["messages"][2], messages[2])
 
     def check_model_run(self):
         key = self.tenant()
@@ -267,7 +299,8 @@ class OpenAiTest(ServerTestCase):
         text = "".join((c["choices"][0]["delta"].get("content") or "") for c in out["chunks"] if c["choices"])
         self.assertEqual(text, full["choices"][0]["message"]["content"])
         self.assertEqual(out["chunks"][-1]["usage"], full["usage"])
-        self.assertEqual([m["id"] for m in out["models"]], ["story_teller", "stories", "tiny-q8", "echo_up"])
+        self.assertEqual([m["id"] for m in out["models"]],
+                         ["story_teller", "stories", "tiny-q8", "echo_up", "tools_up"])
         direct = self.chat(key, model="tiny-q8", max_tokens=4).json()
         self.assertEqual(out["model_run"]["model"], "tiny-q8")
         self.assertEqual(out["model_run"]["choices"][0]["message"]["content"],

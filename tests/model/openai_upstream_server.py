@@ -25,6 +25,8 @@ that spans attempts (e.g. "503 once, then 200") is counted per X-Request-ID.
   schema       SSE whose text is the JSON object SCHEMA_ANSWER (in two chunks), then usage, [DONE]
   hang         reads the request and never answers (until the server stops)
   drip         SSE: "tick " every 50 ms until the client goes away (at most 60 s)
+  tools        SSE: two tool calls streamed as OpenAI streams them (TOOL_CALLS: id, type
+               and name first, the arguments in pieces), finish_reason tool_calls, usage
 
 POST /v1/embeddings {model, input: [text], dimensions?}: for each text the
 vector embedding_of(text, dimensions) (below), in reverse order of index (as a
@@ -44,6 +46,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ATTEMPTS = {}
 LOCK = threading.Lock()
 STOPPING = threading.Event()  # set when stdin closes
+
+# What the "tools" model calls.
+TOOL_CALLS = [("call_up1", "get_weather", '{"city": "Oslo", "unit": "celsius"}'),
+              ("call_up2", "add", '{"a": 2, "b": 3}')]
 
 # What the "schema" model answers: one JSON object with a value of each JSON type.
 SCHEMA_ANSWER = {"total": 42, "label": "ok", "tags": ["a", "b"], "detail": {"x": 1.5}, "done": True}
@@ -211,6 +217,20 @@ class Handler(BaseHTTPRequestHandler):
             half = len(text) // 2
             self.stream([chunk(text[:half]), chunk(text[half:]), chunk(finish="stop"),
                          chunk(usage={"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32})])
+        elif model == "tools":
+            events = []
+            for i, (call_id, name, args) in enumerate(TOOL_CALLS):
+                head = chunk()
+                head["choices"][0]["delta"] = {"role": "assistant", "content": None, "tool_calls": [
+                    {"index": i, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}]}
+                events.append(head)
+                for piece in (args[:7], args[7:]):
+                    c = chunk()
+                    c["choices"][0]["delta"] = {"tool_calls": [{"index": i, "function": {"arguments": piece}}]}
+                    events.append(c)
+            events += [chunk(finish="tool_calls"),
+                       chunk(usage={"prompt_tokens": 30, "completion_tokens": 25, "total_tokens": 55})]
+            self.stream(events)
         elif model == "hang":
             STOPPING.wait()
         elif model == "drip":
