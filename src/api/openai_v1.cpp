@@ -484,8 +484,21 @@ class OpenAiApi {
       else if (!o.logprobs) r.fail(invalid_value("top_logprobs", "logprobs must be true when top_logprobs is used"));
       else o.top_logprobs = static_cast<int32_t>(*top);
     }
-    if (const json::object* bias = r.object("logit_bias"); bias != nullptr && !bias->empty()) {
-      r.fail(invalid_value("logit_bias", "logit_bias is not supported yet"));
+    if (const json::object* bias = r.object("logit_bias")) {
+      for (const auto& kv : *bias) {
+        const std::string id(kv.key());
+        const bool numeric = !id.empty() && id.size() <= 9 && std::all_of(id.begin(), id.end(), [](char c) {
+          return c >= '0' && c <= '9';
+        });
+        const double b = kv.value().is_number() ? kv.value().to_number<double>() : 1e9;
+        if (!numeric) {
+          r.fail(invalid_value("logit_bias", "keys must be token ids, not '" + id + "'"));
+        } else if (!(b >= -100 && b <= 100)) {
+          r.fail(invalid_value("logit_bias." + id, "must be a number between -100 and 100"));
+        } else {
+          o.logit_bias.emplace_back(std::stoi(id), b);
+        }
+      }
     }
     read_tools(body, r, o);
     if (const json::array* functions = r.array("functions"); functions != nullptr && !functions->empty()) {

@@ -103,6 +103,7 @@ Status check_overrides(const RunOverrides& o, const store::AgentConfig& c, model
   params.stop = o.stop;
   params.frequency_penalty = o.frequency_penalty;
   params.presence_penalty = o.presence_penalty;
+  params.logit_bias = o.logit_bias;
   params.logprobs = o.logprobs;
   params.tools = o.tools;
   params.tool_choice = o.tool_choice;

@@ -48,6 +48,7 @@ struct RunOverrides {
   std::vector<std::string> stop;
   std::optional<double> frequency_penalty;  // -2..2 (OpenAI)
   std::optional<double> presence_penalty;   // -2..2 (OpenAI)
+  std::vector<std::pair<int32_t, double>> logit_bias;  // token id -> -100..100 (OpenAI)
   // OpenAI function tools (the calls come back in RunResult::tool_calls).
   std::vector<model::ToolSpec> tools;
   model::ToolChoice tool_choice;

@@ -147,6 +147,9 @@ int32_t Sampler::sample(std::span<const float> logits, const uint32_t* allowed) 
   const size_t n = logits.size();
   lp.resize(n);
   for (size_t i = 0; i < n; ++i) lp[i] = clean(logits[i]);
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (id >= 0 && static_cast<size_t>(id) < n) lp[static_cast<size_t>(id)] += bias;
+  }
   apply_penalties(lp);
   if (allowed != nullptr) {
     for (size_t i = 0; i < n; ++i) {

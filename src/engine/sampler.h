@@ -32,6 +32,9 @@ struct SamplingParams {
   int32_t penalty_last_n = 64;  // window of accepted tokens the penalties look at
   float frequency_penalty = 0.0f;  // minus count * this
   float presence_penalty = 0.0f;   // minus this when the token occurs at all
+  // Added to a token's logit before anything else (OpenAI's logit_bias,
+  // -100..100; -100 all but bans a token); ids outside the row are ignored.
+  std::vector<std::pair<int32_t, float>> logit_bias;
   uint64_t seed = 0;
 };
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -83,6 +84,7 @@ struct GenerationParams {
   std::vector<std::string> stop;  // never part of the text returned
   std::optional<double> frequency_penalty;  // OpenAI's, -2..2
   std::optional<double> presence_penalty;
+  std::vector<std::pair<int32_t, double>> logit_bias;  // OpenAI's: token id -> -100..100
   // Tools the model may call; the calls come back in Generation::tool_calls.
   std::vector<ToolSpec> tools;
   ToolChoice tool_choice;

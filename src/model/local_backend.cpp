@@ -252,7 +252,15 @@ static std::string valid_utf8(std::string_view s) {
   return out;
 }
 
-Status LocalBackend::check_output(const GenerationParams& params) { return constraints_->get(params).status(); }
+Status LocalBackend::check_output(const GenerationParams& params) {
+  for (const auto& [id, bias] : params.logit_bias) {
+    if (id < 0 || id >= tokenizer_->n_vocab()) {
+      return Status::invalid_argument("logit_bias: token " + std::to_string(id) + " is not in the vocabulary of model '" +
+                                      spec_.id + "' (" + std::to_string(tokenizer_->n_vocab()) + " tokens)");
+    }
+  }
+  return constraints_->get(params).status();
+}
 
 StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, const ChunkCallback& on_chunk) {
   const GenerationParams& p = request.params;
@@ -449,6 +457,7 @@ bool LocalBackend::start(Sequence& seq, const std::vector<Sequence>& running, St
   // OpenAI's penalties, as llama.cpp's server applies them (over the last 64 tokens).
   if (p.frequency_penalty) options.sampling.frequency_penalty = static_cast<float>(*p.frequency_penalty);
   if (p.presence_penalty) options.sampling.presence_penalty = static_cast<float>(*p.presence_penalty);
+  for (const auto& [id, bias] : p.logit_bias) options.sampling.logit_bias.emplace_back(id, static_cast<float>(bias));
 
   if (!request.cache_key.empty()) seq.cache = caches_.take(request.cache_key);
   if (!seq.cache || seq.cache->max_tokens() < context_) seq.cache = model_->new_cache(context_);

@@ -61,6 +61,11 @@ std::string request_body(const std::string& model, const GenerationRequest& requ
   if (p.seed) body["seed"] = *p.seed;
   if (p.frequency_penalty) body["frequency_penalty"] = *p.frequency_penalty;
   if (p.presence_penalty) body["presence_penalty"] = *p.presence_penalty;
+  if (!p.logit_bias.empty()) {
+    json::object bias;
+    for (const auto& [id, b] : p.logit_bias) bias[std::to_string(id)] = b;
+    body["logit_bias"] = std::move(bias);
+  }
   if (!p.stop.empty()) {
     json::array stop;
     for (const auto& s : p.stop) stop.push_back(json::string(s));

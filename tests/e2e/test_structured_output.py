@@ -444,6 +444,22 @@ class StructuredServerTest(ServerTestCase):
         r = self.chat(key, logprobs=True, top_logprobs=21)
         self.assertEqual((r.status, r.json()["error"]["param"]), (400, "top_logprobs"))
 
+    def check_logit_bias(self):
+        key = self.tenant()
+        plain = self.chat(key, temperature=0, max_tokens=4, logprobs=True).json()["choices"][0]["logprobs"]["content"]
+        # +100 on one token: greedy picks it every time.
+        r = self.chat(key, temperature=0, max_tokens=4, logprobs=True, logit_bias={"1000": 100})
+        self.assertEqual(r.status, 200, r)
+        biased = r.json()["choices"][0]["logprobs"]["content"]
+        self.assertEqual(len({bytes(t["bytes"]) for t in biased}), 1, biased)
+        self.assertNotEqual([t["bytes"] for t in biased], [t["bytes"] for t in plain])
+        for bad, param in (({"x": 1}, "logit_bias"), ({"5": 101}, "logit_bias.5")):
+            r = self.chat(key, logit_bias=bad)
+            self.assertEqual((r.status, r.json()["error"]["param"]), (400, param))
+        r = self.chat(key, logit_bias={"99999999": 1})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("not in the vocabulary", r.json()["error"]["message"])
+
     def check_official_sdk_parse_tools_and_streams(self):
         key = self.tenant()
         env = dict(os.environ, AGENTD_URL=f"http://127.0.0.1:{self.srv.port}/v1", AGENTD_KEY=key, MODEL_ID="tiny-q8")

@@ -231,5 +231,21 @@ TEST(SamplerTest, ValidationNamesTheField) {
   EXPECT_FALSE(validate_sampling(p).is_ok());
 }
 
+TEST(SamplerTest, LogitBiasMovesTheChoice) {
+  const std::vector<float> logits = {1.0f, 5.0f, 3.0f, 2.0f};
+  SamplingParams p;  // greedy
+  p.logit_bias = {{1, -100.0f}};
+  EXPECT_EQ(Sampler(p).sample(logits), 2);  // the best is banned: the next best
+  p.logit_bias = {{0, 4.5f}};
+  EXPECT_EQ(Sampler(p).sample(logits), 0);  // 1 + 4.5 beats 5
+  p.logit_bias = {{7, 100.0f}, {-1, 100.0f}};
+  EXPECT_EQ(Sampler(p).sample(logits), 1);  // ids outside the row are ignored
+  // At temperature 1 a banned token never comes up.
+  p.logit_bias = {{1, -100.0f}};
+  p.temperature = 1.0f;
+  Sampler s(p);
+  for (int i = 0; i < 200; ++i) EXPECT_NE(s.sample(logits), 1);
+}
+
 }  // namespace
 }  // namespace agentd::engine
