@@ -217,7 +217,34 @@ StatusOr<Generation> OpenAiBackend::generate(const GenerationRequest& request, c
     return Status::invalid_argument("model '" + spec_.id + "' cannot continue a raw prompt (an upstream chat model)");
   const std::string model = spec_.upstream_model.empty() ? spec_.id : spec_.upstream_model;
   const std::string body = openai::request_body(model, request);
-  return retrying<Generation>([&](Attempt& a) { return attempt_once(request, on_chunk, body, a); });
+  auto exchange = [&] {
+    return retrying<Generation>([&](Attempt& a) { return attempt_once(request, on_chunk, body, a); });
+  };
+  AGENTD_ASSIGN_OR_RETURN(Generation g, exchange());
+  const OutputFormat& format = request.params.format;
+  if (g.finish_reason == "cancelled" || !g.tool_calls.empty()) return g;
+  std::string problem = answers_->problem(format, g.text);
+  if (problem.empty()) return g;
+  if (on_chunk) {
+    return Status::internal("upstream " + url_ + " answered outside the response format: " + problem);
+  }
+  // Not streamed: ask once more.
+  AGENTD_ASSIGN_OR_RETURN(Generation again, exchange());
+  problem = answers_->problem(format, again.text);
+  if (!problem.empty()) {
+    return Status::internal("upstream " + url_ + " answered outside the response format twice: " + problem);
+  }
+  again.prompt_tokens += g.prompt_tokens;  // both exchanges were billed
+  again.completion_tokens += g.completion_tokens;
+  return again;
+}
+
+Status OpenAiBackend::check_output(const GenerationParams& params) {
+  if (params.format.kind == OutputFormat::Kind::kGrammar) {
+    return Status::invalid_argument("a GBNF grammar runs only on local models; '" + spec_.id +
+                                    "' is an upstream provider");
+  }
+  return answers_->accepts(params.format);
 }
 
 StatusOr<Embeddings> OpenAiBackend::embed(const EmbeddingRequest& request) {

@@ -34,6 +34,7 @@
 #include <memory>
 #include <string>
 
+#include "model/answer_check.h"
 #include "model/backend.h"
 
 namespace agentd::model {
@@ -54,15 +55,12 @@ class OpenAiBackend : public ModelBackend {
   StatusOr<int64_t> count_prompt_tokens(const std::vector<Message>& messages,
                                         const std::vector<ToolSpec>& tools) override;
   StatusOr<Generation> generate(const GenerationRequest& request, const ChunkCallback& on_chunk) override;
-  // JSON formats go to the provider as response_format; a GBNF grammar
-  // cannot (kInvalidArgument).
-  Status check_output(const GenerationParams& params) override {
-    if (params.format.kind == OutputFormat::Kind::kGrammar) {
-      return Status::invalid_argument("a GBNF grammar runs only on local models; '" + spec_.id +
-                                      "' is an upstream provider");
-    }
-    return Status::ok();
-  }
+  // JSON formats go to the provider as response_format, and its answer is
+  // checked against them (answer_check.h): an answer that breaks the promise
+  // is asked for once more (when nothing was streamed yet), then kInternal
+  // saying what is wrong. A GBNF grammar cannot go upstream
+  // (kInvalidArgument), nor a schema the checker cannot check.
+  Status check_output(const GenerationParams& params) override;
   // POST {base_url}/embeddings, retried as generations are.
   bool embeds() const override { return true; }
   StatusOr<Embeddings> embed(const EmbeddingRequest& request) override;
@@ -88,6 +86,7 @@ class OpenAiBackend : public ModelBackend {
 
   const ModelSpec spec_;
   const RetryPolicy retry_;
+  std::unique_ptr<AnswerCheck> answers_ = std::make_unique<AnswerCheck>();
   const std::string url_;             // {base_url}/chat/completions
   const std::string embeddings_url_;  // {base_url}/embeddings
 };

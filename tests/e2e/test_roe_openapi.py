@@ -266,10 +266,10 @@ class RoeOpenApiTest(ServerTestCase):
         fj = self.srv.post(f"/v1/agents/run/{bad['id']}/async/", inputs, key=key).json()
         st = self.wait(key, fj)
         self.assertEqual(st["status"], 4)
-        self.assertIn("output_schema", st["error_message"])
+        self.assertIn("outside the response format", st["error_message"])
         res = self.ok(self.srv.get(f"/v1/agents/jobs/{fj}/result/", key=key), 200, "AgentJobResultResponse")
         self.assertEqual((res["outputs"], res["status"]), ([], 4))
-        self.assertIn("output_schema", res["error_message"])
+        self.assertIn("outside the response format", res["error_message"])
 
         # Another organization sees none of it.
         _, other = self.tenant("other")

@@ -50,7 +50,8 @@ class OpenAiTest(ServerTestCase):
     def setUpClass(cls):
         cls.upstream = Upstream()
         cls.server_kwargs = {"models": MODELS + [cls.upstream.model("echo_up", "echo"),
-                                                 cls.upstream.model("tools_up", "tools")]}
+                                                 cls.upstream.model("tools_up", "tools"),
+                                                 cls.upstream.model("schema_up", "schema")]}
 
     @classmethod
     def tearDownClass(cls):
@@ -172,7 +173,7 @@ class OpenAiTest(ServerTestCase):
         # This organization's active agents, then the configuration's models.
         self.assertEqual([(m["id"], m["owned_by"]) for m in out["data"]],
                          [(agent["name"], "agentd"), ("stories", "system"), ("tiny-q8", "system"),
-                          ("echo_up", "system"), ("tools_up", "system")])
+                          ("echo_up", "system"), ("tools_up", "system"), ("schema_up", "system")])
         for m in out["data"]:
             self.assertEqual(m["object"], "model")
             self.assertIsInstance(m["created"], int)
@@ -185,7 +186,8 @@ class OpenAiTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         out = self.srv.get("/v1/models", key=key).json()
         self.assertEqual([(m["id"], m["owned_by"]) for m in out["data"]],
-                         [("echo_up", "agentd"), ("stories", "system"), ("tiny-q8", "system"), ("tools_up", "system")])
+                         [("echo_up", "agentd"), ("stories", "system"), ("tiny-q8", "system"), ("tools_up", "system"),
+                          ("schema_up", "system")])
 
     def check_upstream_tools(self):
         key = self.tenant()
@@ -217,6 +219,31 @@ class OpenAiTest(ServerTestCase):
         self.assertEqual(sent["messages"][1]["tool_calls"], messages[1]["tool_calls"])
         self.assertIsNone(sent["messages"][1]["content"])
         self.assertEqual(sent["messages"][2], messages[2])
+
+    def check_upstream_answers_are_checked_against_the_schema(self):
+        key = self.tenant()
+        fits = {"type": "object", "properties": {"total": {"type": "integer", "maximum": 100},
+                                                 "label": {"type": "string"}, "done": {"type": "boolean"}},
+                "required": ["total", "label"]}
+        r = self.chat(key, model="schema_up", max_tokens=50,
+                      response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": fits}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(json.loads(r.json()["choices"][0]["message"]["content"])["total"], 42)
+        # The provider's answer breaks the schema (total 42 > 10): asked once more, then a 500 that says why.
+        breaks = dict(fits, properties=dict(fits["properties"], total={"type": "integer", "maximum": 10}))
+        r = self.chat(key, model="schema_up", max_tokens=50,
+                      response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": breaks}})
+        self.assertEqual(r.status, 500, r)
+        self.assertIn("at /total: 42 is above the maximum 10", r.json()["error"]["message"])
+        attempts = [n for model, rid, n in self.upstream.seen() if rid == r.headers["x-request-id"]]
+        self.assertEqual(attempts, [2])
+        # json_object: an object is enough; a schema it cannot check is refused before any request.
+        r = self.chat(key, model="schema_up", max_tokens=50, response_format={"type": "json_object"})
+        self.assertEqual(r.status, 200, r)
+        r = self.chat(key, model="schema_up", response_format={"type": "json_schema", "json_schema": {
+            "name": "a", "schema": {"type": "integer", "multipleOf": 3}}})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("multipleOf", r.json()["error"]["message"])
 
     def check_model_run(self):
         key = self.tenant()
@@ -300,7 +327,7 @@ class OpenAiTest(ServerTestCase):
         self.assertEqual(text, full["choices"][0]["message"]["content"])
         self.assertEqual(out["chunks"][-1]["usage"], full["usage"])
         self.assertEqual([m["id"] for m in out["models"]],
-                         ["story_teller", "stories", "tiny-q8", "echo_up", "tools_up"])
+                         ["story_teller", "stories", "tiny-q8", "echo_up", "tools_up", "schema_up"])
         direct = self.chat(key, model="tiny-q8", max_tokens=4).json()
         self.assertEqual(out["model_run"]["model"], "tiny-q8")
         self.assertEqual(out["model_run"]["choices"][0]["message"]["content"],
