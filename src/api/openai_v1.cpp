@@ -45,6 +45,7 @@
 #include "api/errors.h"
 #include "api/json_body.h"
 #include "api/run_common.h"
+#include "common/utf8.h"
 
 namespace agentd::api {
 namespace {
@@ -107,21 +108,7 @@ http::Response nugen_error_writer(const ApiError& e, const core::RateLimitInfo& 
 json::object token_json(const std::string& token, double logprob) {
   json::array bytes;
   for (char c : token) bytes.push_back(static_cast<int64_t>(static_cast<unsigned char>(c)));
-  std::string text;
-  for (size_t i = 0; i < token.size();) {
-    const auto c = static_cast<unsigned char>(token[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = n > 0 && i + n <= token.size();
-    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(token[i + k]) & 0xC0) == 0x80;
-    if (ok) {
-      text.append(token, i, n);
-      i += n;
-    } else {
-      text += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return json::object{{"token", text}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
+  return json::object{{"token", valid_utf8(token)}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
 }
 
 // OpenAI's choices[].logprobs: {content: [{token, logprob, bytes,

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "common/utf8.h"
 #include "engine/generator.h"
 #include "engine/grammar/gbnf.h"
 #include "engine/grammar/json_schema.h"
@@ -78,35 +79,6 @@ StatusOr<std::vector<int32_t>> parse_ids(const std::string& s) {
     at = end + 1;
   }
   return ids;
-}
-
-// JSON strings must be UTF-8: invalid bytes (a token cut inside a character)
-// become U+FFFD.
-std::string valid_utf8(const std::string& s) {
-  std::string out;
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size() && !(len == 2 && c < 0xC2);
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 3) {
-      const auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      const auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(s, i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
 }
 
 int fail(const Status& s) {

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/utf8.h"
 #include "engine/generator.h"
 #include "model/tool_calls.h"
 
@@ -220,36 +221,6 @@ StatusOr<int64_t> LocalBackend::count_prompt_tokens(const std::vector<Message>& 
   AGENTD_ASSIGN_OR_RETURN(auto ids, tokenize_prompt(messages, tools));
   if (tools.empty()) counted_.put(messages, ids);
   return static_cast<int64_t>(ids.size());
-}
-
-// Model output is bytes: a model can emit byte tokens that do not form
-// UTF-8 (a lone continuation byte, a sequence cut short at max_tokens). Text
-// handed to the core becomes JSON, so each invalid byte becomes U+FFFD.
-static std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len > 1) {
-      // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
-      uint32_t cp = c & (0xFF >> (len + 1));
-      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-      static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
 }
 
 Status LocalBackend::check_output(const GenerationParams& params) {

@@ -46,8 +46,6 @@ Expr hex_digits(int32_t n) { return repeat(hex_digit(), n, n); }
 
 // Formats as JSON string content (ASCII only, nothing to escape).
 Expr format_expr(const std::string& f) {
-  const Expr two_digits_01_12 = alt({seq({lit("0"), byte_range('1', '9')}), seq({lit("1"), byte_range('0', '2')})});
-  (void)two_digits_01_12;
   auto day_upto = [](char last_tens, char last_units) {
     // 01..{last_tens}{last_units}, last_tens in '2'..'3'
     std::vector<Expr> a = {seq({lit("0"), byte_range('1', '9')})};
