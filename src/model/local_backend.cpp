@@ -79,7 +79,7 @@ LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
       own_template_(own_template),
       reasoning_(template_.source().find("<think>") != std::string::npos),
       caches_(spec_.cache_bytes),
-      template_tools_(template_writes_tool_calls(template_.source())) {
+      template_tools_(tool_syntax_of(template_.source())) {
   // The engine's caches stop at the trained context: the smaller one rules.
   context_ = spec_.context;
   const int64_t trained = model_->config().n_ctx_train;
@@ -94,7 +94,8 @@ LocalBackend::LocalBackend(ModelSpec spec, std::unique_ptr<engine::Model> model,
       spec_.threads > 0 ? spec_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<engine::ThreadPool>(threads);
   generator_ = std::make_unique<engine::Generator>(*model_, tokenizer_.get(), pool_.get());
-  constraints_ = std::make_unique<OutputConstraints>(engine::grammar::TokenVocabulary::from_tokenizer(*tokenizer_));
+  constraints_ = std::make_unique<OutputConstraints>(engine::grammar::TokenVocabulary::from_tokenizer(*tokenizer_),
+                                                     template_tools_.value_or(ToolSyntax::kHermes));
   engine_thread_ = std::thread([this] { engine_loop(); });
 }
 
@@ -268,7 +269,8 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
   work_cv_.notify_one();
   bool cancelled = false;
   ThinkFilter think;  // reasoning models: the client sees the answer without <think>...</think>
-  ToolCallStream tool_stream;  // with tools: the client sees the text before the calls
+  const ToolSyntax syntax = template_tools_.value_or(ToolSyntax::kHermes);
+  ToolCallStream tool_stream(syntax);  // with tools: the client sees the text before the calls
   for (;;) {
     job.cv.wait(lock, [&] { return job.finished || !job.text.empty(); });
     if (job.text.empty()) break;  // finished, everything handed out
@@ -299,7 +301,7 @@ StatusOr<Generation> LocalBackend::generate(const GenerationRequest& request, co
     }
     if (calls) {
       held = tool_stream.push(held) + tool_stream.finish();
-      SplitAnswer split = split_tool_calls(job.result->text);
+      SplitAnswer split = split_tool_calls(job.result->text, syntax);
       job.result->text = std::move(split.content);
       job.result->tool_calls = std::move(split.calls);
       if (!job.result->tool_calls.empty() && job.result->finish_reason != "cancelled") {

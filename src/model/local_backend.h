@@ -95,6 +95,7 @@
 #include "model/kv_cache_store.h"
 #include "model/output_constraints.h"
 #include "model/prompt_token_cache.h"
+#include "model/tool_calls.h"
 #include "model/think_filter.h"
 
 namespace agentd::model {
@@ -220,7 +221,9 @@ class LocalBackend : public ModelBackend {
   KvCacheStore caches_;
   PromptTokenCache counted_;  // prompts count_prompt_tokens() tokenized (no tools)
   std::unique_ptr<OutputConstraints> constraints_;
-  bool template_tools_ = false;  // the template writes <tool_call> blocks itself
+  // How the template writes tool calls, when it renders tools itself; else
+  // agentd offers them in the Hermes syntax (tool_calls.h).
+  std::optional<ToolSyntax> template_tools_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the engine thread waits for jobs

@@ -4,14 +4,13 @@
 
 #include "engine/grammar/gbnf.h"
 #include "engine/grammar/json_schema.h"
-#include "model/tool_calls.h"
 
 namespace agentd::model {
 
 namespace grammar = engine::grammar;
 
-OutputConstraints::OutputConstraints(std::shared_ptr<const grammar::TokenVocabulary> vocabulary)
-    : vocabulary_(std::move(vocabulary)) {}
+OutputConstraints::OutputConstraints(std::shared_ptr<const grammar::TokenVocabulary> vocabulary, ToolSyntax syntax)
+    : vocabulary_(std::move(vocabulary)), syntax_(syntax) {}
 
 StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const GenerationParams& params) {
   const OutputFormat& format = params.format;
@@ -36,7 +35,7 @@ StatusOr<std::shared_ptr<grammar::TokenConstraint>> OutputConstraints::get(const
   }
   std::shared_ptr<const grammar::Grammar> g;
   if (tools) {
-    AGENTD_ASSIGN_OR_RETURN(g, tool_grammar(params.tools, params.tool_choice, params.parallel_tool_calls, format));
+    AGENTD_ASSIGN_OR_RETURN(g, tool_grammar(params.tools, params.tool_choice, params.parallel_tool_calls, format, syntax_));
   } else if (format.kind == OutputFormat::Kind::kJsonObject) {
     g = grammar::json_object_grammar();
   } else if (format.kind == OutputFormat::Kind::kGrammar) {

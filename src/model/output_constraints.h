@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "engine/grammar/token_constraint.h"
 #include "model/backend.h"
+#include "model/tool_calls.h"
 
 namespace agentd::model {
 
@@ -27,7 +28,8 @@ class OutputConstraints {
  public:
   static constexpr size_t kKept = 32;
 
-  explicit OutputConstraints(std::shared_ptr<const engine::grammar::TokenVocabulary> vocabulary);
+  // `syntax`: how the model writes tool calls (tool_calls.h).
+  OutputConstraints(std::shared_ptr<const engine::grammar::TokenVocabulary> vocabulary, ToolSyntax syntax);
 
   // nullptr for text without tools; kInvalidArgument when the schema is not
   // JSON or holds what the grammar cannot enforce (the message names it).
@@ -36,6 +38,7 @@ class OutputConstraints {
 
  private:
   std::shared_ptr<const engine::grammar::TokenVocabulary> vocabulary_;
+  ToolSyntax syntax_;
   std::mutex mu_;
   std::list<std::string> lru_;  // keys, most recent first
   std::unordered_map<std::string, std::pair<std::shared_ptr<engine::grammar::TokenConstraint>,

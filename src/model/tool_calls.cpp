@@ -60,8 +60,13 @@ g::Expr text_without(g::GrammarBuilder& b, std::string_view marker) {
 
 }  // namespace
 
-bool template_writes_tool_calls(std::string_view source) {
-  return source.find("<tool_call>") != std::string_view::npos && source.find("tools") != std::string_view::npos;
+std::optional<ToolSyntax> tool_syntax_of(std::string_view source) {
+  if (source.find("tools") == std::string_view::npos) return std::nullopt;
+  if (source.find("<tool_call>") != std::string_view::npos) return ToolSyntax::kHermes;
+  if (source.find("\"parameters\": ") != std::string_view::npos && source.find("ipython") != std::string_view::npos) {
+    return ToolSyntax::kLlama3;
+  }
+  return std::nullopt;
 }
 
 std::string describe_tools(const std::vector<ToolSpec>& tools, bool parallel) {
@@ -110,8 +115,10 @@ std::vector<Message> as_plain_messages(const std::vector<Message>& messages, con
 }
 
 StatusOr<std::shared_ptr<const g::Grammar>> tool_grammar(const std::vector<ToolSpec>& tools, const ToolChoice& choice,
-                                                         bool parallel, const OutputFormat& format) {
+                                                         bool parallel, const OutputFormat& format, ToolSyntax syntax) {
   g::GrammarBuilder b;
+  const bool llama = syntax == ToolSyntax::kLlama3;
+  if (llama) parallel = false;  // one call per answer
   const g::Expr nl = g::opt(g::alt({g::lit("\n"), g::lit(" ")}));
   std::vector<g::Expr> calls;
   for (const ToolSpec& t : tools) {
@@ -121,7 +128,8 @@ StatusOr<std::shared_ptr<const g::Grammar>> tool_grammar(const std::vector<ToolS
     if (ec) return Status::invalid_argument("tool '" + t.name + "': parameters are not JSON");
     auto args = g::add_json_schema(b, schema, "arguments of " + t.name);
     if (!args.is_ok()) return Status::invalid_argument("tool '" + t.name + "' parameters: " + args.status().message());
-    calls.push_back(g::seq({g::lit("{\"name\": " + json::serialize(json::value(t.name)) + ", \"arguments\": "),
+    calls.push_back(g::seq({g::lit("{\"name\": " + json::serialize(json::value(t.name)) +
+                                   (llama ? ", \"parameters\": " : ", \"arguments\": ")),
                             g::ref(*args), g::lit("}")}));
   }
   if (calls.empty()) {
@@ -130,8 +138,10 @@ StatusOr<std::shared_ptr<const g::Grammar>> tool_grammar(const std::vector<ToolS
     }
     return Status::invalid_argument("no tools to call");
   }
-  const int32_t call = b.add("call", g::seq({g::lit(std::string(kToolCallOpen) + "\n"), g::alt(std::move(calls)),
-                                             g::lit("\n" + std::string(kToolCallClose))}));
+  const int32_t call = llama ? b.add("call", g::alt(std::move(calls)))
+                             : b.add("call", g::seq({g::lit(std::string(kToolCallOpen) + "\n"),
+                                                     g::alt(std::move(calls)),
+                                                     g::lit("\n" + std::string(kToolCallClose))}));
   const g::Expr some_calls = parallel ? g::seq({g::ref(call), g::repeat(g::seq({nl, g::ref(call)}), 0, -1)})
                                       : g::ref(call);
   g::Expr root;
@@ -143,6 +153,11 @@ StatusOr<std::shared_ptr<const g::Grammar>> tool_grammar(const std::vector<ToolS
       content = g::ref(r);
     } else if (format.kind == OutputFormat::Kind::kJsonObject) {
       content = g::ref(g::add_json_object(b, "content"));
+    } else if (format.kind == OutputFormat::Kind::kText && llama) {
+      // Any text but one that starts like a call.
+      const g::Expr any = g::repeat(g::not_chars({{0, 0}}), 0, -1);
+      content = g::alt({g::empty(), g::seq({g::not_chars({{0, 0}, {'{', '{'}}), any}),
+                        g::seq({g::lit("{"), g::opt(g::seq({g::not_chars({{0, 0}, {'"', '"'}}), any}))})});
     } else if (format.kind == OutputFormat::Kind::kText) {
       content = text_without(b, kToolCallOpen);
     } else {
@@ -152,9 +167,10 @@ StatusOr<std::shared_ptr<const g::Grammar>> tool_grammar(const std::vector<ToolS
     // tool_choice none: the text alone, which cannot start a call.
     if (choice.kind == ToolChoice::Kind::kNone) {
       root = content;
+    } else if (format.kind == OutputFormat::Kind::kText && !llama) {
+      root = g::seq({content, g::opt(some_calls)});
     } else {
-      root = format.kind == OutputFormat::Kind::kText ? g::seq({content, g::opt(some_calls)})
-                                                      : g::alt({content, some_calls});
+      root = g::alt({content, some_calls});
     }
   } else {
     root = some_calls;
@@ -163,8 +179,25 @@ StatusOr<std::shared_ptr<const g::Grammar>> tool_grammar(const std::vector<ToolS
   return b.build(r);
 }
 
-SplitAnswer split_tool_calls(std::string_view text) {
+SplitAnswer split_tool_calls(std::string_view text, ToolSyntax syntax) {
   SplitAnswer out;
+  if (syntax == ToolSyntax::kLlama3) {
+    // Only an answer that starts as a call is one (the grammar's line).
+    boost::system::error_code ec;
+    const json::value v = text.substr(0, kLlamaCallStart.size()) == kLlamaCallStart ? json::parse(trim(text), ec)
+                                                                                   : json::value();
+    const json::object* o = !ec && v.is_object() ? &v.get_object() : nullptr;
+    const json::value* name = o != nullptr ? o->if_contains("name") : nullptr;
+    const json::value* args = o == nullptr ? nullptr
+                              : o->contains("parameters") ? o->if_contains("parameters")
+                                                          : o->if_contains("arguments");
+    if (name == nullptr || !name->is_string() || args == nullptr || !args->is_object()) {
+      out.content = std::string(text);
+      return out;
+    }
+    out.calls.push_back(ToolCall{"call_" + random_hex(12), std::string(name->get_string()), json::serialize(*args)});
+    return out;
+  }
   const size_t first = text.find(kToolCallOpen);
   if (first == std::string_view::npos) {
     out.content = std::string(text);
@@ -197,6 +230,20 @@ SplitAnswer split_tool_calls(std::string_view text) {
 std::string ToolCallStream::push(std::string_view text) {
   if (in_calls_) return "";
   held_ += text;
+  if (syntax_ == ToolSyntax::kLlama3) {
+    // A call is the whole answer: decided by its first two characters.
+    if (decided_) {
+      std::string out = std::move(held_);
+      held_.clear();
+      return out;
+    }
+    if (held_.size() < kLlamaCallStart.size() && kLlamaCallStart.substr(0, held_.size()) == held_) return "";
+    decided_ = true;
+    in_calls_ = held_.compare(0, kLlamaCallStart.size(), kLlamaCallStart) == 0;
+    std::string out = in_calls_ ? "" : std::move(held_);
+    held_.clear();
+    return out;
+  }
   const size_t marker = held_.find(kToolCallOpen);
   if (marker != std::string::npos) {
     in_calls_ = true;

@@ -57,7 +57,9 @@ def validate(schema, texts):
     return [(v["valid"], v["error"]) for v in json.loads(p.stdout)]
 
 
-QWEN_TEMPLATE = os.path.join(os.environ.get("AGENTD_TESTDATA_DIR", ""), "templates", "Qwen-Qwen2.5-7B-Instruct.jinja")
+TEMPLATES = os.path.join(os.environ.get("AGENTD_TESTDATA_DIR", ""), "templates")
+QWEN_TEMPLATE = os.path.join(TEMPLATES, "Qwen-Qwen2.5-7B-Instruct.jinja")
+LLAMA_TEMPLATE = os.path.join(TEMPLATES, "meta-llama-Llama-3.2-3B-Instruct.jinja")
 
 
 def render_reference(template_path, messages, tools):
@@ -75,7 +77,10 @@ def render_reference(template_path, messages, tools):
 
 
 def tokenize(text):
-    p = subprocess.run([AGENTD_BIN, "tokenize", "-m", random_model(), "--add-special", "--parse-special", text],
+    """The prompt's ids with one BOS, as llama.cpp's server feeds a rendered
+    template: the template's own when it wrote one, else one added."""
+    add = [] if text.startswith("<s>") else ["--add-special"]
+    p = subprocess.run([AGENTD_BIN, "tokenize", "-m", random_model(), *add, "--parse-special", text],
                        capture_output=True, text=True, timeout=60, check=True)
     return json.loads(p.stdout)
 
@@ -109,6 +114,9 @@ class StructuredServerTest(ServerTestCase):
             {"id": "qwen-t", "name": "Random 4k, Qwen2.5's template", "backend": "local", "path": random_model(),
              "context": 4096, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20,
              "chat_template_file": QWEN_TEMPLATE},
+            {"id": "llama-t", "name": "Random 4k, Llama 3.2's template", "backend": "local", "path": random_model(),
+             "context": 4096, "price_input_per_mtok": 0.10, "price_output_per_mtok": 0.20,
+             "chat_template_file": LLAMA_TEMPLATE},
             # Never reached: the refusal comes before any request.
             {"id": "up", "name": "Upstream", "backend": "openai", "base_url": "http://127.0.0.1:9/v1",
              "upstream_model": "m", "context": 2048, "price_input_per_mtok": 1.0, "price_output_per_mtok": 1.0,
@@ -369,6 +377,38 @@ class StructuredServerTest(ServerTestCase):
                           tool_choice="required")
             self.assertEqual(r.status, 200, r)
             self.assert_valid_calls(r.json()["choices"][0]["message"]["tool_calls"], ["get_weather", "add"])
+
+    def check_tools_in_llama3_syntax(self):
+        # Llama 3.2's template renders the tools in the first user message and
+        # expects the whole answer to be one {"name": ..., "parameters": ...}.
+        key = self.tenant()
+        turn = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Oslo?"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"id": "call_1", "type": "function",
+                     "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\", \"unit\": \"celsius\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "-3 C, snow"}]
+        for messages in (turn[:2], turn):
+            r = self.chat(key, model="llama-t", max_tokens=4, tools=self.TOOLS, messages=messages)
+            self.assertEqual(r.status, 200, r)
+            hf = json.loads(json.dumps(messages))
+            for m in hf:
+                for c in m.get("tool_calls", []):
+                    c["function"]["arguments"] = json.loads(c["function"]["arguments"])
+            text = render_reference(LLAMA_TEMPLATE, hf, self.TOOLS)
+            self.assertIn('"parameters": dictionary of argument name', text)
+            self.assertEqual(r.json()["usage"]["prompt_tokens"], len(tokenize(text)), text)
+        for seed in range(3):
+            r = self.chat(key, model="llama-t", temperature=1, seed=seed, max_tokens=200, tools=self.TOOLS,
+                          tool_choice="required")
+            self.assertEqual(r.status, 200, r)
+            calls = r.json()["choices"][0]["message"]["tool_calls"]
+            self.assertEqual(len(calls), 1)  # the template takes one call per answer
+            self.assert_valid_calls(calls, ["get_weather", "add"])
+            r = self.chat(key, model="llama-t", temperature=1, seed=seed, max_tokens=40, tools=self.TOOLS)
+            self.assertEqual(r.status, 200, r)
+            message = r.json()["choices"][0]["message"]
+            self.assertFalse((message["content"] or "").startswith('{"'), message)
+            self.assert_valid_calls(message.get("tool_calls", []), ["get_weather", "add"])
 
     def check_logprobs_of_a_local_model(self):
         key = self.tenant()
