@@ -82,6 +82,11 @@ class Response:
         return f"<Response {self.status} {self.text[:300]!r}>"
 
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print.
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
 class Server:
     """One agentd process. Use as a context manager or call start()/stop()."""
 
@@ -141,8 +146,12 @@ class Server:
             time.sleep(0.05)
         raise AssertionError("agentd did not become healthy:\n" + self.read_log())
 
-    def stop(self, timeout=30):
-        """SIGTERM, wait, return the exit code."""
+    def stop(self, timeout=30, expect_clean=True):
+        """SIGTERM, wait, return the exit code. With expect_clean (the
+        default) an exit code other than 0, or a sanitizer's report anywhere
+        in the log, fails the test with the log's tail: under the
+        AddressSanitizer build a leak or a use-after-free at shutdown is a
+        failure, not a line nobody reads."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -156,6 +165,12 @@ class Server:
         code = self.proc.returncode
         self.proc = None
         self.log.close()
+        if expect_clean:
+            log = self.read_log()
+            reports = [m for m in SANITIZER_REPORTS if m in log]
+            if code != 0 or reports:
+                raise AssertionError(f"agentd exited with {code}" + (f", sanitizer reports {reports}" if reports else "")
+                                     + ":\n" + log[-6000:])
         return code
 
     def read_log(self):
@@ -166,9 +181,11 @@ class Server:
             return ""
 
     def cleanup(self):
-        if self.proc is not None:
-            self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            if self.proc is not None:
+                self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
