@@ -82,6 +82,7 @@ TEST(Gbnf, ErrorsNameTheProblem) {
       {"root ::= \"x\"\nroot ::= \"y\"\n", "defined twice"},
       {"root ::= \"x\n", "unterminated string"},
       {"root ::= [a-z", "missing ']'"},
+      {"root ::= \"\\uD800\"\n", "surrogate"},
       {"root ::= \"a\" <|im_end|>\n", "token references"},
       {"root ::= \"a\"{3,1}\n", "n < m"},
       {"root ::= (\"a\"\n", "missing ')'"},

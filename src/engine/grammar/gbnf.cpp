@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/grammar/utf8_ranges.h"
+#include "common/utf8.h"
 
 namespace agentd::engine::grammar {
 
@@ -147,7 +147,7 @@ class GbnfParser {
       std::string bytes;
       while (pos_ < s_.size() && s_[pos_] != '"') {
         AGENTD_ASSIGN_OR_RETURN(uint32_t cp, character());
-        bytes += utf8_encode(cp);
+        utf8_append(bytes, cp);
       }
       if (pos_ >= s_.size()) return error("unterminated string literal");
       ++pos_;
@@ -244,17 +244,14 @@ class GbnfParser {
       v = v * 16 + d;
     }
     if (v > 0x10FFFF) return error("escape beyond U+10FFFF");
+    if (v >= 0xD800 && v <= 0xDFFF) return error("escape names a surrogate, which UTF-8 cannot hold");
     return v;
   }
 
   // One character of a literal or class, escapes decoded.
   StatusOr<uint32_t> character() {
     if (s_[pos_] != '\\') {
-      const std::string rest(s_.substr(pos_, 4));
-      size_t i = 0;
-      const uint32_t cp = utf8_next(rest, i);
-      pos_ += i;
-      return cp;
+      return utf8_decode(s_, pos_);
     }
     ++pos_;
     if (pos_ >= s_.size()) return error("text ends in an escape");

@@ -8,9 +8,9 @@
 
 #include <boost/json.hpp>
 
+#include "common/utf8.h"
 #include "engine/grammar/number_range.h"
 #include "engine/grammar/regex.h"
-#include "engine/grammar/utf8_ranges.h"
 
 namespace agentd::engine::grammar {
 
@@ -818,7 +818,7 @@ class Compiler {
     for (const std::string& name : names) {
       size_t at = 0;
       for (size_t i = 0; i < name.size();) {
-        const uint32_t cp = utf8_next(name, i);
+        const uint32_t cp = utf8_decode(name, i);
         auto it = trie[at].children.find(cp);
         if (it == trie[at].children.end()) {
           trie.push_back(Node{});
@@ -836,7 +836,11 @@ class Compiler {
       std::vector<CodePointRange> excluded = special;
       for (const auto& [cp, child] : trie[i].children) {
         excluded.emplace_back(cp, cp);
-        if (cp >= 0x20 && cp != '"' && cp != '\\') alts.push_back(seq({lit(utf8_encode(cp)), ref(rules[child])}));
+        if (cp >= 0x20 && cp != '"' && cp != '\\') {
+          std::string bytes;
+          utf8_append(bytes, cp);
+          alts.push_back(seq({lit(bytes), ref(rules[child])}));
+        }
       }
       alts.push_back(seq({not_chars(excluded), free_tail}));
       b_.define(rules[i], alt(std::move(alts)));

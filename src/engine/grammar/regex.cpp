@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/grammar/utf8_ranges.h"
+#include "common/utf8.h"
 
 namespace agentd::engine::grammar {
 
@@ -25,8 +25,7 @@ Ranges complement(Ranges r) {
 class Parser {
  public:
   explicit Parser(std::string_view pattern) {
-    const std::string s(pattern);
-    for (size_t i = 0; i < s.size();) cps_.push_back(utf8_next(s, i));
+    for (size_t i = 0; i < pattern.size();) cps_.push_back(utf8_decode(pattern, i));
   }
 
   StatusOr<Expr> parse() {
@@ -348,7 +347,7 @@ std::pair<int64_t, int64_t> char_length(const Expr& e) {
     case Expr::Kind::kBytes: {
       int64_t n = 0;
       for (size_t i = 0; i < e.bytes.size();) {
-        utf8_next(e.bytes, i);
+        utf8_decode(e.bytes, i);
         ++n;
       }
       return {n, n};

@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "engine/grammar/json_schema.h"
-#include "engine/grammar/utf8_ranges.h"
+#include "common/utf8.h"
 
 namespace agentd::engine::grammar {
 
@@ -58,7 +58,7 @@ bool equal(const json::value& a, const json::value& b) {
 int64_t code_points(const std::string& s) {
   int64_t n = 0;
   for (size_t i = 0; i < s.size();) {
-    utf8_next(s, i);
+    utf8_decode(s, i);
     ++n;
   }
   return n;

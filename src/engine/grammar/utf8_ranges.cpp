@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/utf8.h"
+
 namespace agentd::engine::grammar {
 
 namespace {
@@ -35,7 +37,9 @@ void split(uint32_t a, uint32_t b, std::vector<ByteRangeSeq>& out) {
       }
     }
   }
-  const std::string lo = utf8_encode(a), hi = utf8_encode(b);
+  std::string lo, hi;
+  utf8_append(lo, a);
+  utf8_append(hi, b);
   ByteRangeSeq seq;
   for (size_t k = 0; k < lo.size(); ++k) {
     seq.emplace_back(static_cast<uint8_t>(lo[k]), static_cast<uint8_t>(hi[k]));
@@ -44,57 +48,6 @@ void split(uint32_t a, uint32_t b, std::vector<ByteRangeSeq>& out) {
 }
 
 }  // namespace
-
-std::string utf8_encode(uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    if (cp >= kSurrogateFirst && cp <= kSurrogateLast) return s;
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp <= kMaxCodePoint) {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
-uint32_t utf8_next(const std::string& s, size_t& i) {
-  const auto c0 = static_cast<unsigned char>(s[i]);
-  size_t need = 0;
-  uint32_t cp = 0;
-  if ((c0 & 0xE0) == 0xC0) {
-    need = 1;
-    cp = c0 & 0x1F;
-  } else if ((c0 & 0xF0) == 0xE0) {
-    need = 2;
-    cp = c0 & 0x0F;
-  } else if ((c0 & 0xF8) == 0xF0) {
-    need = 3;
-    cp = c0 & 0x07;
-  }
-  if (need == 0 || i + need >= s.size()) {
-    ++i;
-    return c0;
-  }
-  for (size_t k = 1; k <= need; ++k) {
-    const auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) {
-      ++i;
-      return c0;
-    }
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  i += need + 1;
-  return cp;
-}
 
 std::vector<ByteRangeSeq> utf8_sequences(uint32_t first, uint32_t last) {
   std::vector<ByteRangeSeq> out;

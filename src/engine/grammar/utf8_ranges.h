@@ -21,11 +21,4 @@ using ByteRangeSeq = std::vector<std::pair<uint8_t, uint8_t>>;
 
 std::vector<ByteRangeSeq> utf8_sequences(uint32_t first, uint32_t last);
 
-// The UTF-8 bytes of a code point (nothing for surrogates or beyond 10FFFF).
-std::string utf8_encode(uint32_t cp);
-
-// Decodes the first code point of `s` starting at `i`, advancing `i`;
-// invalid bytes decode as themselves (Latin-1) one at a time.
-uint32_t utf8_next(const std::string& s, size_t& i);
-
 }  // namespace agentd::engine::grammar

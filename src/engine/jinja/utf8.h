@@ -10,16 +10,18 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace agentd::engine::jinja::utf8 {
 
 // Byte offsets of each code point, plus s.size() at the end: the i-th code
 // point is s.substr(offsets[i], offsets[i+1] - offsets[i]).
 std::vector<size_t> code_point_offsets(std::string_view s);
 size_t length(std::string_view s);
-// Decodes the code point at `pos` and advances `pos`; invalid bytes decode as
+// The project's decoder and encoder (common/utf8.h): invalid bytes decode as
 // themselves (0x80..0xFF) and advance by one.
-uint32_t decode(std::string_view s, size_t& pos);
-void append(std::string& out, uint32_t cp);
+inline uint32_t decode(std::string_view s, size_t& pos) { return utf8_decode(s, pos); }
+inline void append(std::string& out, uint32_t cp) { utf8_append(out, cp); }
 
 // Python's str.isspace() for the code points it covers.
 bool is_space(uint32_t cp);
