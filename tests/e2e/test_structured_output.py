@@ -76,6 +76,16 @@ def render_reference(template_path, messages, tools):
     return p.stdout
 
 
+def as_hugging_face(messages):
+    """OpenAI messages as Hugging Face passes them to a template: a call's
+    arguments as an object rather than JSON text, the rest as given."""
+    hf = json.loads(json.dumps(messages))
+    for m in hf:
+        for c in m.get("tool_calls", []):
+            c["function"]["arguments"] = json.loads(c["function"]["arguments"])
+    return hf
+
+
 def tokenize(text):
     """The prompt's ids with one BOS, as llama.cpp's server feeds a rendered
     template: the template's own when it wrote one, else one added."""
@@ -364,12 +374,7 @@ class StructuredServerTest(ServerTestCase):
         for messages in (user, turn):
             r = self.chat(key, model="qwen-t", max_tokens=4, tools=self.TOOLS, messages=messages)
             self.assertEqual(r.status, 200, r)
-            # What Hugging Face passes: arguments as an object, content as given.
-            hf = json.loads(json.dumps(messages))
-            for m in hf:
-                for c in m.get("tool_calls", []):
-                    c["function"]["arguments"] = json.loads(c["function"]["arguments"])
-            text = render_reference(QWEN_TEMPLATE, hf, self.TOOLS)
+            text = render_reference(QWEN_TEMPLATE, as_hugging_face(messages), self.TOOLS)
             self.assertIn("<tools>", text)
             self.assertEqual(r.json()["usage"]["prompt_tokens"], len(tokenize(text)), text)
         for seed in range(3):
@@ -390,11 +395,7 @@ class StructuredServerTest(ServerTestCase):
         for messages in (turn[:2], turn):
             r = self.chat(key, model="llama-t", max_tokens=4, tools=self.TOOLS, messages=messages)
             self.assertEqual(r.status, 200, r)
-            hf = json.loads(json.dumps(messages))
-            for m in hf:
-                for c in m.get("tool_calls", []):
-                    c["function"]["arguments"] = json.loads(c["function"]["arguments"])
-            text = render_reference(LLAMA_TEMPLATE, hf, self.TOOLS)
+            text = render_reference(LLAMA_TEMPLATE, as_hugging_face(messages), self.TOOLS)
             self.assertIn('"parameters": dictionary of argument name', text)
             self.assertEqual(r.json()["usage"]["prompt_tokens"], len(tokenize(text)), text)
         for seed in range(3):
